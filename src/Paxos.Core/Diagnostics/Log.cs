@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Logging;
+
+namespace Paxos.Diagnostics;
+
+/// <summary>
+/// Every log line of the library, source-generated. Event ids by area: 1000–1099 leader election,
+/// 1100–1199 Prepare phase, 1200–1299 global ordering, 1300–1399 client handling, 1400–1499
+/// reconciliation, 1900–1999 faults; 2000–2999 the node; 3000–3999 transports; 4000–4999 storage.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(1000, LogLevel.Information, "Replica {Replica}: leader election for view {View}")]
+    public static partial void ShiftedToLeaderElection(ILogger logger, ReplicaId replica, ViewNumber view);
+
+    [LoggerMessage(1001, LogLevel.Debug, "Replica {Replica}: preinstalled view {View}; progress timeout {TimeoutTicks} ticks")]
+    public static partial void Preinstalled(ILogger logger, ReplicaId replica, ViewNumber view, int timeoutTicks);
+
+    [LoggerMessage(1002, LogLevel.Information, "Replica {Replica}: installed view {View} as non-leader; leader is {Leader}")]
+    public static partial void ShiftedToRegularNonLeader(ILogger logger, ReplicaId replica, ViewNumber view, ReplicaId leader);
+
+    [LoggerMessage(1003, LogLevel.Information, "Replica {Replica}: rejoined view {View} (leader {Leader} is still leading it)")]
+    public static partial void RejoinedView(ILogger logger, ReplicaId replica, ViewNumber view, ReplicaId leader);
+
+    [LoggerMessage(1010, LogLevel.Debug, "Replica {Replica}: dropped {Message} from {Sender}: {Reason}")]
+    public static partial void Dropped(ILogger logger, ReplicaId replica, PaxosMessage message, ReplicaId sender, DropReason reason);
+
+    [LoggerMessage(1100, LogLevel.Information, "Replica {Replica}: preparing view {View} from aru {LocalAru}")]
+    public static partial void ShiftedToPreparePhase(ILogger logger, ReplicaId replica, ViewNumber view, SequenceNumber localAru);
+
+    [LoggerMessage(1101, LogLevel.Information, "Replica {Replica}: leading view {View}; aru {LocalAru}, slots up to {ConstrainedUpTo} constrained")]
+    public static partial void ShiftedToRegularLeader(ILogger logger, ReplicaId replica, ViewNumber view, SequenceNumber localAru, SequenceNumber constrainedUpTo);
+
+    [LoggerMessage(1102, LogLevel.Debug, "Replica {Replica}: leader {Leader} of view {View} is behind (aru {LeaderAru} < {LocalAru}); asked it to catch up")]
+    public static partial void PrepareRejected(ILogger logger, ReplicaId replica, ReplicaId leader, ViewNumber view, SequenceNumber leaderAru, SequenceNumber localAru);
+
+    [LoggerMessage(1200, LogLevel.Debug, "Replica {Replica}: ordered duplicate {Update} at {Sequence} consumed without executing (G12)")]
+    public static partial void DuplicateSuppressed(ILogger logger, ReplicaId replica, ClientUpdate update, SequenceNumber sequence);
+
+    [LoggerMessage(1400, LogLevel.Debug, "Replica {Replica}: catching up slots {From}..{To} from {Peer}")]
+    public static partial void CatchUpRequested(ILogger logger, ReplicaId replica, SequenceNumber from, SequenceNumber to, ReplicaId peer);
+
+    [LoggerMessage(1900, LogLevel.Critical, "Replica {Replica}: stopped (fail-stop)")]
+    public static partial void Faulted(ILogger logger, ReplicaId replica, Exception exception);
+}

@@ -1,0 +1,85 @@
+namespace Paxos;
+
+/// <summary>
+/// Counts of what a replica did and ignored, for metrics and tests. Read them from the replica's thread
+/// (or after it stopped); the values only grow.
+/// </summary>
+public sealed class ReplicaCounters
+{
+    private readonly long[] _dropped = new long[Enum.GetValues<DropReason>().Length];
+
+    /// <summary>Messages passed to <see cref="PaxosReplica.Step"/>.</summary>
+    public long MessagesReceived { get; internal set; }
+
+    /// <summary>Messages ignored, for any reason.</summary>
+    public long MessagesDropped { get; private set; }
+
+    /// <summary>Times this replica began attempting a new view (Shift_to_Leader_Election).</summary>
+    public long ViewChangesStarted { get; internal set; }
+
+    /// <summary>Times a majority voted for this replica's attempted view (preinstall).</summary>
+    public long ViewsPreinstalled { get; internal set; }
+
+    /// <summary>Times this replica installed a view (as leader or non-leader).</summary>
+    public long ViewsInstalled { get; internal set; }
+
+    /// <summary>Times a non-leader rejoined the view it had left (G15).</summary>
+    public long SameViewRejoins { get; internal set; }
+
+    /// <summary>Times this replica became the prepared leader of a view.</summary>
+    public long ViewsLed { get; internal set; }
+
+    /// <summary>Prepare_Reject answers sent to a leader too far behind.</summary>
+    public long PrepareRejectsSent { get; internal set; }
+
+    /// <summary>Proposal messages the leader sent for the first time.</summary>
+    public long ProposalsSent { get; internal set; }
+
+    /// <summary>Proposal messages the leader sent again after a timeout.</summary>
+    public long ProposalsRetransmitted { get; internal set; }
+
+    /// <summary>Slots re-proposed by a new leader because a Prepare_OK reported them (constrained slots).</summary>
+    public long ConstrainedSlotsReproposed { get; internal set; }
+
+    /// <summary>No-ops proposed to fill holes after a view change (G7).</summary>
+    public long HoleNoOpsProposed { get; internal set; }
+
+    /// <summary>No-ops an idle leader proposed as a heartbeat (G6).</summary>
+    public long HeartbeatNoOpsProposed { get; internal set; }
+
+    /// <summary>Slots ordered from Accepts at this replica.</summary>
+    public long SlotsOrderedByAccepts { get; internal set; }
+
+    /// <summary>Updates handed to the executor.</summary>
+    public long UpdatesExecuted { get; internal set; }
+
+    /// <summary>No-op slots executed (skipped by the executor).</summary>
+    public long NoOpsExecuted { get; internal set; }
+
+    /// <summary>Ordered duplicates of an executed update consumed without executing again (G12).</summary>
+    public long DuplicatesSuppressed { get; internal set; }
+
+    /// <summary>Re-submitted updates answered from the client table (G13).</summary>
+    public long RepliesFromClientTable { get; internal set; }
+
+    /// <summary>Local updates forwarded to the leader, counting retransmissions.</summary>
+    public long UpdatesForwarded { get; internal set; }
+
+    /// <summary>Catch-up requests this replica sent.</summary>
+    public long CatchUpRequestsSent { get; internal set; }
+
+    /// <summary>Catch-up requests this replica answered with at least one update.</summary>
+    public long CatchUpRequestsServed { get; internal set; }
+
+    /// <summary>Slots this replica learned ordered from a peer (catch-up or data list) rather than from Accepts.</summary>
+    public long SlotsLearnedOrdered { get; internal set; }
+
+    /// <summary>Messages dropped for <paramref name="reason"/>.</summary>
+    public long Dropped(DropReason reason) => _dropped[(int)reason];
+
+    internal void CountDrop(DropReason reason)
+    {
+        _dropped[(int)reason]++;
+        MessagesDropped++;
+    }
+}

@@ -1,0 +1,99 @@
+namespace Paxos;
+
+/// <summary>
+/// Everything tunable about a replica. Times are counted in ticks of the protocol clock (one
+/// <see cref="PaxosReplica.Tick"/> each); <see cref="PaxosNode"/> ticks every <see cref="TickInterval"/>.
+/// Options are validated once, when a replica or node is built (<see cref="PaxosOptionsValidator"/>), and
+/// an invalid value fails with a message naming it. Defaults suit a cluster on one LAN.
+/// </summary>
+public sealed class PaxosOptions
+{
+    /// <summary>The name of the options section <c>services.AddPaxos</c> binds by default.</summary>
+    public const string SectionName = "Paxos";
+
+    /// <summary>This replica's id, from 0 to <see cref="ClusterSize"/> − 1. Default 0.</summary>
+    public int ReplicaId { get; set; }
+
+    /// <summary>The number of replicas N, from 1 to 64. A majority (⌊N/2⌋+1) must be up and connected for
+    /// progress; N = 2f+1 tolerates f crashed replicas. Default 3.</summary>
+    public int ClusterSize { get; set; } = 3;
+
+    /// <summary>Wall-clock length of one tick, used by <see cref="PaxosNode"/>. From 1 ms to 10 s. Default 10 ms.</summary>
+    public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The base <c>Progress_Timer</c>: how long a replica waits without progress before it suspects
+    /// the leader and starts a view change. It doubles at each preinstall (capped by
+    /// <see cref="MaxProgressTimeoutTicks"/>) and returns to this base after progress (PROTOCOL.md G5).
+    /// At least 4. Default 100 (1 s).</summary>
+    public int ProgressTimeoutTicks { get; set; } = 100;
+
+    /// <summary>The cap on the doubled <c>Progress_Timer</c>; at least <see cref="ProgressTimeoutTicks"/>.
+    /// Default 3200 (32 s, 32× the base).</summary>
+    public int MaxProgressTimeoutTicks { get; set; } = 3200;
+
+    /// <summary>How long an idle leader waits before it orders a no-op, so that a healthy idle cluster never
+    /// changes view (G6). At least 1 and less than half of <see cref="ProgressTimeoutTicks"/>. Default 25.</summary>
+    public int LeaderHeartbeatTicks { get; set; } = 25;
+
+    /// <summary>Period of <c>View_Change</c> retransmission during leader election. At least 1. Default 20.</summary>
+    public int ViewChangeRetransmitTicks { get; set; } = 20;
+
+    /// <summary>Period of <c>VC_Proof</c> messages. At least 1. Default 50.</summary>
+    public int VcProofIntervalTicks { get; set; } = 50;
+
+    /// <summary>Period of <c>Prepare</c> retransmission while the leader prepares its view. At least 1. Default 10.</summary>
+    public int PrepareRetransmitTicks { get; set; } = 10;
+
+    /// <summary>How long the leader waits before it re-sends a Proposal that is not yet ordered. At least 1. Default 10.</summary>
+    public int ProposalRetransmitTicks { get; set; } = 10;
+
+    /// <summary>The <c>Update_Timer</c>: how long an origin replica waits before it forwards a pending local
+    /// update to the leader again. At least 1. Default 50.</summary>
+    public int UpdateRetransmitTicks { get; set; } = 50;
+
+    /// <summary>Period of the <c>Alive</c> message that advertises this replica's <c>Local_Aru</c>
+    /// (anti-entropy). At least 1. Default 20.</summary>
+    public int AliveIntervalTicks { get; set; } = 20;
+
+    /// <summary>How long a replica that learned it is behind waits before it asks a peer for the missing
+    /// updates, so that updates already on their way are not fetched twice. At least 0. Default 3.</summary>
+    public int CatchUpDelayTicks { get; set; } = 3;
+
+    /// <summary>How long a catch-up request waits for an answer before it asks another peer. At least 1. Default 20.</summary>
+    public int CatchUpTimeoutTicks { get; set; } = 20;
+
+    /// <summary>The ordering window W: the leader proposes slot s only once it has executed s − W, and a
+    /// non-leader accepts a Proposal only within 2W of its own <c>Local_Aru</c> (beyond, it catches up
+    /// instead). It also bounds how far behind a preparing leader may be before a replica makes it catch
+    /// up first. From <see cref="MaxBatchUpdates"/> to 1,000,000. Default 1024.</summary>
+    public int WindowSlots { get; set; } = 1024;
+
+    /// <summary>The most updates one Proposal carries. From 1 to 4096. Default 64.</summary>
+    public int MaxBatchUpdates { get; set; } = 64;
+
+    /// <summary>The largest message body a replica builds, in bytes: Proposals, data lists and catch-up
+    /// answers are split to fit. Keep it within the transport's datagram size. From 512 to 65,000.
+    /// Default 1400, which fits an Ethernet frame with room for the transport's header.</summary>
+    public int MaxMessageBytes { get; set; } = 1400;
+
+    /// <summary>The largest update payload <see cref="PaxosReplica.Submit"/> accepts, in bytes. At most
+    /// <see cref="MaxMessageBytes"/> − <see cref="MessageSizes.MaxUpdateOverheadBytes"/>. Default 1024.</summary>
+    public int MaxUpdateBytes { get; set; } = 1024;
+
+    /// <summary>The bound of the leader's <c>Update_Queue</c>; updates forwarded beyond it are dropped and
+    /// counted (their origin forwards them again). At least 1. Default 8192.</summary>
+    public int MaxUpdateQueueLength { get; set; } = 8192;
+
+    /// <summary>The most local updates a replica is responsible for at once (<c>Pending_Updates</c>);
+    /// beyond it <see cref="PaxosReplica.Submit"/> answers <see cref="SubmitStatus.Overloaded"/>. At least 1. Default 4096.</summary>
+    public int MaxPendingUpdates { get; set; } = 4096;
+
+    /// <summary>The most slots one catch-up request asks for (and one answer carries, split into
+    /// messages that each fit <see cref="MaxMessageBytes"/>). From 1 to 65,536. Default 1024.</summary>
+    public int CatchUpSlotsPerRequest { get; set; } = 1024;
+
+    /// <summary>Whether a non-leader that left a view (its timer expired, or it restarted) may rejoin that
+    /// same view when a peer's <c>VC_Proof</c> shows it is still installed (PROTOCOL.md G15, §16.4). Safe:
+    /// the replica promised exactly that view. Default true.</summary>
+    public bool AllowSameViewRejoin { get; set; } = true;
+}

@@ -1,0 +1,451 @@
+using System.Globalization;
+using System.Text;
+
+namespace Paxos;
+
+/// <summary>The kinds of message replicas exchange. The numeric values are the wire codes.</summary>
+public enum MessageType : byte
+{
+    /// <summary><see cref="Paxos.ViewChange"/>.</summary>
+    ViewChange = 1,
+
+    /// <summary><see cref="Paxos.VcProof"/>.</summary>
+    VcProof = 2,
+
+    /// <summary><see cref="Paxos.Prepare"/>.</summary>
+    Prepare = 3,
+
+    /// <summary><see cref="Paxos.PrepareOk"/>.</summary>
+    PrepareOk = 4,
+
+    /// <summary><see cref="Paxos.PrepareReject"/>.</summary>
+    PrepareReject = 5,
+
+    /// <summary><see cref="Paxos.Proposal"/>.</summary>
+    Proposal = 6,
+
+    /// <summary><see cref="Paxos.Accept"/>.</summary>
+    Accept = 7,
+
+    /// <summary><see cref="Paxos.GloballyOrderedUpdate"/>.</summary>
+    GloballyOrderedUpdate = 8,
+
+    /// <summary><see cref="Paxos.ClientUpdateForward"/>.</summary>
+    ClientUpdateForward = 9,
+
+    /// <summary><see cref="Paxos.Alive"/>.</summary>
+    Alive = 10,
+
+    /// <summary><see cref="Paxos.CatchUpRequest"/>.</summary>
+    CatchUpRequest = 11,
+}
+
+/// <summary>
+/// A message between replicas. Messages are immutable, so one instance may be sent to many peers.
+/// <see cref="object.ToString"/> gives a stable one-line description used in logs and transcripts,
+/// for example <c>Proposal v=3 seq=17..18 [c1#4 c2#9]</c>.
+/// </summary>
+public abstract class PaxosMessage
+{
+    private protected PaxosMessage(ReplicaId sender) => Sender = sender;
+
+    /// <summary>The replica that sent the message.</summary>
+    public ReplicaId Sender { get; }
+
+    /// <summary>The kind of message.</summary>
+    public abstract MessageType Type { get; }
+
+    /// <inheritdoc />
+    public abstract override string ToString();
+
+    private protected static string Format(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private protected static void AppendUpdates(StringBuilder text, IReadOnlyList<ClientUpdate> updates)
+    {
+        const int MaxShown = 8;
+        text.Append(" [");
+        for (var i = 0; i < updates.Count && i < MaxShown; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(' ');
+            }
+
+            text.Append(updates[i]);
+        }
+
+        if (updates.Count > MaxShown)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" +{updates.Count - MaxShown}");
+        }
+
+        text.Append(']');
+    }
+}
+
+/// <summary>
+/// PfSB's <c>View_Change</c>: a vote to install view <see cref="Attempted"/>. It promises nothing, so
+/// it is never written to disk.
+/// </summary>
+public sealed class ViewChange : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public ViewChange(ReplicaId sender, ViewNumber attempted)
+        : base(sender) => Attempted = attempted;
+
+    /// <summary>The view the sender is trying to install (its <c>Last_Attempted</c>).</summary>
+    public ViewNumber Attempted { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.ViewChange;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"ViewChange v={Attempted}");
+}
+
+/// <summary>
+/// PfSB's <c>VC_Proof</c>: sent periodically by every replica so that one stuck in leader election can
+/// join a view the others already installed.
+/// </summary>
+public sealed class VcProof : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public VcProof(ReplicaId sender, ViewNumber installed)
+        : base(sender) => Installed = installed;
+
+    /// <summary>The sender's <c>Last_Installed</c>.</summary>
+    public ViewNumber Installed { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.VcProof;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"VcProof v={Installed}");
+}
+
+/// <summary>
+/// PfSB's <c>Prepare</c>: the leader of <see cref="View"/> starts its Prepare phase, which covers every
+/// sequence number above <see cref="LocalAru"/> at once.
+/// </summary>
+public sealed class Prepare : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public Prepare(ReplicaId sender, ViewNumber view, SequenceNumber localAru)
+        : base(sender)
+    {
+        View = view;
+        LocalAru = localAru;
+    }
+
+    /// <summary>The view being prepared.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The leader's <c>Local_Aru</c> when it sent this copy: everything up to it is ordered at the
+    /// leader, so data lists report only the slots above it.</summary>
+    public SequenceNumber LocalAru { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.Prepare;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"Prepare v={View} aru={LocalAru}");
+}
+
+/// <summary>
+/// One entry of a Prepare_OK data list: for a slot above the leader's aru, either the ordered update
+/// (<see cref="IsOrdered"/>) or the highest-view Proposal the sender accepted.
+/// </summary>
+/// <param name="Sequence">The slot.</param>
+/// <param name="View">The view of the accepted Proposal; <see cref="ViewNumber.None"/> for an ordered entry.</param>
+/// <param name="IsOrdered">Whether the entry is a <c>Globally_Ordered_Update</c> rather than a Proposal.</param>
+/// <param name="Update">The update bound to the slot.</param>
+public readonly record struct DataListEntry(SequenceNumber Sequence, ViewNumber View, bool IsOrdered, ClientUpdate Update);
+
+/// <summary>
+/// PfSB's <c>Prepare_OK</c>: the sender installs the view (a promise to accept no Proposal of any other
+/// view) and reports its data list. A long data list is split into <see cref="PartCount"/> parts, each
+/// within the message size limit, so that no message relies on IP fragmentation; the leader counts
+/// the sender once it holds every part.
+/// </summary>
+public sealed class PrepareOk : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public PrepareOk(ReplicaId sender, ViewNumber view, int part, int partCount, IReadOnlyList<DataListEntry> entries)
+        : base(sender)
+    {
+        View = view;
+        Part = part;
+        PartCount = partCount;
+        Entries = entries;
+    }
+
+    /// <summary>The view being prepared.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>Which part of the data list this is, from 0.</summary>
+    public int Part { get; }
+
+    /// <summary>How many parts the data list has; at least 1.</summary>
+    public int PartCount { get; }
+
+    /// <summary>This part's entries.</summary>
+    public IReadOnlyList<DataListEntry> Entries { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.PrepareOk;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"PrepareOk v={View} part={Part + 1}/{PartCount} entries={Entries.Count}");
+}
+
+/// <summary>
+/// The answer of a replica that is too far ahead of a preparing leader (PfSB TR §5.6, PSB-C's
+/// <c>PREPARE_OK REJECT</c>): it reports its <c>Local_Aru</c> so the leader catches up first, then
+/// prepares with a higher aru. This keeps every data list bounded.
+/// </summary>
+public sealed class PrepareReject : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public PrepareReject(ReplicaId sender, ViewNumber view, SequenceNumber localAru)
+        : base(sender)
+    {
+        View = view;
+        LocalAru = localAru;
+    }
+
+    /// <summary>The view being prepared.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The sender's <c>Local_Aru</c>: the leader should catch up to it.</summary>
+    public SequenceNumber LocalAru { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.PrepareReject;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"PrepareReject v={View} aru={LocalAru}");
+}
+
+/// <summary>
+/// PfSB's <c>Proposal</c>, aggregated: the leader of <see cref="View"/> binds <see cref="Updates"/> to the
+/// consecutive sequence numbers <see cref="FirstSequence"/>, <see cref="FirstSequence"/>+1, … (one update
+/// per slot). The leader sends it only once it is on the leader's disk, so it also counts as the leader's
+/// acceptance.
+/// </summary>
+public sealed class Proposal : PaxosMessage
+{
+    private readonly ClientUpdate[] _updates;
+
+    /// <summary>Creates the message.</summary>
+    /// <param name="sender">The leader of <paramref name="view"/>.</param>
+    /// <param name="view">The view.</param>
+    /// <param name="firstSequence">The slot of the first update.</param>
+    /// <param name="updates">At least one update. The array is not copied: do not change it afterwards.</param>
+    public Proposal(ReplicaId sender, ViewNumber view, SequenceNumber firstSequence, ClientUpdate[] updates)
+        : base(sender)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        View = view;
+        FirstSequence = firstSequence;
+        _updates = updates;
+    }
+
+    /// <summary>The view the proposal belongs to.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The slot of the first update.</summary>
+    public SequenceNumber FirstSequence { get; }
+
+    /// <summary>The slot of the last update.</summary>
+    public SequenceNumber LastSequence => new(FirstSequence.Value + _updates.Length - 1);
+
+    /// <summary>The updates, one per slot.</summary>
+    public IReadOnlyList<ClientUpdate> Updates => _updates;
+
+    internal ClientUpdate[] UpdateArray => _updates;
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.Proposal;
+
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        var text = new StringBuilder(Format($"Proposal v={View} seq={FirstSequence}"));
+        if (_updates.Length != 1)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"..{LastSequence}");
+        }
+
+        AppendUpdates(text, _updates);
+        return text.ToString();
+    }
+}
+
+/// <summary>
+/// PfSB's <c>Accept</c>, aggregated: the sender accepted (and wrote to disk) the Proposals of
+/// <see cref="View"/> for every slot from <see cref="FirstSequence"/> to <see cref="LastSequence"/>.
+/// It carries no update, because a leader makes at most one Proposal per (view, slot).
+/// </summary>
+public sealed class Accept : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public Accept(ReplicaId sender, ViewNumber view, SequenceNumber firstSequence, SequenceNumber lastSequence)
+        : base(sender)
+    {
+        View = view;
+        FirstSequence = firstSequence;
+        LastSequence = lastSequence;
+    }
+
+    /// <summary>The view of the accepted Proposals.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The first accepted slot.</summary>
+    public SequenceNumber FirstSequence { get; }
+
+    /// <summary>The last accepted slot (inclusive).</summary>
+    public SequenceNumber LastSequence { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.Accept;
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        FirstSequence == LastSequence
+            ? Format($"Accept v={View} seq={FirstSequence}")
+            : Format($"Accept v={View} seq={FirstSequence}..{LastSequence}");
+}
+
+/// <summary>
+/// PfSB's <c>Globally_Ordered_Update</c>, aggregated: final bindings of <see cref="Updates"/> to the
+/// consecutive slots from <see cref="FirstSequence"/>. Reconciliation sends it to a replica that is
+/// behind. An ordered binding is final, so it carries no view. An empty message answers a
+/// <see cref="CatchUpRequest"/> the sender cannot serve.
+/// </summary>
+public sealed class GloballyOrderedUpdate : PaxosMessage
+{
+    private readonly ClientUpdate[] _updates;
+
+    /// <summary>Creates the message.</summary>
+    /// <param name="sender">The replica that knows the bindings are final.</param>
+    /// <param name="firstSequence">The slot of the first update.</param>
+    /// <param name="updates">The updates, one per slot; may be empty. Not copied.</param>
+    public GloballyOrderedUpdate(ReplicaId sender, SequenceNumber firstSequence, ClientUpdate[] updates)
+        : base(sender)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        FirstSequence = firstSequence;
+        _updates = updates;
+    }
+
+    /// <summary>The slot of the first update.</summary>
+    public SequenceNumber FirstSequence { get; }
+
+    /// <summary>The updates, one per slot.</summary>
+    public IReadOnlyList<ClientUpdate> Updates => _updates;
+
+    internal ClientUpdate[] UpdateArray => _updates;
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.GloballyOrderedUpdate;
+
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        if (_updates.Length == 0)
+        {
+            return Format($"GloballyOrderedUpdate seq={FirstSequence} none");
+        }
+
+        var text = new StringBuilder(Format($"GloballyOrderedUpdate seq={FirstSequence}..{FirstSequence.Value + _updates.Length - 1}"));
+        AppendUpdates(text, _updates);
+        return text.ToString();
+    }
+}
+
+/// <summary>
+/// PfSB's <c>Client_Update</c> as a server-to-server message: the origin replica forwards updates of its
+/// local clients, already written to its disk, to the leader it believes in.
+/// </summary>
+public sealed class ClientUpdateForward : PaxosMessage
+{
+    private readonly ClientUpdate[] _updates;
+
+    /// <summary>Creates the message.</summary>
+    public ClientUpdateForward(ReplicaId sender, ClientUpdate[] updates)
+        : base(sender)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        _updates = updates;
+    }
+
+    /// <summary>The forwarded updates.</summary>
+    public IReadOnlyList<ClientUpdate> Updates => _updates;
+
+    internal ClientUpdate[] UpdateArray => _updates;
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.ClientUpdateForward;
+
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        var text = new StringBuilder("ClientUpdateForward");
+        AppendUpdates(text, _updates);
+        return text.ToString();
+    }
+}
+
+/// <summary>
+/// PSB-C's <c>ALIVE</c>: every replica advertises its <c>Local_Aru</c> periodically, so a replica that
+/// fell behind notices and catches up (anti-entropy, TR §5.6).
+/// </summary>
+public sealed class Alive : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public Alive(ReplicaId sender, SequenceNumber localAru, ViewNumber lastInstalled)
+        : base(sender)
+    {
+        LocalAru = localAru;
+        LastInstalled = lastInstalled;
+    }
+
+    /// <summary>The sender's <c>Local_Aru</c>.</summary>
+    public SequenceNumber LocalAru { get; }
+
+    /// <summary>The sender's <c>Last_Installed</c>.</summary>
+    public ViewNumber LastInstalled { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.Alive;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"Alive aru={LocalAru} v={LastInstalled}");
+}
+
+/// <summary>
+/// Reconciliation: asks a peer for the ordered updates of slots <see cref="FromSequence"/> to
+/// <see cref="ToSequence"/>. The peer answers with <see cref="GloballyOrderedUpdate"/> messages.
+/// </summary>
+public sealed class CatchUpRequest : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public CatchUpRequest(ReplicaId sender, SequenceNumber fromSequence, SequenceNumber toSequence)
+        : base(sender)
+    {
+        FromSequence = fromSequence;
+        ToSequence = toSequence;
+    }
+
+    /// <summary>The first slot wanted (the requester's <c>Local_Aru</c> + 1).</summary>
+    public SequenceNumber FromSequence { get; }
+
+    /// <summary>The last slot wanted (inclusive).</summary>
+    public SequenceNumber ToSequence { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.CatchUpRequest;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"CatchUpRequest seq={FromSequence}..{ToSequence}");
+}

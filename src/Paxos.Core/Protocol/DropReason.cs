@@ -1,0 +1,84 @@
+namespace Paxos;
+
+/// <summary>Why a replica ignored an incoming message. Dropping is normal operation, never an error.</summary>
+public enum DropReason
+{
+    /// <summary>The message was not dropped.</summary>
+    None = 0,
+
+    /// <summary>The message came from this replica itself (a loopback copy).</summary>
+    FromSelf,
+
+    /// <summary>The sender is not a member of the cluster.</summary>
+    UnknownSender,
+
+    /// <summary>The message's fields are out of range or inconsistent.</summary>
+    Malformed,
+
+    /// <summary>The replica is not in a state that takes this message (TR Fig. 4).</summary>
+    WrongState,
+
+    /// <summary>A View_Change arrived while the Progress_Timer runs: the replica has preinstalled or
+    /// installed a view and does not let another replica pull it away (TR §5.3).</summary>
+    ProgressTimerRunning,
+
+    /// <summary>The message names a view other than the one it must match (TR Fig. 4).</summary>
+    StaleView,
+
+    /// <summary>An Accept arrived before its Proposal (TR Fig. 4 F); the leader's retransmission recovers it.</summary>
+    NoProposal,
+
+    /// <summary>A Proposal lies beyond the receive window; the replica catches up instead.</summary>
+    OutsideWindow,
+
+    /// <summary>The message repeats one already applied.</summary>
+    Duplicate,
+
+    /// <summary>The leader's Update_Queue is full; the origin replica forwards the update again later.</summary>
+    QueueFull,
+}
+
+/// <summary>The conflict checks of TR Fig. 4: run on every message before anything else (PROTOCOL.md §4).</summary>
+internal static class ConflictChecks
+{
+    /// <summary>View_Change: drop if from self, not in leader election, the Progress_Timer runs, or the
+    /// attempted view is not above Last_Installed.</summary>
+    public static DropReason ViewChange(ReplicaId self, ReplicaState state, bool progressTimerRunning, ViewNumber lastInstalled, ViewChange message) =>
+        message.Sender == self ? DropReason.FromSelf
+        : state != ReplicaState.LeaderElection ? DropReason.WrongState
+        : progressTimerRunning ? DropReason.ProgressTimerRunning
+        : message.Attempted <= lastInstalled ? DropReason.StaleView
+        : DropReason.None;
+
+    /// <summary>VC_Proof: drop if from self or not in leader election.</summary>
+    public static DropReason VcProof(ReplicaId self, ReplicaState state, VcProof message) =>
+        message.Sender == self ? DropReason.FromSelf
+        : state != ReplicaState.LeaderElection ? DropReason.WrongState
+        : DropReason.None;
+
+    /// <summary>Prepare: drop if from self or its view is not Last_Attempted.</summary>
+    public static DropReason Prepare(ReplicaId self, ViewNumber lastAttempted, Prepare message) =>
+        message.Sender == self ? DropReason.FromSelf
+        : message.View != lastAttempted ? DropReason.StaleView
+        : DropReason.None;
+
+    /// <summary>Prepare_OK: drop if not in leader election or its view is not Last_Attempted.</summary>
+    public static DropReason PrepareOk(ReplicaState state, ViewNumber lastAttempted, PrepareOk message) =>
+        state != ReplicaState.LeaderElection ? DropReason.WrongState
+        : message.View != lastAttempted ? DropReason.StaleView
+        : DropReason.None;
+
+    /// <summary>Proposal: drop if from self, not a regular non-leader, or its view is not Last_Installed.</summary>
+    public static DropReason Proposal(ReplicaId self, ReplicaState state, ViewNumber lastInstalled, Proposal message) =>
+        message.Sender == self ? DropReason.FromSelf
+        : state != ReplicaState.RegularNonLeader ? DropReason.WrongState
+        : message.View != lastInstalled ? DropReason.StaleView
+        : DropReason.None;
+
+    /// <summary>Accept: drop if from self or its view is not Last_Installed. (The third check, that the slot
+    /// holds a Proposal of the same view, is made per slot: <see cref="DropReason.NoProposal"/>.)</summary>
+    public static DropReason Accept(ReplicaId self, ViewNumber lastInstalled, Accept message) =>
+        message.Sender == self ? DropReason.FromSelf
+        : message.View != lastInstalled ? DropReason.StaleView
+        : DropReason.None;
+}

@@ -1,0 +1,117 @@
+namespace Paxos;
+
+/// <summary>
+/// A message to send: to one replica, or to every other replica when <see cref="Destination"/> is
+/// <see cref="ReplicaId.None"/>.
+/// </summary>
+/// <param name="Destination">The receiving replica, or <see cref="ReplicaId.None"/> for all others.</param>
+/// <param name="Message">The message.</param>
+public readonly record struct OutboundMessage(ReplicaId Destination, PaxosMessage Message)
+{
+    /// <summary>Whether the message goes to every other replica.</summary>
+    public bool IsBroadcast => Destination.IsNone;
+
+    /// <summary>The one-line description <c>1->2 Accept v=3 seq=17</c> (<c>1->*</c> for a broadcast).</summary>
+    public override string ToString() =>
+        $"{Message.Sender}->{(IsBroadcast ? "*" : Destination.ToString())} {Message}";
+}
+
+/// <summary>How an update ended, as far as its client is concerned.</summary>
+public enum ReplyStatus
+{
+    /// <summary>The update executed; <see cref="ClientReply.Result"/> is the executor's reply.</summary>
+    Executed = 0,
+
+    /// <summary>The update will never be answered: a newer update of the same client executed or
+    /// replaced it first.</summary>
+    Superseded = 1,
+}
+
+/// <summary>The answer to a local client's update.</summary>
+/// <param name="ClientId">The client.</param>
+/// <param name="Timestamp">The client's timestamp of the update being answered.</param>
+/// <param name="Sequence">Where the update executed; <see cref="SequenceNumber.None"/> when superseded.</param>
+/// <param name="Status">How the update ended.</param>
+/// <param name="Result">The executor's reply, when <paramref name="Status"/> is <see cref="ReplyStatus.Executed"/>.</param>
+public readonly record struct ClientReply(
+    ClientId ClientId,
+    long Timestamp,
+    SequenceNumber Sequence,
+    ReplyStatus Status,
+    ReadOnlyMemory<byte> Result);
+
+/// <summary>A final binding of an update to a slot, as written to the log.</summary>
+/// <param name="Sequence">The slot.</param>
+/// <param name="Update">The update bound to it (possibly <see cref="ClientUpdate.NoOp"/>).</param>
+public readonly record struct OrderedSlot(SequenceNumber Sequence, ClientUpdate Update);
+
+/// <summary>
+/// Everything one step of a <see cref="PaxosReplica"/> asks its host to do, in this order:
+/// <list type="number">
+/// <item><description><b>Persist</b> <see cref="InstalledView"/>, <see cref="AcceptedProposals"/>,
+/// <see cref="PendingUpdates"/> and <see cref="OrderedSlots"/>; when <see cref="RequiresSync"/> is set the
+/// first three must be durable (written and fsynced) before anything else happens. Ordered slots may be
+/// written lazily: losing them only makes a restart catch up from peers.</description></item>
+/// <item><description>Call <see cref="PaxosReplica.AcknowledgePersisted"/> with <see cref="Number"/>. Until
+/// then the replica does not count its own acceptances in this batch towards ordering.</description></item>
+/// <item><description><b>Send</b> <see cref="Messages"/>. No message may leave before the durable state of its
+/// own batch and of every earlier batch is durable: a Prepare_OK, an Accept or a forwarded update is a
+/// promise about state that must survive a crash.</description></item>
+/// <item><description><b>Deliver</b> <see cref="Replies"/> to local clients. Each answers an update that has
+/// executed (or can never execute).</description></item>
+/// </list>
+/// Batches are numbered in order and must be persisted in order. A host may take the next batch while the
+/// previous one is being persisted (pipelining), as long as it keeps that order.
+/// </summary>
+public sealed class OutputBatch
+{
+    private List<Proposal>? _acceptedProposals;
+    private List<ClientUpdate>? _pendingUpdates;
+    private List<OrderedSlot>? _orderedSlots;
+    private List<OutboundMessage>? _messages;
+    private List<ClientReply>? _replies;
+
+    internal OutputBatch(long number) => Number = number;
+
+    /// <summary>The batch's number: 1 for the first batch a replica makes, then increasing by one.</summary>
+    public long Number { get; }
+
+    /// <summary>The view this replica installed (its new <c>Last_Installed</c>), if it installed one:
+    /// persist and sync it. It is the replica's promise never to accept a Proposal of another view.</summary>
+    public ViewNumber? InstalledView { get; internal set; }
+
+    /// <summary>Proposals this replica accepted (or, as leader, made): persist and sync them. Apply them
+    /// in this order when recovering; a later one for the same slot in a higher view replaces an earlier one.</summary>
+    public IReadOnlyList<Proposal> AcceptedProposals => (IReadOnlyList<Proposal>?)_acceptedProposals ?? [];
+
+    /// <summary>Updates of local clients this replica took responsibility for (PfSB's
+    /// <c>Pending_Updates</c>): persist and sync them. A later one of the same client replaces an earlier one.</summary>
+    public IReadOnlyList<ClientUpdate> PendingUpdates => (IReadOnlyList<ClientUpdate>?)_pendingUpdates ?? [];
+
+    /// <summary>Slots ordered and executed in this step, in sequence order. They may be written without a sync.</summary>
+    public IReadOnlyList<OrderedSlot> OrderedSlots => (IReadOnlyList<OrderedSlot>?)_orderedSlots ?? [];
+
+    /// <summary>Messages to send after the durable state above is on disk.</summary>
+    public IReadOnlyList<OutboundMessage> Messages => (IReadOnlyList<OutboundMessage>?)_messages ?? [];
+
+    /// <summary>Answers for local clients.</summary>
+    public IReadOnlyList<ClientReply> Replies => (IReadOnlyList<ClientReply>?)_replies ?? [];
+
+    /// <summary>Whether the batch holds state that must be fsynced before its messages are sent.</summary>
+    public bool RequiresSync =>
+        InstalledView.HasValue || _acceptedProposals is { Count: > 0 } || _pendingUpdates is { Count: > 0 };
+
+    /// <summary>Whether the batch holds nothing at all.</summary>
+    public bool IsEmpty =>
+        !RequiresSync && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 } && _replies is not { Count: > 0 };
+
+    internal void AddAcceptedProposal(Proposal proposal) => (_acceptedProposals ??= []).Add(proposal);
+
+    internal void AddPendingUpdate(ClientUpdate update) => (_pendingUpdates ??= []).Add(update);
+
+    internal void AddOrderedSlot(OrderedSlot slot) => (_orderedSlots ??= []).Add(slot);
+
+    internal void AddMessage(OutboundMessage message) => (_messages ??= []).Add(message);
+
+    internal void AddReply(ClientReply reply) => (_replies ??= []).Add(reply);
+}

@@ -1,0 +1,289 @@
+using Timeout = Paxos.Protocol.Timeout;
+
+namespace Paxos;
+
+// Client handling (TR §5.7, Figs. 12–13; PROTOCOL.md §10).
+public sealed partial class PaxosReplica
+{
+    /// <summary>Update_Queue: updates waiting for the leader to bind them; bounded by MaxUpdateQueueLength.</summary>
+    private readonly Queue<ClientUpdate> _updateQueue = new();
+
+    /// <summary>Last_Enqueued[]: the last timestamp of each client queued (or found bound) in this view.</summary>
+    private readonly Dictionary<ClientId, long> _lastEnqueued = [];
+
+    /// <summary>
+    /// The client table (G13): Last_Executed[] plus the reply of each client's last executed update. It is
+    /// replicated state — every replica computes the same table from the same ordered updates — so any
+    /// replica can answer a re-submitted update.
+    /// </summary>
+    private readonly Dictionary<ClientId, ClientRecord> _clientTable = [];
+
+    /// <summary>Pending_Updates[]: local updates this replica is responsible for until they execute. Sorted,
+    /// so that retransmission order never depends on hashing.</summary>
+    private readonly SortedDictionary<ClientId, PendingUpdate> _pending = [];
+
+    /// <summary>Local updates to forward to the leader with the next batch.</summary>
+    private readonly List<ClientUpdate> _forwards = [];
+
+    /// <summary>Sweeps Pending_Updates for Update_Timer expiries, at a quarter of their period.</summary>
+    private Timeout _updateTimer;
+
+    /// <summary>TR Fig. 12 A, Client_Update_Handler for a local client, with the client table in front (G13).</summary>
+    private SubmitStatus OnSubmit(ClientUpdate update)
+    {
+        if (update.Payload.Length > _options.MaxUpdateBytes)
+        {
+            return SubmitStatus.TooLarge;
+        }
+
+        var client = update.ClientId;
+        if (_clientTable.TryGetValue(client, out var record) && update.Timestamp <= record.Timestamp)
+        {
+            if (update.Timestamp < record.Timestamp)
+            {
+                return SubmitStatus.Stale;
+            }
+
+            Counters.RepliesFromClientTable++;
+            _output.AddReply(new ClientReply(client, record.Timestamp, new SequenceNumber(record.Sequence), ReplyStatus.Executed, record.Result));
+            return SubmitStatus.AlreadyExecuted;
+        }
+
+        if (_pending.TryGetValue(client, out var pending))
+        {
+            if (pending.Update.Timestamp == update.Timestamp)
+            {
+                return SubmitStatus.Accepted; // Already responsible for it.
+            }
+
+            if (pending.Update.Timestamp > update.Timestamp)
+            {
+                return SubmitStatus.Stale;
+            }
+
+            // The client moved on: it will never be told about the older update.
+            _output.AddReply(new ClientReply(client, pending.Update.Timestamp, SequenceNumber.None, ReplyStatus.Superseded, default));
+            _pending.Remove(client);
+        }
+        else if (_pending.Count >= _options.MaxPendingUpdates)
+        {
+            return SubmitStatus.Overloaded;
+        }
+
+        // Add_to_Pending_Updates (TR Fig. 13 B): responsible from now on, across crashes too; the batch
+        // contract syncs it before it is forwarded or proposed.
+        var local = update.WithOrigin(_id);
+        _pending[client] = new PendingUpdate(local, _tick);
+        _output.AddPendingUpdate(local);
+        switch (_state)
+        {
+            case ReplicaState.RegularNonLeader:
+                _forwards.Add(local);
+                break;
+            case ReplicaState.RegularLeader:
+                Enqueue(local);
+                break;
+            default:
+                // In leader election the update waits in Pending_Updates: the next leader enqueues it
+                // (Enqueue_Unbound_Pending_Updates) or this replica forwards it once it follows one.
+                break;
+        }
+
+        return SubmitStatus.Accepted;
+    }
+
+    /// <summary>TR Fig. 13 A, Enqueue_Update: refuse what executed or was queued in this view.</summary>
+    private bool Enqueue(ClientUpdate update)
+    {
+        if (IsExecuted(update)
+            || (_lastEnqueued.TryGetValue(update.ClientId, out var enqueued) && update.Timestamp <= enqueued))
+        {
+            return false;
+        }
+
+        if (_updateQueue.Count >= _options.MaxUpdateQueueLength)
+        {
+            Counters.CountDrop(DropReason.QueueFull);
+            return false;
+        }
+
+        _updateQueue.Enqueue(update);
+        _lastEnqueued[update.ClientId] = update.Timestamp;
+        return true;
+    }
+
+    /// <summary>TR Fig. 12 A for updates forwarded by their origin: only a regular leader takes them.</summary>
+    private void OnClientUpdateForward(ClientUpdateForward message)
+    {
+        if (message.Sender == _id)
+        {
+            Drop(message, DropReason.FromSelf);
+            return;
+        }
+
+        if (message.UpdateArray.Length > 65_536 || !AreValidUpdates(message.UpdateArray, allowNoOp: false))
+        {
+            Drop(message, DropReason.Malformed);
+            return;
+        }
+
+        if (_state != ReplicaState.RegularLeader)
+        {
+            // The origin keeps the update pending and forwards it again to whoever leads next.
+            Drop(message, DropReason.WrongState);
+            return;
+        }
+
+        foreach (var update in message.UpdateArray)
+        {
+            Enqueue(update);
+        }
+    }
+
+    /// <summary>TR Fig. 9 A3 with G12: mark every update bound above Local_Aru as enqueued in this view.</summary>
+    private void MarkBoundUpdatesEnqueued()
+    {
+        for (var sequence = _localAru + 1; sequence <= _constrainedUpTo; sequence++)
+        {
+            ref readonly var slot = ref _history.Peek(sequence);
+            if (slot.IsEmpty || slot.Update!.IsNoOp)
+            {
+                continue;
+            }
+
+            var update = slot.Update;
+            if (!_lastEnqueued.TryGetValue(update.ClientId, out var enqueued) || enqueued < update.Timestamp)
+            {
+                _lastEnqueued[update.ClientId] = update.Timestamp;
+            }
+        }
+    }
+
+    /// <summary>TR Fig. 9 A2, Enqueue_Unbound_Pending_Updates.</summary>
+    private void EnqueueUnboundPendingUpdates()
+    {
+        foreach (var pending in _pending.Values)
+        {
+            Enqueue(pending.Update);
+        }
+    }
+
+    /// <summary>Answers the local client waiting on <paramref name="client"/>, if its update is now settled.</summary>
+    private void AnswerPending(ClientId client)
+    {
+        if (!_pending.TryGetValue(client, out var pending) || !_clientTable.TryGetValue(client, out var record))
+        {
+            return;
+        }
+
+        if (pending.Update.Timestamp == record.Timestamp)
+        {
+            _output.AddReply(new ClientReply(client, record.Timestamp, new SequenceNumber(record.Sequence), ReplyStatus.Executed, record.Result));
+            _pending.Remove(client);
+        }
+        else if (pending.Update.Timestamp < record.Timestamp)
+        {
+            _output.AddReply(new ClientReply(client, pending.Update.Timestamp, SequenceNumber.None, ReplyStatus.Superseded, default));
+            _pending.Remove(client);
+        }
+    }
+
+    private void ForwardAllPending()
+    {
+        foreach (var pending in _pending.Values)
+        {
+            pending.LastSentTick = _tick;
+            _forwards.Add(pending.Update);
+        }
+    }
+
+    /// <summary>Sends this batch's forwarded updates to the leader, packed to fit messages.</summary>
+    private void FlushForwards()
+    {
+        if (_forwards.Count == 0)
+        {
+            return;
+        }
+
+        if (_state == ReplicaState.RegularNonLeader)
+        {
+            var leader = LeaderOf(_lastInstalled);
+            var start = 0;
+            var bytes = MessageSizes.HeaderBytes;
+            for (var i = 0; i < _forwards.Count; i++)
+            {
+                var size = MessageSizes.Update(_forwards[i]);
+                if (i > start && bytes + size > _options.MaxMessageBytes)
+                {
+                    Send(leader, new ClientUpdateForward(_id, _forwards.GetRange(start, i - start).ToArray()));
+                    start = i;
+                    bytes = MessageSizes.HeaderBytes;
+                }
+
+                bytes += size;
+            }
+
+            Send(leader, new ClientUpdateForward(_id, _forwards.GetRange(start, _forwards.Count - start).ToArray()));
+            Counters.UpdatesForwarded += _forwards.Count;
+        }
+
+        _forwards.Clear();
+    }
+
+    /// <summary>TR Fig. 12 B, Update_Timer expiry: the origin re-forwards each pending update it has not
+    /// sent for a full period; a leader re-enqueues one that is neither queued nor bound.</summary>
+    private void TickClientHandling()
+    {
+        if (!_updateTimer.Tick())
+        {
+            return;
+        }
+
+        _updateTimer.Start();
+        foreach (var pending in _pending.Values)
+        {
+            if (_tick - pending.LastSentTick < _options.UpdateRetransmitTicks)
+            {
+                continue;
+            }
+
+            pending.LastSentTick = _tick;
+            if (_state == ReplicaState.RegularNonLeader)
+            {
+                _forwards.Add(pending.Update);
+            }
+            else if (_state == ReplicaState.RegularLeader)
+            {
+                Enqueue(pending.Update);
+            }
+        }
+    }
+
+    private bool IsExecuted(ClientUpdate update) =>
+        _clientTable.TryGetValue(update.ClientId, out var record) && update.Timestamp <= record.Timestamp;
+
+    private bool AreValidUpdates(ClientUpdate[] updates, bool allowNoOp)
+    {
+        foreach (var update in updates)
+        {
+            if (update is null || update.Payload.Length > _options.MaxUpdateBytes
+                || (update.IsNoOp ? !allowNoOp || update.Timestamp != 0 : update.ClientId.Value < 0 || update.Timestamp < 1))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>One client's entry in the client table: its last executed update and the reply.</summary>
+    private readonly record struct ClientRecord(long Timestamp, long Sequence, ReadOnlyMemory<byte> Result);
+
+    /// <summary>A local update this replica is responsible for, and when it last forwarded it.</summary>
+    private sealed class PendingUpdate(ClientUpdate update, long lastSentTick)
+    {
+        public ClientUpdate Update { get; } = update;
+
+        public long LastSentTick { get; set; } = lastSentTick;
+    }
+}

@@ -1,0 +1,574 @@
+using System.Numerics;
+using Paxos.Diagnostics;
+using Paxos.Protocol;
+using Timeout = Paxos.Protocol.Timeout;
+
+namespace Paxos;
+
+// Global ordering (TR §5.5, Figs. 9–11; PROTOCOL.md §8.5, §9).
+public sealed partial class PaxosReplica
+{
+    /// <summary>Last_Proposed: the leader's last proposed slot.</summary>
+    private long _lastProposed;
+
+    /// <summary>The highest slot a new leader found constrained (reported or ordered) when it took over; slots
+    /// up to it are re-proposed, and holes among them are filled with no-ops (G7).</summary>
+    private long _constrainedUpTo;
+
+    /// <summary>The leader's Proposals not yet ordered, oldest first, for retransmission.</summary>
+    private readonly Queue<InFlightProposal> _inFlight = new();
+
+    /// <summary>This replica's acceptances waiting for their batch to be durable before they count.</summary>
+    private readonly Queue<SelfAcceptance> _selfAcceptances = new();
+
+    /// <summary>Accepts to send with the next batch, coalesced into ranges.</summary>
+    private readonly List<SelfAcceptance> _acceptsToSend = [];
+
+    private Timeout _proposalTimer;
+    private Timeout _heartbeatTimer;
+
+    /// <summary>TR Fig. 9 A, Shift_to_Reg_Leader: the view is prepared; start ordering.</summary>
+    private void ShiftToRegularLeader()
+    {
+        _state = ReplicaState.RegularLeader;
+        _prepareTimer.Stop();
+        _viewChangeTimer.Stop();
+        _progressTimer.Start(); // G4
+        Counters.ViewsLed++;
+
+        // G12: clear the queue (as GO does), then re-enqueue local pending updates that no slot binds yet.
+        // Updates already bound above Local_Aru are marked enqueued for this view, so a re-forwarded copy
+        // is refused instead of being bound a second time.
+        _updateQueue.Clear();
+        _lastEnqueued.Clear();
+        _lastProposed = _localAru;
+        _constrainedUpTo = _history.Highest;
+        MarkBoundUpdatesEnqueued();
+        EnqueueUnboundPendingUpdates();
+
+        _heartbeatTimer.Start();
+        _proposalTimer.Start();
+        Log.ShiftedToRegularLeader(_logger, _id, _lastInstalled, new SequenceNumber(_localAru), new SequenceNumber(_constrainedUpTo));
+    }
+
+    /// <summary>TR Fig. 9 B, Shift_to_Reg_Non_Leader: install the view and follow its leader.</summary>
+    private void ShiftToRegularNonLeader()
+    {
+        _state = ReplicaState.RegularNonLeader;
+        _lastInstalled = _lastAttempted;
+        _output.InstalledView = _lastInstalled;
+        Counters.ViewsInstalled++;
+        _updateQueue.Clear();
+        _viewChangeTimer.Stop();
+        _prepareTimer.Stop();
+        _progressTimer.Start(); // G4: armed on every install path.
+        Log.ShiftedToRegularNonLeader(_logger, _id, _lastInstalled, LeaderOf(_lastInstalled));
+
+        // Local updates wait in Pending_Updates; hand them to the new leader now rather than at the next
+        // Update_Timer.
+        ForwardAllPending();
+    }
+
+    private void ResetLeaderState()
+    {
+        _inFlight.Clear();
+        _heartbeatTimer.Stop();
+        _proposalTimer.Stop();
+        _constrainedUpTo = 0;
+    }
+
+    /// <summary>
+    /// TR Fig. 11 A, Send_Proposal, as a loop (G8) that fills the window: re-propose constrained slots, fill
+    /// holes among them with no-ops (G7), then bind queued updates, several per Proposal.
+    /// </summary>
+    private void SendProposals()
+    {
+        if (_state != ReplicaState.RegularLeader)
+        {
+            return;
+        }
+
+        while (_lastProposed - _localAru < _window)
+        {
+            var sequence = _lastProposed + 1;
+            if (_history.Peek(sequence).IsOrdered)
+            {
+                _lastProposed = sequence;
+                continue;
+            }
+
+            var updates = sequence <= _constrainedUpTo ? TakeConstrained(sequence) : TakeQueued(sequence);
+            if (updates is null)
+            {
+                return;
+            }
+
+            Propose(sequence, updates);
+        }
+    }
+
+    /// <summary>The constrained run from <paramref name="first"/>: each slot's reported update, or a no-op for a hole.</summary>
+    private ClientUpdate[] TakeConstrained(long first)
+    {
+        var count = 0;
+        var bytes = MessageSizes.HeaderBytes;
+        var limit = Math.Min(_constrainedUpTo, _localAru + _window);
+        for (var sequence = first; sequence <= limit && count < _options.MaxBatchUpdates; sequence++)
+        {
+            ref readonly var slot = ref _history.Peek(sequence);
+            if (slot.IsOrdered)
+            {
+                break;
+            }
+
+            var size = MessageSizes.Update(slot.ProposalView > 0 ? slot.Update! : ClientUpdate.NoOp);
+            if (count > 0 && bytes + size > _options.MaxMessageBytes)
+            {
+                break;
+            }
+
+            bytes += size;
+            count++;
+        }
+
+        var updates = new ClientUpdate[count];
+        for (var i = 0; i < count; i++)
+        {
+            ref readonly var slot = ref _history.Peek(first + i);
+            if (slot.ProposalView > 0)
+            {
+                updates[i] = slot.Update!;
+                Counters.ConstrainedSlotsReproposed++;
+            }
+            else
+            {
+                updates[i] = ClientUpdate.NoOp;
+                Counters.HoleNoOpsProposed++;
+            }
+        }
+
+        return updates;
+    }
+
+    /// <summary>Queued updates for the free slots from <paramref name="first"/>, or null when none are queued.</summary>
+    private ClientUpdate[]? TakeQueued(long first)
+    {
+        var room = (int)Math.Min(_options.MaxBatchUpdates, _localAru + _window - first + 1);
+        List<ClientUpdate>? taken = null;
+        var bytes = MessageSizes.HeaderBytes;
+        while (_updateQueue.Count > 0 && (taken?.Count ?? 0) < room)
+        {
+            var update = _updateQueue.Peek();
+            var size = MessageSizes.Update(update);
+            if (taken is { Count: > 0 } && bytes + size > _options.MaxMessageBytes)
+            {
+                break;
+            }
+
+            _updateQueue.Dequeue();
+            if (IsExecuted(update))
+            {
+                continue;
+            }
+
+            (taken ??= []).Add(update);
+            bytes += size;
+        }
+
+        return taken?.ToArray();
+    }
+
+    /// <summary>TR Fig. 11 A10–A16: bind <paramref name="updates"/> from <paramref name="first"/>, apply locally,
+    /// persist (the Proposal is the leader's acceptance) and send to all.</summary>
+    private void Propose(long first, ClientUpdate[] updates)
+    {
+        var view = _lastInstalled.Value;
+        var proposal = new Proposal(_id, _lastInstalled, new SequenceNumber(first), updates);
+        for (var i = 0; i < updates.Length; i++)
+        {
+            ref var slot = ref _history.At(first + i);
+            slot.ProposalView = view;
+            slot.Update = updates[i];
+            slot.Accepts = 0;
+        }
+
+        _lastProposed = first + updates.Length - 1;
+        _output.AddAcceptedProposal(proposal);
+        _selfAcceptances.Enqueue(new SelfAcceptance(_output.Number, view, first, _lastProposed));
+        Broadcast(proposal);
+        _inFlight.Enqueue(new InFlightProposal(proposal, _tick));
+        _heartbeatTimer.Start();
+        Counters.ProposalsSent++;
+    }
+
+    /// <summary>TR Fig. 10 B: a Proposal arrived at a non-leader.</summary>
+    private void OnProposal(Proposal message)
+    {
+        var reason = ConflictChecks.Proposal(_id, _state, _lastInstalled, message);
+        var updates = message.UpdateArray;
+        if (reason == DropReason.None
+            && (message.Sender != LeaderOf(message.View) || updates.Length == 0 || updates.Length > 65_536
+                || message.FirstSequence.Value < 1 || !AreValidUpdates(updates, allowNoOp: true)))
+        {
+            reason = DropReason.Malformed;
+        }
+
+        if (reason != DropReason.None)
+        {
+            Drop(message, reason);
+            return;
+        }
+
+        var first = message.FirstSequence.Value;
+        var last = message.LastSequence.Value;
+        NotePeerAru(message.Sender, first - 1 - _window);
+
+        // Flow control (PROTOCOL.md §14): beyond the receive window, catch up rather than accept.
+        if (last > _localAru + (2 * _window))
+        {
+            Drop(message, DropReason.OutsideWindow);
+            ScheduleCatchUp(first - 1, ReplicaId.None, immediately: false);
+            return;
+        }
+
+        var view = message.View.Value;
+        var leaderBit = Bit(message.Sender);
+        var changed = false;
+        for (var i = 0; i < updates.Length; i++)
+        {
+            ref var slot = ref _history.At(first + i);
+            if (slot.IsOrdered)
+            {
+                continue;
+            }
+
+            if (slot.ProposalView < view)
+            {
+                slot.ProposalView = view;
+                slot.Update = updates[i];
+                slot.Accepts = 0;
+                changed = true;
+            }
+
+            if (slot.ProposalView == view)
+            {
+                slot.Accepts |= leaderBit;
+            }
+        }
+
+        // TR Fig. 10 B4: sync the accepted Proposal before its Accept leaves (the batch contract). Every copy
+        // is answered, retransmissions too: Accept retransmission is receiver-driven.
+        if (changed)
+        {
+            _output.AddAcceptedProposal(message);
+        }
+
+        _selfAcceptances.Enqueue(new SelfAcceptance(_output.Number, view, first, last));
+        _acceptsToSend.Add(new SelfAcceptance(_output.Number, view, first, last));
+        for (var sequence = first; sequence <= last; sequence++)
+        {
+            TryOrder(sequence);
+        }
+
+        AdvanceAru();
+    }
+
+    /// <summary>TR Fig. 10 C: an Accept arrived.</summary>
+    private void OnAccept(Accept message)
+    {
+        var reason = ConflictChecks.Accept(_id, _lastInstalled, message);
+        var first = message.FirstSequence.Value;
+        var last = message.LastSequence.Value;
+        if (reason == DropReason.None && (first < 1 || last < first || last - first > (2 * _window) + 65_536))
+        {
+            reason = DropReason.Malformed;
+        }
+
+        if (reason != DropReason.None)
+        {
+            Drop(message, reason);
+            return;
+        }
+
+        var view = message.View.Value;
+        var senderBit = Bit(message.Sender);
+        var matched = false;
+        for (var sequence = first; sequence <= last; sequence++)
+        {
+            ref var slot = ref _history.Existing(sequence);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.ProposalView != view)
+            {
+                continue;
+            }
+
+            matched = true;
+            if (!slot.IsOrdered)
+            {
+                slot.Accepts |= senderBit;
+                TryOrder(sequence);
+            }
+        }
+
+        if (!matched)
+        {
+            // TR Fig. 4 F3: an Accept before its Proposal is dropped; the leader's retransmission recovers it.
+            Drop(message, DropReason.NoProposal);
+            return;
+        }
+
+        AdvanceAru();
+    }
+
+    /// <summary>
+    /// TR Fig. 11 B, Globally_Ordered_Ready, as G9 recommends: a slot is ordered once a majority of distinct
+    /// replicas are known to have accepted its Proposal in its view — the leader (its Proposal), this replica
+    /// (its durable acceptance) and the senders of Accepts.
+    /// </summary>
+    private void TryOrder(long sequence)
+    {
+        ref var slot = ref _history.At(sequence);
+        if (slot.IsOrdered || slot.ProposalView == 0 || !IsQuorum(slot.Accepts))
+        {
+            return;
+        }
+
+        slot.IsOrdered = true;
+        slot.OrderedInView = slot.ProposalView;
+        Counters.SlotsOrderedByAccepts++;
+        if (sequence > _highestOrdered)
+        {
+            _highestOrdered = sequence;
+        }
+    }
+
+    /// <summary>TR Fig. 5 D, the Proposal update rule: a higher view replaces a lower one and clears its Accepts;
+    /// an ordered slot never changes.</summary>
+    private void ApplyProposal(long sequence, long view, ClientUpdate update)
+    {
+        ref var slot = ref _history.At(sequence);
+        if (slot.IsOrdered || slot.ProposalView >= view)
+        {
+            return;
+        }
+
+        slot.ProposalView = view;
+        slot.Update = update;
+        slot.Accepts = 0;
+    }
+
+    /// <summary>TR Fig. 5 F, the Globally_Ordered_Update rule: store it unless the slot is ordered already.
+    /// Returns whether the slot was newly ordered.</summary>
+    /// <exception cref="PaxosInvariantException">The slot is ordered with a different update: agreement broke.</exception>
+    private bool ApplyOrdered(long sequence, ClientUpdate update)
+    {
+        ref var slot = ref _history.At(sequence);
+        if (slot.IsOrdered)
+        {
+            Invariant(slot.Update!.SameAs(update), $"slot {sequence} is ordered with {slot.Update} here but {update} elsewhere");
+            return false;
+        }
+
+        slot.IsOrdered = true;
+        slot.Update = update;
+        slot.OrderedInView = 0;
+        if (sequence > _highestOrdered)
+        {
+            _highestOrdered = sequence;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// TR Fig. 10 D, Advance_Aru: while the next slot is ordered, advance Local_Aru and execute that slot.
+    /// Execution follows Local_Aru strictly, never the moment of ordering (G11).
+    /// </summary>
+    private void AdvanceAru()
+    {
+        while (true)
+        {
+            ref readonly var slot = ref _history.Peek(_localAru + 1);
+            if (!slot.IsOrdered)
+            {
+                return;
+            }
+
+            _localAru++;
+            Execute(_localAru, slot.Update!, slot.OrderedInView);
+        }
+    }
+
+    /// <summary>TR Fig. 10 D, upon executing an update; with the execution-time duplicate check (G12), the
+    /// replicated client table (G13) and progress counted only for orderings in the installed view (G23).</summary>
+    private void Execute(long sequence, ClientUpdate update, long orderedInView)
+    {
+        _lastExecutedSequence = sequence;
+        _output.AddOrderedSlot(new OrderedSlot(new SequenceNumber(sequence), update));
+        if (update.IsNoOp)
+        {
+            Counters.NoOpsExecuted++;
+        }
+        else if (IsExecuted(update))
+        {
+            Counters.DuplicatesSuppressed++;
+            Log.DuplicateSuppressed(_logger, _id, update, new SequenceNumber(sequence));
+        }
+        else
+        {
+            var ordered = new OrderedUpdate(new SequenceNumber(sequence), update.ClientId, update.Timestamp, update.Origin, update.Payload);
+            var result = _executor.Execute(in ordered);
+            _clientTable[update.ClientId] = new ClientRecord(update.Timestamp, sequence, result);
+            Counters.UpdatesExecuted++;
+            AnswerPending(update.ClientId);
+        }
+
+        // G23: only an ordering made in the installed view shows that the view works.
+        if (orderedInView != 0 && orderedInView == _lastInstalled.Value && _state != ReplicaState.LeaderElection)
+        {
+            _progressTimer.Start();
+            _progressTimer.ResetBackOff();
+        }
+    }
+
+    /// <summary>Counts this replica's acceptances whose batches are now durable.</summary>
+    private void CountDurableSelfAccepts()
+    {
+        while (_selfAcceptances.Count > 0 && _selfAcceptances.Peek().Batch <= _persistedBatch)
+        {
+            var acceptance = _selfAcceptances.Dequeue();
+            for (var sequence = acceptance.First; sequence <= acceptance.Last; sequence++)
+            {
+                ref var slot = ref _history.Existing(sequence);
+                if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.IsOrdered || slot.ProposalView != acceptance.View)
+                {
+                    continue;
+                }
+
+                slot.Accepts |= _selfBit;
+                TryOrder(sequence);
+            }
+        }
+    }
+
+    /// <summary>Sends this batch's Accepts to all, one message per contiguous range of one view.</summary>
+    private void FlushAccepts()
+    {
+        if (_acceptsToSend.Count == 0)
+        {
+            return;
+        }
+
+        var current = _acceptsToSend[0];
+        for (var i = 1; i < _acceptsToSend.Count; i++)
+        {
+            var next = _acceptsToSend[i];
+            if (next.View == current.View && next.First <= current.Last + 1 && next.Last >= current.First - 1)
+            {
+                current = current with { First = Math.Min(current.First, next.First), Last = Math.Max(current.Last, next.Last) };
+                continue;
+            }
+
+            SendAccept(current);
+            current = next;
+        }
+
+        SendAccept(current);
+        _acceptsToSend.Clear();
+    }
+
+    private void SendAccept(SelfAcceptance range) =>
+        Broadcast(new Accept(_id, new ViewNumber(range.View), new SequenceNumber(range.First), new SequenceNumber(range.Last)));
+
+    private void TickGlobalOrdering()
+    {
+        if (_state != ReplicaState.RegularLeader)
+        {
+            return;
+        }
+
+        while (_inFlight.Count > 0 && _inFlight.Peek().Proposal.LastSequence.Value <= _localAru)
+        {
+            _inFlight.Dequeue();
+        }
+
+        if (_proposalTimer.Tick())
+        {
+            RetransmitProposals();
+            _proposalTimer.Start();
+        }
+
+        // G6: an idle leader orders a no-op, so that every replica sees progress and nobody suspects it.
+        if (_heartbeatTimer.Tick())
+        {
+            if (_lastProposed == _localAru && _updateQueue.Count == 0)
+            {
+                Counters.HeartbeatNoOpsProposed++;
+                Propose(_lastProposed + 1, [ClientUpdate.NoOp]);
+            }
+
+            _heartbeatTimer.Start();
+        }
+    }
+
+    /// <summary>TR §5.9: re-send each Proposal not yet ordered, to the replicas not known to have accepted it.</summary>
+    private void RetransmitProposals()
+    {
+        foreach (var inFlight in _inFlight)
+        {
+            if (_tick - inFlight.SentTick < _options.ProposalRetransmitTicks)
+            {
+                continue;
+            }
+
+            var proposal = inFlight.Proposal;
+            var missing = MissingAcceptors(proposal);
+            if (missing == 0)
+            {
+                continue;
+            }
+
+            inFlight.SentTick = _tick;
+            Counters.ProposalsRetransmitted++;
+            if (BitOperations.PopCount(missing) == _clusterSize - 1)
+            {
+                Broadcast(proposal);
+                continue;
+            }
+
+            for (var replica = 0; replica < _clusterSize; replica++)
+            {
+                if ((missing & (1UL << replica)) != 0)
+                {
+                    Send(new ReplicaId(replica), proposal);
+                }
+            }
+        }
+    }
+
+    /// <summary>The other replicas not known to have accepted every unordered slot of the Proposal.</summary>
+    private ulong MissingAcceptors(Proposal proposal)
+    {
+        ulong missing = 0;
+        var everyone = (_clusterSize == 64 ? ulong.MaxValue : (1UL << _clusterSize) - 1) & ~_selfBit;
+        for (var sequence = proposal.FirstSequence.Value; sequence <= proposal.LastSequence.Value; sequence++)
+        {
+            ref readonly var slot = ref _history.Peek(sequence);
+            if (!slot.IsOrdered && slot.ProposalView == proposal.View.Value)
+            {
+                missing |= everyone & ~slot.Accepts;
+            }
+        }
+
+        return missing;
+    }
+
+    /// <summary>An acceptance by this replica (or, as a range, an Accept to send) of (view, first..last).</summary>
+    private readonly record struct SelfAcceptance(long Batch, long View, long First, long Last);
+
+    private sealed class InFlightProposal(Proposal proposal, long sentTick)
+    {
+        public Proposal Proposal { get; } = proposal;
+
+        public long SentTick { get; set; } = sentTick;
+    }
+}

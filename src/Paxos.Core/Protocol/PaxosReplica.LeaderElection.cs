@@ -1,0 +1,162 @@
+using Paxos.Diagnostics;
+using Timeout = Paxos.Protocol.Timeout;
+
+namespace Paxos;
+
+// Leader election (TR §5.3, Fig. 6; PROTOCOL.md §6).
+public sealed partial class PaxosReplica
+{
+    /// <summary>VC[]: the replicas that voted for Last_Attempted, one bit each. Only votes for exactly
+    /// Last_Attempted are ever applied, and the first vote per replica wins (TR Fig. 5 A).</summary>
+    private ulong _viewChangeVotes;
+
+    private Timeout _viewChangeTimer;
+
+    /// <summary>TR Fig. 6 B: a View_Change arrived.</summary>
+    private void OnViewChange(ViewChange message)
+    {
+        var reason = ConflictChecks.ViewChange(_id, _state, _progressTimer.IsRunning, _lastInstalled, message);
+        if (reason != DropReason.None)
+        {
+            Drop(message, reason);
+            return;
+        }
+
+        // B1: jump to a higher attempt only while suspecting the leader and not yet preinstalled (both
+        // guaranteed by the conflict checks), which is what keeps a flaky replica from disrupting a stable
+        // majority (§6.4).
+        if (message.Attempted > _lastAttempted)
+        {
+            ShiftToLeaderElection(message.Attempted);
+        }
+
+        // B2: a separate check, not an else: a replica that just jumped counts the vote that made it jump.
+        if (message.Attempted == _lastAttempted)
+        {
+            _viewChangeVotes |= Bit(message.Sender);
+            CheckPreinstall();
+        }
+    }
+
+    /// <summary>TR Fig. 6 B5–B10: once a majority voted for Last_Attempted, preinstall it: double and start
+    /// the Progress_Timer, and the view's leader starts its Prepare phase.</summary>
+    private void CheckPreinstall()
+    {
+        if (_progressTimer.IsRunning || !IsQuorum(_viewChangeVotes))
+        {
+            return;
+        }
+
+        _progressTimer.BackOff();
+        _progressTimer.Start();
+        Counters.ViewsPreinstalled++;
+        Log.Preinstalled(_logger, _id, _lastAttempted, _progressTimer.DurationTicks);
+        if (IsLeaderOf(_lastAttempted))
+        {
+            ShiftToPreparePhase();
+        }
+    }
+
+    /// <summary>
+    /// TR Fig. 6 C: a VC_Proof arrived. A replica stuck in leader election joins a view that others installed.
+    /// </summary>
+    /// <remarks>
+    /// Departure (G15, PROTOCOL.md §16.4): a non-leader also rejoins the view it left — its own
+    /// Last_Installed — when the proof comes from that view's leader. It promised exactly that view, so
+    /// this is safe, and it brings back a replica whose timer expired during a partition or that restarted,
+    /// instead of leaving it outside every quorum until the next view change. Only replicas in a regular
+    /// state send VC_Proof (as JL does), so the proof shows the view is still led.
+    /// </remarks>
+    private void OnVcProof(VcProof message)
+    {
+        var reason = ConflictChecks.VcProof(_id, _state, message);
+        if (reason != DropReason.None)
+        {
+            Drop(message, reason);
+            return;
+        }
+
+        var installed = message.Installed;
+        if (installed > _lastInstalled)
+        {
+            _lastAttempted = installed;
+            _viewChangeVotes = 0;
+            if (IsLeaderOf(installed))
+            {
+                ShiftToPreparePhase();
+            }
+            else
+            {
+                ShiftToRegularNonLeader();
+            }
+
+            return;
+        }
+
+        if (_options.AllowSameViewRejoin
+            && installed == _lastInstalled
+            && installed != ViewNumber.None
+            && _lastAttempted > _lastInstalled
+            && message.Sender == LeaderOf(installed)
+            && !IsLeaderOf(installed))
+        {
+            _lastAttempted = installed;
+            _viewChangeVotes = 0;
+            Counters.SameViewRejoins++;
+            Log.RejoinedView(_logger, _id, installed, message.Sender);
+            ShiftToRegularNonLeader();
+            return;
+        }
+
+        Drop(message, DropReason.StaleView);
+    }
+
+    /// <summary>
+    /// TR Fig. 6 E, Shift_to_Leader_Election(view), with the missing <c>State = LEADER_ELECTION</c> (G3) and
+    /// the Progress_Timer stopped, as the paper's reasoning assumes.
+    /// </summary>
+    private void ShiftToLeaderElection(ViewNumber view)
+    {
+        _state = ReplicaState.LeaderElection;
+        _progressTimer.Stop();
+        _viewChangeVotes = 0;
+        ResetPreparePhase();
+        ResetLeaderState();
+        _lastEnqueued.Clear();
+        _updateQueue.Clear();
+        _lastAttempted = view;
+        Counters.ViewChangesStarted++;
+        Log.ShiftedToLeaderElection(_logger, _id, view);
+
+        Broadcast(new ViewChange(_id, view));
+        _viewChangeVotes |= _selfBit;
+        _viewChangeTimer.Start();
+
+        // With N = 1 the replica's own vote is a majority.
+        CheckPreinstall();
+    }
+
+    private void TickLeaderElection()
+    {
+        // TR §5.9: View_Change is re-sent periodically while in leader election.
+        if (_viewChangeTimer.Tick())
+        {
+            if (_state == ReplicaState.LeaderElection)
+            {
+                Broadcast(new ViewChange(_id, _lastAttempted));
+                _viewChangeTimer.Start();
+            }
+        }
+
+        // TR §5.3: VC_Proof is sent periodically, here by replicas in a regular state only (see OnVcProof).
+        if (_vcProofTimer.Tick())
+        {
+            if (_state != ReplicaState.LeaderElection)
+            {
+                Broadcast(new VcProof(_id, _lastInstalled));
+            }
+
+            _vcProofTimer.Start();
+        }
+    }
+}

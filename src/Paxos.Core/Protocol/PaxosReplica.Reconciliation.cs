@@ -1,0 +1,320 @@
+using Paxos.Diagnostics;
+
+namespace Paxos;
+
+// Reconciliation: catching up a lagging replica (TR §5.6, PROTOCOL.md §13). The TR gives only prose
+// (G1); this follows the recommendation of §13.3 with PSB-C's triggers: replicas advertise Local_Aru in
+// Alive messages (anti-entropy), and a replica that is behind pulls the ordered updates it misses from
+// one peer at a time, a bounded range per request, switching peers when one does not answer.
+public sealed partial class PaxosReplica
+{
+    /// <summary>The highest Local_Aru each peer is known to have reached.</summary>
+    private readonly long[] _peerAru;
+
+    /// <summary>The slot this replica wants to reach; 0 when it is not behind.</summary>
+    private long _catchUpTarget;
+
+    /// <summary>A peer known to have the target, to ask first.</summary>
+    private ReplicaId _catchUpPreferredPeer = ReplicaId.None;
+
+    /// <summary>Ticks left before the delayed catch-up starts; −1 when none is scheduled.</summary>
+    private long _catchUpDelay = -1;
+
+    /// <summary>The peer asked by the outstanding request, or <see cref="ReplicaId.None"/>.</summary>
+    private ReplicaId _catchUpPeer = ReplicaId.None;
+
+    /// <summary>The last slot of the outstanding request.</summary>
+    private long _catchUpRequestedTo;
+
+    /// <summary>Ticks left before the outstanding request is given up.</summary>
+    private long _catchUpTimeout;
+
+    /// <summary>Peers that failed to serve the current target, one bit each.</summary>
+    private ulong _catchUpTried;
+
+    /// <summary>Local_Aru when the stuck-aru check last looked, and how long it has not moved while a
+    /// higher slot is ordered (TR §5.6 trigger 2: an out-of-order ordering).</summary>
+    private long _stuckAru;
+
+    private long _stuckTicks;
+
+    /// <summary>Anti-entropy: a peer advertised its Local_Aru.</summary>
+    private void OnAlive(Alive message)
+    {
+        if (message.Sender == _id)
+        {
+            Drop(message, DropReason.FromSelf);
+            return;
+        }
+
+        NotePeerAru(message.Sender, message.LocalAru.Value);
+        if (message.LocalAru.Value > _localAru)
+        {
+            ScheduleCatchUp(message.LocalAru.Value, message.Sender, immediately: false);
+        }
+    }
+
+    private void NotePeerAru(ReplicaId peer, long aru)
+    {
+        if (aru > _peerAru[peer.Value])
+        {
+            _peerAru[peer.Value] = aru;
+        }
+    }
+
+    /// <summary>Notes that slots up to <paramref name="target"/> are ordered somewhere and starts catching up,
+    /// after <see cref="PaxosOptions.CatchUpDelayTicks"/> unless <paramref name="immediately"/>.</summary>
+    private void ScheduleCatchUp(long target, ReplicaId preferredPeer, bool immediately)
+    {
+        if (target <= _localAru)
+        {
+            return;
+        }
+
+        if (target > _catchUpTarget)
+        {
+            _catchUpTarget = target;
+        }
+
+        if (!preferredPeer.IsNone && preferredPeer != _id)
+        {
+            _catchUpPreferredPeer = preferredPeer;
+        }
+
+        if (!_catchUpPeer.IsNone)
+        {
+            return; // A request is out; its answer leads to the next one.
+        }
+
+        if (immediately || _options.CatchUpDelayTicks == 0)
+        {
+            RequestCatchUp();
+        }
+        else if (_catchUpDelay < 0)
+        {
+            _catchUpDelay = _options.CatchUpDelayTicks;
+        }
+    }
+
+    /// <summary>Asks one peer for the next bounded range of ordered updates.</summary>
+    private void RequestCatchUp()
+    {
+        _catchUpDelay = -1;
+        if (_catchUpTarget <= _localAru || _clusterSize == 1)
+        {
+            FinishCatchUp();
+            return;
+        }
+
+        var peer = ChooseCatchUpPeer();
+        var from = _localAru + 1;
+        _catchUpRequestedTo = Math.Min(_catchUpTarget, _localAru + _options.CatchUpSlotsPerRequest);
+        _catchUpPeer = peer;
+        _catchUpTimeout = _options.CatchUpTimeoutTicks;
+        Counters.CatchUpRequestsSent++;
+        Log.CatchUpRequested(_logger, _id, new SequenceNumber(from), new SequenceNumber(_catchUpRequestedTo), peer);
+        Send(peer, new CatchUpRequest(_id, new SequenceNumber(from), new SequenceNumber(_catchUpRequestedTo)));
+    }
+
+    /// <summary>The preferred peer if it has not failed, else a random peer known to be far enough ahead,
+    /// else any random peer that has not failed (everyone is eligible again once all have failed).</summary>
+    private ReplicaId ChooseCatchUpPeer()
+    {
+        var everyone = (_clusterSize == 64 ? ulong.MaxValue : (1UL << _clusterSize) - 1) & ~_selfBit;
+        if ((_catchUpTried & everyone) == everyone)
+        {
+            _catchUpTried = 0;
+        }
+
+        if (!_catchUpPreferredPeer.IsNone && (_catchUpTried & Bit(_catchUpPreferredPeer)) == 0)
+        {
+            return _catchUpPreferredPeer;
+        }
+
+        var ahead = PickRandom(everyone & ~_catchUpTried, mustBeAhead: true);
+        return ahead.IsNone ? PickRandom(everyone & ~_catchUpTried, mustBeAhead: false) : ahead;
+    }
+
+    private ReplicaId PickRandom(ulong candidates, bool mustBeAhead)
+    {
+        var count = 0;
+        Span<int> chosen = stackalloc int[_clusterSize];
+        for (var replica = 0; replica < _clusterSize; replica++)
+        {
+            if ((candidates & (1UL << replica)) != 0 && (!mustBeAhead || _peerAru[replica] > _localAru))
+            {
+                chosen[count++] = replica;
+            }
+        }
+
+        return count == 0 ? ReplicaId.None : new ReplicaId(chosen[_random.NextInt(count)]);
+    }
+
+    private void FinishCatchUp()
+    {
+        _catchUpPeer = ReplicaId.None;
+        _catchUpTarget = 0;
+        _catchUpTried = 0;
+        _catchUpDelay = -1;
+        _catchUpPreferredPeer = ReplicaId.None;
+    }
+
+    /// <summary>Serves a peer's catch-up request from this replica's ordered prefix.</summary>
+    private void OnCatchUpRequest(CatchUpRequest message)
+    {
+        if (message.Sender == _id)
+        {
+            Drop(message, DropReason.FromSelf);
+            return;
+        }
+
+        var from = message.FromSequence.Value;
+        var requestedTo = message.ToSequence.Value;
+        if (from < 1 || requestedTo < from)
+        {
+            Drop(message, DropReason.Malformed);
+            return;
+        }
+
+        var to = Math.Min(Math.Min(requestedTo, _localAru), from + _options.CatchUpSlotsPerRequest - 1);
+        if (to < from)
+        {
+            // Nothing to give: say so at once, so the requester asks someone else.
+            Send(message.Sender, new GloballyOrderedUpdate(_id, message.FromSequence, []));
+            return;
+        }
+
+        Counters.CatchUpRequestsServed++;
+        var start = from;
+        var bytes = MessageSizes.HeaderBytes;
+        for (var sequence = from; sequence <= to; sequence++)
+        {
+            var size = MessageSizes.Update(_history.Peek(sequence).Update!);
+            if (sequence > start && bytes + size > _options.MaxMessageBytes)
+            {
+                SendOrdered(message.Sender, start, sequence - 1);
+                start = sequence;
+                bytes = MessageSizes.HeaderBytes;
+            }
+
+            bytes += size;
+        }
+
+        SendOrdered(message.Sender, start, to);
+    }
+
+    private void SendOrdered(ReplicaId destination, long first, long last)
+    {
+        var updates = new ClientUpdate[last - first + 1];
+        for (var i = 0; i < updates.Length; i++)
+        {
+            updates[i] = _history.Peek(first + i).Update!;
+        }
+
+        Send(destination, new GloballyOrderedUpdate(_id, new SequenceNumber(first), updates));
+    }
+
+    /// <summary>TR Fig. 5 F: ordered updates from a peer. No conflict check applies: an ordered binding is
+    /// final, so it is safe in any state and any view.</summary>
+    private void OnGloballyOrderedUpdate(GloballyOrderedUpdate message)
+    {
+        if (message.Sender == _id)
+        {
+            Drop(message, DropReason.FromSelf);
+            return;
+        }
+
+        var updates = message.UpdateArray;
+        var first = message.FirstSequence.Value;
+        if (first < 1 || updates.Length > 65_536 || !AreValidUpdates(updates, allowNoOp: true))
+        {
+            Drop(message, DropReason.Malformed);
+            return;
+        }
+
+        var fromCatchUpPeer = message.Sender == _catchUpPeer;
+        if (updates.Length == 0)
+        {
+            if (fromCatchUpPeer)
+            {
+                // The peer cannot serve this range; try another one now.
+                _catchUpTried |= Bit(message.Sender);
+                _catchUpPeer = ReplicaId.None;
+                RequestCatchUp();
+            }
+
+            return;
+        }
+
+        // Memory stays bounded: slots far beyond what this replica could have asked for are ignored.
+        var limit = _localAru + (4 * _window) + _options.CatchUpSlotsPerRequest;
+        for (var i = 0; i < updates.Length; i++)
+        {
+            var sequence = first + i;
+            if (sequence > _localAru && sequence <= limit && ApplyOrdered(sequence, updates[i]))
+            {
+                Counters.SlotsLearnedOrdered++;
+            }
+        }
+
+        NotePeerAru(message.Sender, first + updates.Length - 1);
+        AdvanceAru();
+
+        if (fromCatchUpPeer)
+        {
+            _catchUpTimeout = _options.CatchUpTimeoutTicks;
+            if (_localAru >= _catchUpRequestedTo)
+            {
+                // The answer arrived whole: ask for the next range, or stop.
+                _catchUpPeer = ReplicaId.None;
+                RequestCatchUp();
+            }
+        }
+    }
+
+    private void TickReconciliation()
+    {
+        if (_aliveTimer.Tick())
+        {
+            Broadcast(new Alive(_id, new SequenceNumber(_localAru), _lastInstalled));
+            _aliveTimer.Start();
+        }
+
+        if (_catchUpTarget != 0 && _catchUpTarget <= _localAru)
+        {
+            FinishCatchUp(); // Caught up through normal ordering.
+        }
+
+        if (_catchUpDelay >= 0 && --_catchUpDelay < 0)
+        {
+            RequestCatchUp();
+        }
+
+        if (!_catchUpPeer.IsNone && --_catchUpTimeout <= 0)
+        {
+            _catchUpTried |= Bit(_catchUpPeer);
+            _catchUpPeer = ReplicaId.None;
+            RequestCatchUp();
+        }
+
+        DetectStuckAru();
+    }
+
+    /// <summary>TR §5.6 trigger 2: a slot above Local_Aru is ordered but Local_Aru has not moved for a while,
+    /// so a hole below it was probably ordered elsewhere; fetch it.</summary>
+    private void DetectStuckAru()
+    {
+        if (_highestOrdered <= _localAru || _localAru != _stuckAru)
+        {
+            _stuckAru = _localAru;
+            _stuckTicks = 0;
+            return;
+        }
+
+        if (++_stuckTicks > _options.CatchUpDelayTicks + _options.ProposalRetransmitTicks)
+        {
+            _stuckTicks = 0;
+            ScheduleCatchUp(_highestOrdered, ReplicaId.None, immediately: true);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+namespace Paxos;
+
+/// <summary>The three protocol states of PfSB (TR Fig. 2, <c>State</c>).</summary>
+public enum ReplicaState
+{
+    /// <summary><c>LEADER_ELECTION</c>: trying to install a view. A leader that is running its Prepare
+    /// phase is also in this state (TR §5.4).</summary>
+    LeaderElection = 0,
+
+    /// <summary><c>REG_LEADER</c>: the prepared leader of the installed view; it orders updates.</summary>
+    RegularLeader = 1,
+
+    /// <summary><c>REG_NONLEADER</c>: a non-leader member of the installed view; it accepts Proposals.</summary>
+    RegularNonLeader = 2,
+}
+
+/// <summary>What <see cref="PaxosReplica.Submit"/> did with an update.</summary>
+public enum SubmitStatus
+{
+    /// <summary>The replica took responsibility for the update; its <see cref="ClientReply"/> comes in a later batch.</summary>
+    Accepted = 0,
+
+    /// <summary>The update had already executed; the reply, from the client table, is in the next batch.</summary>
+    AlreadyExecuted = 1,
+
+    /// <summary>A newer update of the same client executed or is pending; this one will never be answered.</summary>
+    Stale = 2,
+
+    /// <summary>Too many updates are pending at this replica; try again later.</summary>
+    Overloaded = 3,
+
+    /// <summary>The payload is larger than <see cref="PaxosOptions.MaxUpdateBytes"/>.</summary>
+    TooLarge = 4,
+}
+
+/// <summary>A read-only view of a replica's protocol state.</summary>
+/// <param name="Id">The replica's id.</param>
+/// <param name="State">The protocol state.</param>
+/// <param name="LastAttempted">The last view the replica tried to install.</param>
+/// <param name="LastInstalled">The last view the replica installed.</param>
+/// <param name="Leader">The leader of <paramref name="LastAttempted"/>.</param>
+/// <param name="LocalAru">Every slot up to this one is ordered and executed here.</param>
+/// <param name="LastProposed">The leader's last proposed slot.</param>
+/// <param name="UpdateQueueLength">Updates waiting for the leader to bind them.</param>
+/// <param name="PendingUpdates">Local updates this replica is responsible for.</param>
+/// <param name="IsFaulted">Whether the replica stopped after a broken invariant.</param>
+public readonly record struct ReplicaStatus(
+    ReplicaId Id,
+    ReplicaState State,
+    ViewNumber LastAttempted,
+    ViewNumber LastInstalled,
+    ReplicaId Leader,
+    SequenceNumber LocalAru,
+    SequenceNumber LastProposed,
+    int UpdateQueueLength,
+    int PendingUpdates,
+    bool IsFaulted);
