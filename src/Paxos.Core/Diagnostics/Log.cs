@@ -42,3 +42,16 @@ internal static partial class Log
     [LoggerMessage(1900, LogLevel.Critical, "Replica {Replica}: stopped (fail-stop)")]
     public static partial void Faulted(ILogger logger, ReplicaId replica, Exception exception);
 }
+
+/// <summary>The node's log lines (event ids 2000–2999).</summary>
+internal static partial class NodeLog
+{
+    [LoggerMessage(2000, LogLevel.Information, "Node {Replica} started: cluster of {ClusterSize}, recovered view {LastInstalled}")]
+    public static partial void Started(ILogger logger, ReplicaId replica, int clusterSize, ViewNumber lastInstalled);
+
+    [LoggerMessage(2001, LogLevel.Information, "Node {Replica} stopped")]
+    public static partial void Stopped(ILogger logger, ReplicaId replica);
+
+    [LoggerMessage(2002, LogLevel.Critical, "Node {Replica} stopped after a failure (fail-stop)")]
+    public static partial void Faulted(ILogger logger, ReplicaId replica, Exception exception);
+}

@@ -92,6 +92,11 @@ public sealed class PaxosOptions
     /// messages that each fit <see cref="MaxMessageBytes"/>). From 1 to 65,536. Default 1024.</summary>
     public int CatchUpSlotsPerRequest { get; set; } = 1024;
 
+    /// <summary>The bound of a <see cref="PaxosNode"/>'s inbox of peer messages and submissions; beyond it peer
+    /// messages are dropped (and counted) and submissions refused as overloaded. From 16 to 10,000,000.
+    /// Default 65,536.</summary>
+    public int MaxInboxMessages { get; set; } = 65_536;
+
     /// <summary>Whether a non-leader that left a view (its timer expired, or it restarted) may rejoin that
     /// same view when a peer's <c>VC_Proof</c> shows it is still installed (PROTOCOL.md G15, §16.4). Safe:
     /// the replica promised exactly that view. Default true.</summary>

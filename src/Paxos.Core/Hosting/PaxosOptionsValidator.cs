@@ -39,6 +39,7 @@ public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
         Range(failures, nameof(options.MaxUpdateBytes), options.MaxUpdateBytes, 0, Math.Max(0, options.MaxMessageBytes - MessageSizes.MaxUpdateOverheadBytes));
         Range(failures, nameof(options.MaxUpdateQueueLength), options.MaxUpdateQueueLength, 1, 10_000_000);
         Range(failures, nameof(options.MaxPendingUpdates), options.MaxPendingUpdates, 1, 10_000_000);
+        Range(failures, nameof(options.MaxInboxMessages), options.MaxInboxMessages, 16, 10_000_000);
         Range(failures, nameof(options.CatchUpSlotsPerRequest), options.CatchUpSlotsPerRequest, 1, 65_536);
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -18,6 +18,18 @@ public readonly record struct ReplicaId(int Value) : IComparable<ReplicaId>
     /// <inheritdoc />
     public int CompareTo(ReplicaId other) => Value.CompareTo(other.Value);
 
+    /// <summary>Compares two ids.</summary>
+    public static bool operator <(ReplicaId left, ReplicaId right) => left.Value < right.Value;
+
+    /// <summary>Compares two ids.</summary>
+    public static bool operator >(ReplicaId left, ReplicaId right) => left.Value > right.Value;
+
+    /// <summary>Compares two ids.</summary>
+    public static bool operator <=(ReplicaId left, ReplicaId right) => left.Value <= right.Value;
+
+    /// <summary>Compares two ids.</summary>
+    public static bool operator >=(ReplicaId left, ReplicaId right) => left.Value >= right.Value;
+
     /// <inheritdoc />
     public override string ToString() => Value.ToString(CultureInfo.InvariantCulture);
 }
@@ -99,6 +111,18 @@ public readonly record struct ClientId(long Value) : IComparable<ClientId>
 
     /// <inheritdoc />
     public int CompareTo(ClientId other) => Value.CompareTo(other.Value);
+
+    /// <summary>Compares two ids.</summary>
+    public static bool operator <(ClientId left, ClientId right) => left.Value < right.Value;
+
+    /// <summary>Compares two ids.</summary>
+    public static bool operator >(ClientId left, ClientId right) => left.Value > right.Value;
+
+    /// <summary>Compares two ids.</summary>
+    public static bool operator <=(ClientId left, ClientId right) => left.Value <= right.Value;
+
+    /// <summary>Compares two ids.</summary>
+    public static bool operator >=(ClientId left, ClientId right) => left.Value >= right.Value;
 
     /// <inheritdoc />
     public override string ToString() => Value.ToString(CultureInfo.InvariantCulture);

@@ -395,6 +395,13 @@ public sealed partial class PaxosReplica
 
             _localAru++;
             Execute(_localAru, slot.Update!, slot.OrderedInView);
+
+            // A leader can learn slots it never proposed (catch-up in a view that others left); it must
+            // not propose them again.
+            if (_lastProposed < _localAru)
+            {
+                _lastProposed = _localAru;
+            }
         }
     }
 

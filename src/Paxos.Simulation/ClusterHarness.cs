@@ -1,0 +1,244 @@
+using Microsoft.Extensions.Logging;
+
+namespace Paxos.Simulation;
+
+/// <summary>What a harness tells its network and its clients about.</summary>
+public interface IClusterObserver
+{
+    /// <summary>Replica <paramref name="sender"/> sent <paramref name="message"/> to <paramref name="destination"/> (broadcasts
+    /// arrive once per destination), after the batch it belongs to was persisted.</summary>
+    void OnSend(ReplicaId sender, ReplicaId destination, PaxosMessage message);
+
+    /// <summary>Replica <paramref name="replica"/> answered a local client.</summary>
+    void OnReply(ReplicaId replica, in ClientReply reply);
+}
+
+/// <summary>One replica of a simulated cluster: its storage survives crashes; its replica and executor do not.</summary>
+public sealed class SimulatedReplica
+{
+    internal SimulatedReplica(ReplicaId id) => Id = id;
+
+    /// <summary>The replica's id.</summary>
+    public ReplicaId Id { get; }
+
+    /// <summary>The running replica, or null while crashed.</summary>
+    public PaxosReplica? Replica { get; internal set; }
+
+    /// <summary>The current incarnation's executor, or null while crashed.</summary>
+    public IExecutor? Executor { get; internal set; }
+
+    /// <summary>The replica's disk.</summary>
+    public SimulatedStorage Storage { get; } = new();
+
+    /// <summary>Whether the replica is running.</summary>
+    public bool IsUp => Replica is not null;
+
+    /// <summary>How many times the replica was started.</summary>
+    public int Incarnation { get; internal set; }
+
+    /// <summary>The Local_Aru the current incarnation recovered from storage.</summary>
+    public long RecoveredAru { get; internal set; }
+}
+
+/// <summary>
+/// Runs N real <see cref="PaxosReplica"/>s in one thread and applies their output batches exactly as
+/// <see cref="PaxosNode"/> does — persist, acknowledge, send, answer — while checking safety after every
+/// step. The network and the clients are the caller's (<see cref="IClusterObserver"/>): a seeded faulty
+/// network for simulation, or a scripted one for transcripts.
+/// </summary>
+public sealed class ClusterHarness
+{
+    private readonly PaxosOptions _template;
+    private readonly Func<ReplicaId, IExecutor> _executorFactory;
+    private readonly ILoggerFactory? _loggerFactory;
+    private readonly ulong _seed;
+    private readonly SimulatedReplica[] _replicas;
+    private IClusterObserver? _observer;
+
+    /// <summary>Creates a cluster; every replica starts up.</summary>
+    /// <param name="template">Options for every replica; <see cref="PaxosOptions.ReplicaId"/> and
+    /// <see cref="PaxosOptions.ClusterSize"/> are set per replica.</param>
+    /// <param name="clusterSize">N.</param>
+    /// <param name="executorFactory">Makes a fresh executor in its initial state, for each (re)start.</param>
+    /// <param name="seed">Seeds the replicas' random choices.</param>
+    /// <param name="loggerFactory">Where the replicas log, if anywhere.</param>
+    public ClusterHarness(PaxosOptions template, int clusterSize, Func<ReplicaId, IExecutor> executorFactory, ulong seed, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentNullException.ThrowIfNull(executorFactory);
+        _template = template;
+        _executorFactory = executorFactory;
+        _seed = seed;
+        _loggerFactory = loggerFactory;
+        _replicas = new SimulatedReplica[clusterSize];
+        Checker = new SafetyChecker(clusterSize);
+        for (var i = 0; i < clusterSize; i++)
+        {
+            _replicas[i] = new SimulatedReplica(new ReplicaId(i));
+        }
+    }
+
+    /// <summary>The replicas, by id.</summary>
+    public IReadOnlyList<SimulatedReplica> Replicas => _replicas;
+
+    /// <summary>The safety checker fed by every step.</summary>
+    public SafetyChecker Checker { get; }
+
+    /// <summary>N.</summary>
+    public int ClusterSize => _replicas.Length;
+
+    /// <summary>Starts every replica and connects the observer.</summary>
+    public void Start(IClusterObserver observer)
+    {
+        _observer = observer ?? throw new ArgumentNullException(nameof(observer));
+        foreach (var replica in _replicas)
+        {
+            Restart(replica.Id);
+        }
+    }
+
+    /// <summary>The options replica <paramref name="id"/> runs with.</summary>
+    public PaxosOptions OptionsFor(ReplicaId id) => new()
+    {
+        ReplicaId = id.Value,
+        ClusterSize = _replicas.Length,
+        TickInterval = _template.TickInterval,
+        ProgressTimeoutTicks = _template.ProgressTimeoutTicks,
+        MaxProgressTimeoutTicks = _template.MaxProgressTimeoutTicks,
+        LeaderHeartbeatTicks = _template.LeaderHeartbeatTicks,
+        ViewChangeRetransmitTicks = _template.ViewChangeRetransmitTicks,
+        VcProofIntervalTicks = _template.VcProofIntervalTicks,
+        PrepareRetransmitTicks = _template.PrepareRetransmitTicks,
+        ProposalRetransmitTicks = _template.ProposalRetransmitTicks,
+        UpdateRetransmitTicks = _template.UpdateRetransmitTicks,
+        AliveIntervalTicks = _template.AliveIntervalTicks,
+        CatchUpDelayTicks = _template.CatchUpDelayTicks,
+        CatchUpTimeoutTicks = _template.CatchUpTimeoutTicks,
+        WindowSlots = _template.WindowSlots,
+        MaxBatchUpdates = _template.MaxBatchUpdates,
+        MaxMessageBytes = _template.MaxMessageBytes,
+        MaxUpdateBytes = _template.MaxUpdateBytes,
+        MaxUpdateQueueLength = _template.MaxUpdateQueueLength,
+        MaxPendingUpdates = _template.MaxPendingUpdates,
+        MaxInboxMessages = _template.MaxInboxMessages,
+        CatchUpSlotsPerRequest = _template.CatchUpSlotsPerRequest,
+        AllowSameViewRejoin = _template.AllowSameViewRejoin,
+    };
+
+    /// <summary>Crashes a replica: everything volatile is lost, and so may be its unsynced writes.</summary>
+    public void Crash(ReplicaId id, SimulationRandom random, bool loseUnsyncedWrites)
+    {
+        var replica = _replicas[id.Value];
+        replica.Replica = null;
+        replica.Executor = null;
+        replica.Storage.Crash(random, loseUnsyncedWrites);
+    }
+
+    /// <summary>Starts (or restarts) a replica from its storage, with a fresh executor that it replays into.</summary>
+    public void Restart(ReplicaId id)
+    {
+        var replica = _replicas[id.Value];
+        var executor = _executorFactory(id);
+        replica.Incarnation++;
+        Checker.OnIncarnation(id);
+        if (executor is RecordingExecutor recording)
+        {
+            recording.OnExecuted = update => Checker.OnExecuted(id, update);
+        }
+
+        var logger = _loggerFactory?.CreateLogger($"Paxos.Replica{id.Value}");
+        var seed = _seed ^ ((ulong)replica.Incarnation << 40) ^ (ulong)id.Value;
+        replica.Replica = new PaxosReplica(OptionsFor(id), executor, replica.Storage.Load(), logger, seed);
+        replica.Executor = executor;
+        replica.RecoveredAru = replica.Replica.Status.LocalAru.Value;
+        Checker.OnStatus(replica.Replica.Status);
+        Pump(replica);
+    }
+
+    /// <summary>One tick for a running replica.</summary>
+    public void Tick(ReplicaId id)
+    {
+        var replica = _replicas[id.Value];
+        replica.Replica?.Tick();
+        Pump(replica);
+    }
+
+    /// <summary>Delivers a message to a running replica (dropped if it is down).</summary>
+    public void Deliver(ReplicaId to, PaxosMessage message)
+    {
+        var replica = _replicas[to.Value];
+        if (replica.Replica is null)
+        {
+            return;
+        }
+
+        replica.Replica.Step(message);
+        Pump(replica);
+    }
+
+    /// <summary>A local client submits an update to a replica; null if the replica is down.</summary>
+    public SubmitStatus? Submit(ReplicaId to, ClientUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var replica = _replicas[to.Value];
+        if (replica.Replica is null)
+        {
+            return null;
+        }
+
+        Checker.OnSubmitted(update);
+        var status = replica.Replica.Submit(update);
+        Pump(replica);
+        return status;
+    }
+
+    /// <summary>Applies a replica's output batches until it has none: persist, acknowledge, send, answer.</summary>
+    private void Pump(SimulatedReplica replica)
+    {
+        var paxos = replica.Replica;
+        if (paxos is null)
+        {
+            return;
+        }
+
+        while (true)
+        {
+            var batch = paxos.TakeOutput();
+            if (batch.IsEmpty)
+            {
+                break;
+            }
+
+            replica.Storage.Persist(batch);
+            paxos.AcknowledgePersisted(batch.Number);
+            foreach (var slot in batch.OrderedSlots)
+            {
+                Checker.OnOrdered(replica.Id, slot, replica.RecoveredAru);
+            }
+
+            foreach (var outbound in batch.Messages)
+            {
+                if (!outbound.IsBroadcast)
+                {
+                    _observer!.OnSend(replica.Id, outbound.Destination, outbound.Message);
+                    continue;
+                }
+
+                for (var peer = 0; peer < _replicas.Length; peer++)
+                {
+                    if (peer != replica.Id.Value)
+                    {
+                        _observer!.OnSend(replica.Id, new ReplicaId(peer), outbound.Message);
+                    }
+                }
+            }
+
+            foreach (var reply in batch.Replies)
+            {
+                _observer!.OnReply(replica.Id, reply);
+            }
+        }
+
+        Checker.OnStatus(paxos.Status);
+    }
+}

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using Paxos.Simulation;
+
+// The soak runner: `--seeds N --start-seed S` runs seeds S..S+N-1 on every core and exits non-zero if
+// any breaks a property; `--seed S` replays one seed verbosely.
+return SimulationCommand.Run(args, Console.Out);
+
+internal static class SimulationCommand
+{
+    public static int Run(string[] args, TextWriter output)
+    {
+        ulong? single = null;
+        ulong start = 1;
+        long count = 100;
+        var longRun = false;
+        var quiet = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--seed" when i + 1 < args.Length:
+                    single = ulong.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--seeds" when i + 1 < args.Length:
+                    count = long.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--start-seed" when i + 1 < args.Length:
+                    start = ulong.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--long":
+                    longRun = true;
+                    break;
+                case "--quiet":
+                    quiet = true;
+                    break;
+                case "--help" or "-h":
+                    output.WriteLine("""
+                        Paxos.Simulation: runs real Paxos.Core replicas under seeded faults and checks safety and liveness.
+
+                          --seeds N         run N seeds (default 100)
+                          --start-seed S    first seed (default 1)
+                          --seed S          replay one seed, printing every event
+                          --long            fewer, longer seeds (a minute of virtual time each)
+                          --quiet           no progress line
+
+                        Exit code 0 when every seed passed, 1 when any failed.
+                        """);
+                    return 0;
+                default:
+                    output.WriteLine($"unknown argument '{args[i]}'; see --help");
+                    return 2;
+            }
+        }
+
+        if (single is { } seed)
+        {
+            var config = SimulationConfig.FromSeed(seed, longRun);
+            output.WriteLine(config);
+            var result = new Simulator(config, output).Run();
+            output.WriteLine(result.Passed
+                ? $"seed {seed} passed: {result.Events} events, {result.Acknowledged} updates acknowledged, slot {result.HighestSlot}, trace {result.TraceHash:x16}"
+                : result.Failure);
+            return result.Passed ? 0 : 1;
+        }
+
+        return Soak(start, count, longRun, quiet, output);
+    }
+
+    private static int Soak(ulong start, long count, bool longRun, bool quiet, TextWriter output)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        long done = 0, events = 0, failed = 0;
+        var probes = CoverageProbes.None;
+        var failures = new System.Collections.Concurrent.ConcurrentBag<SimulationResult>();
+        var next = -1L;
+        var workers = new Thread[Environment.ProcessorCount];
+        for (var w = 0; w < workers.Length; w++)
+        {
+            workers[w] = new Thread(() =>
+            {
+                while (true)
+                {
+                    var index = Interlocked.Increment(ref next);
+                    if (index >= count)
+                    {
+                        return;
+                    }
+
+                    var result = Simulator.Run(start + (ulong)index, log: null, longRun);
+                    Interlocked.Add(ref events, result.Events);
+                    Interlocked.Increment(ref done);
+                    if (!result.Passed)
+                    {
+                        Interlocked.Increment(ref failed);
+                        failures.Add(result);
+                        lock (output)
+                        {
+                            output.WriteLine();
+                            output.WriteLine(result.Failure);
+                        }
+                    }
+
+                    lock (workers)
+                    {
+                        probes |= result.Probes;
+                    }
+                }
+            });
+            workers[w].Start();
+        }
+
+        while (!workers.All(static w => w.Join(1000)))
+        {
+            if (!quiet)
+            {
+                lock (output)
+                {
+                    output.Write($"\r{Interlocked.Read(ref done)}/{count} seeds, {Interlocked.Read(ref failed)} failed, {Interlocked.Read(ref events) / Math.Max(1, stopwatch.Elapsed.TotalSeconds):N0} events/s   ");
+                }
+            }
+        }
+
+        var seconds = stopwatch.Elapsed.TotalSeconds;
+        if (!quiet)
+        {
+            output.WriteLine();
+        }
+
+        output.WriteLine($"{done} seeds from {start}: {done - failed} passed, {failed} failed; {events:N0} events in {seconds:F1} s ({events / seconds:N0} events/s, {done / seconds * 60:N0} seeds/min); probes missed: {(CoverageProbes.All & ~probes) switch { CoverageProbes.None => "none", var missed => missed.ToString() }}");
+        foreach (var failure in failures.OrderBy(static f => f.Seed))
+        {
+            output.WriteLine($"failed seed {failure.Seed}: {Simulator.ReplayCommand(failure.Seed)}");
+        }
+
+        return failed == 0 ? 0 : 1;
+    }
+}

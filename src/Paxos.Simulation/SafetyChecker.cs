@@ -1,0 +1,225 @@
+using System.Globalization;
+
+namespace Paxos.Simulation;
+
+/// <summary>A broken safety or liveness property, found by a checker. The message says which and where.</summary>
+public sealed class SimulationFailureException : Exception
+{
+    /// <summary>Creates the failure.</summary>
+    public SimulationFailureException()
+    {
+    }
+
+    /// <summary>Creates the failure.</summary>
+    public SimulationFailureException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the failure.</summary>
+    public SimulationFailureException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// The cluster-wide safety properties of PfSB (PROTOCOL.md §17.1, TESTING.md level 3), checked as events
+/// happen: slot agreement, validity, gap-free in-order execution (every replica a prefix of one history),
+/// exactly-once per (client id, timestamp), monotonic views, and no acknowledged update lost.
+/// </summary>
+public sealed class SafetyChecker
+{
+    private readonly Dictionary<long, UpdateKey> _history = [];
+    private readonly Dictionary<(long Client, long Timestamp), long> _sequenceOf = [];
+    private readonly Dictionary<(long Client, long Timestamp), ulong> _submitted = [];
+    private readonly Dictionary<(long Client, long Timestamp), long> _acknowledged = [];
+    private readonly ReplicaTrack[] _replicas;
+
+    /// <summary>Creates a checker for a cluster of <paramref name="clusterSize"/> replicas.</summary>
+    public SafetyChecker(int clusterSize)
+    {
+        _replicas = new ReplicaTrack[clusterSize];
+        for (var i = 0; i < clusterSize; i++)
+        {
+            _replicas[i] = new ReplicaTrack();
+        }
+    }
+
+    /// <summary>The highest slot any replica executed.</summary>
+    public long HighestExecuted { get; private set; }
+
+    /// <summary>Updates clients saw acknowledged.</summary>
+    public int AcknowledgedCount => _acknowledged.Count;
+
+    /// <summary>Records that a client submitted <paramref name="update"/>: only submitted updates may execute.</summary>
+    public void OnSubmitted(ClientUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var key = (update.ClientId.Value, update.Timestamp);
+        var hash = Hash(update.Payload.Span);
+        if (_submitted.TryGetValue(key, out var known) && known != hash)
+        {
+            throw new SimulationFailureException($"client {update.ClientId} reused timestamp {update.Timestamp} with another payload (a test bug)");
+        }
+
+        _submitted[key] = hash;
+    }
+
+    /// <summary>A replica (re)started; its executions start again from slot 1 in a fresh executor.</summary>
+    public void OnIncarnation(ReplicaId replica)
+    {
+        var track = _replicas[replica.Value];
+        track.LastExecuted = 0;
+        track.LastOrdered = 0;
+        track.ExecutedKeys.Clear();
+        track.Incarnations++;
+    }
+
+    /// <summary>A replica's executor ran <paramref name="update"/>.</summary>
+    public void OnExecuted(ReplicaId replica, in OrderedUpdate update)
+    {
+        var track = _replicas[replica.Value];
+        var sequence = update.Sequence.Value;
+        var key = new UpdateKey(update.ClientId.Value, update.Timestamp, Hash(update.Payload.Span));
+        if (sequence <= track.LastExecuted)
+        {
+            Fail(replica, $"executed slot {sequence} after slot {track.LastExecuted}: out of order");
+        }
+
+        track.LastExecuted = sequence;
+        if (!_submitted.TryGetValue((key.Client, key.Timestamp), out var payload) || payload != key.PayloadHash)
+        {
+            Fail(replica, $"validity: executed c{key.Client}#{key.Timestamp} at {sequence}, which no client submitted");
+        }
+
+        if (!track.ExecutedKeys.Add((key.Client, key.Timestamp)))
+        {
+            Fail(replica, $"exactly-once: executed c{key.Client}#{key.Timestamp} twice (again at {sequence})");
+        }
+
+        Agree(replica, sequence, key);
+        if (_sequenceOf.TryGetValue((key.Client, key.Timestamp), out var other) && other != sequence)
+        {
+            Fail(replica, $"exactly-once: c{key.Client}#{key.Timestamp} executed at {sequence} here and at {other} elsewhere");
+        }
+
+        _sequenceOf[(key.Client, key.Timestamp)] = sequence;
+    }
+
+    /// <summary>A replica reported slot <paramref name="slot"/> ordered and executed (no-ops included), in an
+    /// output batch; slots must follow one another without gaps.</summary>
+    public void OnOrdered(ReplicaId replica, OrderedSlot slot, long recoveredAru)
+    {
+        var track = _replicas[replica.Value];
+        var sequence = slot.Sequence.Value;
+        if (track.LastOrdered == 0)
+        {
+            track.LastOrdered = recoveredAru;
+        }
+
+        if (sequence != track.LastOrdered + 1)
+        {
+            Fail(replica, $"gap-free execution: slot {sequence} executed after slot {track.LastOrdered}");
+        }
+
+        track.LastOrdered = sequence;
+        var update = slot.Update;
+        Agree(replica, sequence, update.IsNoOp ? UpdateKey.NoOp : new UpdateKey(update.ClientId.Value, update.Timestamp, Hash(update.Payload.Span)));
+    }
+
+    /// <summary>A client received an answer: the update executed at <paramref name="sequence"/>.</summary>
+    public void OnAcknowledged(ClientId client, long timestamp, SequenceNumber sequence)
+    {
+        var key = (client.Value, timestamp);
+        if (!_history.TryGetValue(sequence.Value, out var at) || at.Client != client.Value || at.Timestamp != timestamp)
+        {
+            throw new SimulationFailureException($"client c{client.Value}#{timestamp} was told it executed at {sequence}, but that slot holds {Describe(sequence.Value)}");
+        }
+
+        _acknowledged[key] = sequence.Value;
+    }
+
+    /// <summary>Checks that a replica's installed view never went down, across restarts too.</summary>
+    public void OnStatus(in ReplicaStatus status)
+    {
+        var track = _replicas[status.Id.Value];
+        if (status.LastInstalled < track.HighestInstalled)
+        {
+            Fail(status.Id, $"monotonic views: Last_Installed went from {track.HighestInstalled} to {status.LastInstalled}");
+        }
+
+        track.HighestInstalled = status.LastInstalled;
+    }
+
+    /// <summary>Checks that every acknowledged update is executed by a replica whose aru reached it.</summary>
+    public void CheckAcknowledgedPresent(ReplicaId replica, long localAru)
+    {
+        foreach (var (key, sequence) in _acknowledged)
+        {
+            if (sequence <= localAru && !_replicas[replica.Value].ExecutedKeys.Contains(key))
+            {
+                Fail(replica, $"acknowledged update c{key.Client}#{key.Timestamp} (slot {sequence}) is missing below aru {localAru}");
+            }
+        }
+    }
+
+    /// <summary>The slot of every acknowledged update.</summary>
+    public IEnumerable<long> AcknowledgedSlots => _acknowledged.Values;
+
+    private void Agree(ReplicaId replica, long sequence, UpdateKey key)
+    {
+        if (_history.TryGetValue(sequence, out var known))
+        {
+            if (known != key)
+            {
+                Fail(replica, $"slot agreement: slot {sequence} holds {key} here but {known} elsewhere");
+            }
+
+            return;
+        }
+
+        _history[sequence] = key;
+        if (sequence > HighestExecuted)
+        {
+            HighestExecuted = sequence;
+        }
+    }
+
+    private string Describe(long sequence) =>
+        _history.TryGetValue(sequence, out var key) ? key.ToString() : "nothing yet";
+
+    private static void Fail(ReplicaId replica, string message) =>
+        throw new SimulationFailureException(string.Create(CultureInfo.InvariantCulture, $"replica {replica}: {message}"));
+
+    private static ulong Hash(ReadOnlySpan<byte> bytes)
+    {
+        var hash = 0xCBF29CE484222325UL;
+        foreach (var b in bytes)
+        {
+            hash = (hash ^ b) * 0x100000001B3UL;
+        }
+
+        return hash;
+    }
+
+    private readonly record struct UpdateKey(long Client, long Timestamp, ulong PayloadHash)
+    {
+        public static UpdateKey NoOp => new(0, 0, 0);
+
+        public override string ToString() => Client == 0 ? "noop" : string.Create(CultureInfo.InvariantCulture, $"c{Client}#{Timestamp}");
+    }
+
+    private sealed class ReplicaTrack
+    {
+        public long LastExecuted { get; set; }
+
+        public long LastOrdered { get; set; }
+
+        public ViewNumber HighestInstalled { get; set; }
+
+        public int Incarnations { get; set; }
+
+        public HashSet<(long Client, long Timestamp)> ExecutedKeys { get; } = [];
+    }
+}

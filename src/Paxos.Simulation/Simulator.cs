@@ -1,0 +1,754 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Paxos.Simulation;
+
+/// <summary>The outcome of one seed.</summary>
+public sealed class SimulationResult
+{
+    /// <summary>The seed.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Whether every property held.</summary>
+    public bool Passed => Failure is null;
+
+    /// <summary>What broke, with the last events before it and the command that replays the seed.</summary>
+    public string? Failure { get; init; }
+
+    /// <summary>Events processed.</summary>
+    public long Events { get; init; }
+
+    /// <summary>A hash of every event in order: the same seed must give the same hash.</summary>
+    public ulong TraceHash { get; init; }
+
+    /// <summary>Virtual time simulated, in microseconds.</summary>
+    public long VirtualMicros { get; init; }
+
+    /// <summary>Updates acknowledged to clients.</summary>
+    public int Acknowledged { get; init; }
+
+    /// <summary>The highest slot executed.</summary>
+    public long HighestSlot { get; init; }
+
+    /// <summary>Which coverage probes the run reached.</summary>
+    public CoverageProbes Probes { get; init; }
+}
+
+/// <summary>Interesting situations a batch of seeds must reach, or it tests too little (TESTING.md level 3).</summary>
+[Flags]
+#pragma warning disable CA1711 // "Probes" is the name; it is not a flags-suffix misuse.
+public enum CoverageProbes
+#pragma warning restore CA1711
+{
+    /// <summary>None reached.</summary>
+    None = 0,
+
+    /// <summary>A view change while the old leader had Proposals in flight.</summary>
+    ViewChangeWithProposalsInFlight = 1 << 0,
+
+    /// <summary>A new leader re-proposed a slot a Prepare_OK reported.</summary>
+    ConstrainedReproposal = 1 << 1,
+
+    /// <summary>An ordered duplicate of an executed update was consumed without executing (G12), or a
+    /// re-submitted update was answered from the client table (G13).</summary>
+    DuplicateSuppressed = 1 << 2,
+
+    /// <summary>A replica learned ordered slots from a peer.</summary>
+    CatchUpFromPeer = 1 << 3,
+
+    /// <summary>A message was dropped because it named another view.</summary>
+    StaleViewDropped = 1 << 4,
+
+    /// <summary>A Proposal retransmission got a slot ordered.</summary>
+    RetransmissionRecovered = 1 << 5,
+
+    /// <summary>A partition healed while two replicas each believed they led.</summary>
+    HealWithTwoLeaders = 1 << 6,
+
+    /// <summary>Every probe.</summary>
+    All = (1 << 7) - 1,
+}
+
+/// <summary>
+/// Runs one seed: N real replicas, a seeded faulty network and seeded clients on virtual time, with
+/// every safety property checked after every event, a safety phase with faults and a liveness phase
+/// that must converge within a bound derived from the options.
+/// </summary>
+public sealed class Simulator : IClusterObserver
+{
+    private const int TraceRing = 64;
+
+    private readonly SimulationConfig _config;
+    private readonly SimulationRandom _random;
+    private readonly ClusterHarness _harness;
+    private readonly PriorityQueue<Event, (long Time, long Order)> _events = new();
+    private readonly SimClient[] _clients;
+    private readonly bool[,] _cut;
+    private readonly bool[] _paused;
+    private readonly List<Event>[] _deferred;
+    private readonly Event[] _ring = new Event[TraceRing];
+    private readonly TextWriter? _log;
+    private long _now;
+    private long _order;
+    private long _eventCount;
+    private ulong _trace = 0xCBF29CE484222325UL;
+    private bool _liveness;
+    private bool _partitioned;
+    private CoverageProbes _probes;
+
+    /// <summary>Prepares a run of <paramref name="config"/>.</summary>
+    /// <param name="config">The run's configuration.</param>
+    /// <param name="log">Where to write every event (verbose replay), or null.</param>
+    /// <param name="loggerFactory">Where replicas log, or null.</param>
+    public Simulator(SimulationConfig config, TextWriter? log = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        _config = config;
+        _log = log;
+        _random = new SimulationRandom(config.Seed ^ 0x5EEDUL);
+        _harness = new ClusterHarness(config.Options, config.ClusterSize, _ => new RecordingExecutor(), config.Seed, loggerFactory);
+        _clients = new SimClient[config.ClientCount];
+        for (var i = 0; i < _clients.Length; i++)
+        {
+            _clients[i] = new SimClient(new ClientId(i + 1));
+        }
+
+        _cut = new bool[config.ClusterSize, config.ClusterSize];
+        _paused = new bool[config.ClusterSize];
+        _deferred = new List<Event>[config.ClusterSize];
+        for (var i = 0; i < config.ClusterSize; i++)
+        {
+            _deferred[i] = [];
+        }
+    }
+
+    /// <summary>The command that replays a seed verbosely.</summary>
+    public static string ReplayCommand(ulong seed) =>
+        string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation -- --seed {seed}");
+
+    /// <summary>Runs one seed to the end and reports what happened; never throws for a protocol failure.</summary>
+    public static SimulationResult Run(ulong seed, TextWriter? log = null, bool longRun = false) =>
+        new Simulator(SimulationConfig.FromSeed(seed, longRun), log).Run();
+
+    /// <summary>Runs the configured seed.</summary>
+    public SimulationResult Run()
+    {
+        string? failure = null;
+        try
+        {
+            _harness.Start(this);
+            Schedule();
+            RunSafetyPhase();
+            StartLivenessPhase();
+            RunLivenessPhase();
+            CollectProbes();
+        }
+        catch (Exception exception) when (exception is SimulationFailureException or PaxosInvariantException or ReplicaFaultedException)
+        {
+            failure = Report(exception);
+        }
+
+        return new SimulationResult
+        {
+            Seed = _config.Seed,
+            Failure = failure,
+            Events = _eventCount,
+            TraceHash = _trace,
+            VirtualMicros = _now,
+            Acknowledged = _harness.Checker.AcknowledgedCount,
+            HighestSlot = _harness.Checker.HighestExecuted,
+            Probes = _probes,
+        };
+    }
+
+    void IClusterObserver.OnSend(ReplicaId sender, ReplicaId destination, PaxosMessage message)
+    {
+        var faults = _config.Faults;
+        if (_cut[sender.Value, destination.Value] || (!_liveness && _random.Chance(faults.LossRate)))
+        {
+            return;
+        }
+
+        var copies = !_liveness && _random.Chance(faults.DuplicateRate) ? 2 : 1;
+        for (var i = 0; i < copies; i++)
+        {
+            var delay = !_liveness && _random.Chance(faults.TailRate)
+                ? _random.NextInt64(faults.MaxDelayMicros, Math.Max(faults.MaxDelayMicros + 1, faults.TailMaxMicros))
+                : _random.NextInt64(faults.MinDelayMicros, faults.MaxDelayMicros + 1);
+            Push(_now + delay, new Event(EventKind.Deliver, sender, destination, message, 0));
+        }
+    }
+
+    void IClusterObserver.OnReply(ReplicaId replica, in ClientReply reply)
+    {
+        if (reply.Status != ReplyStatus.Executed)
+        {
+            return;
+        }
+
+        _harness.Checker.OnAcknowledged(reply.ClientId, reply.Timestamp, reply.Sequence);
+        var client = _clients[reply.ClientId.Value - 1];
+        if (client.Waiting && client.Update!.Timestamp == reply.Timestamp)
+        {
+            client.Waiting = false;
+            if (!_liveness)
+            {
+                WakeClient(client, _random.Next(0, 5000));
+            }
+        }
+    }
+
+    private void Schedule()
+    {
+        for (var i = 0; i < _config.ClusterSize; i++)
+        {
+            Push(_random.NextInt64(0, _config.TickPeriodMicros[i]), new Event(EventKind.Tick, new ReplicaId(i), ReplicaId.None, null, 0));
+        }
+
+        foreach (var client in _clients)
+        {
+            WakeClient(client, _random.Next(0, 10_000));
+        }
+
+        var faults = _config.Faults;
+        ScheduleFault(EventKind.Partition, faults.PartitionEveryMicros);
+        ScheduleFault(EventKind.Crash, faults.CrashEveryMicros);
+        ScheduleFault(EventKind.Pause, faults.PauseEveryMicros);
+    }
+
+    /// <summary>Schedules the client's next wake-up; an earlier one still queued is then ignored.</summary>
+    private void WakeClient(SimClient client, long after) =>
+        Push(_now + after, new Event(EventKind.ClientWake, ReplicaId.None, ReplicaId.None, null, client.Id.Value) { Generation = ++client.Generation });
+
+    private void ScheduleFault(EventKind kind, long every)
+    {
+        if (every > 0)
+        {
+            Push(_now + _random.NextInt64(every / 2, (every * 3 / 2) + 1), new Event(kind, ReplicaId.None, ReplicaId.None, null, 0));
+        }
+    }
+
+    private void RunSafetyPhase()
+    {
+        while (_events.TryPeek(out _, out var at) && at.Time < _config.SafetyPhaseMicros)
+        {
+            Step(_events.Dequeue());
+        }
+
+        _now = _config.SafetyPhaseMicros;
+    }
+
+    private void StartLivenessPhase()
+    {
+        _liveness = true;
+        Array.Clear(_cut);
+        CheckHealWithTwoLeaders();
+        _partitioned = false;
+        for (var i = 0; i < _paused.Length; i++)
+        {
+            Resume(new ReplicaId(i));
+        }
+
+        var keepDown = _config.Liveness == LivenessMode.StableMajority ? _random.Next(0, ((_config.ClusterSize - 1) / 2) + 1) : 0;
+        var down = new List<int>();
+        for (var i = 0; i < _config.ClusterSize; i++)
+        {
+            down.Add(i);
+        }
+
+        for (var i = 0; i < keepDown; i++)
+        {
+            var victim = down[_random.Next(0, down.Count)];
+            down.Remove(victim);
+            if (_harness.Replicas[victim].IsUp)
+            {
+                _harness.Crash(new ReplicaId(victim), _random, _config.Faults.LoseUnsyncedWrites);
+            }
+        }
+
+        foreach (var replica in down)
+        {
+            if (!_harness.Replicas[replica].IsUp)
+            {
+                _harness.Restart(new ReplicaId(replica));
+            }
+        }
+    }
+
+    /// <summary>The liveness bound: after heal, every live replica must agree and every update submitted
+    /// to a live replica must complete within this much virtual time.</summary>
+    private long LivenessBoundMicros()
+    {
+        var o = _config.Options;
+        long slowestTick = 0;
+        foreach (var period in _config.TickPeriodMicros)
+        {
+            slowestTick = Math.Max(slowestTick, period);
+        }
+
+        var perView = o.MaxProgressTimeoutTicks + o.ViewChangeRetransmitTicks + o.VcProofIntervalTicks + o.PrepareRetransmitTicks + (4L * o.CatchUpTimeoutTicks);
+        var ticks = ((_config.ClusterSize + 3L) * perView) + (20L * (o.UpdateRetransmitTicks + o.ProposalRetransmitTicks + o.AliveIntervalTicks));
+        return (ticks * slowestTick) + (100L * _config.Faults.MaxDelayMicros) + 1_000_000;
+    }
+
+    private void RunLivenessPhase()
+    {
+        var deadline = _now + LivenessBoundMicros();
+        while (_events.TryDequeue(out var next, out var at))
+        {
+            if (at.Time > deadline)
+            {
+                throw new SimulationFailureException($"liveness: no convergence within {(deadline - _config.SafetyPhaseMicros) / 1000} ms after heal\n{DescribeCluster()}");
+            }
+
+            Step(next);
+            if (Converged())
+            {
+                foreach (var replica in _harness.Replicas)
+                {
+                    if (replica.Replica is { } paxos)
+                    {
+                        _harness.Checker.CheckAcknowledgedPresent(replica.Id, paxos.Status.LocalAru.Value);
+                    }
+                }
+
+                return;
+            }
+        }
+    }
+
+    private bool Converged()
+    {
+        foreach (var client in _clients)
+        {
+            if (client.Waiting)
+            {
+                return false;
+            }
+        }
+
+        long aru = -1;
+        ulong hash = 0;
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica is not { } paxos)
+            {
+                continue;
+            }
+
+            var executor = (RecordingExecutor)replica.Executor!;
+            var status = paxos.Status;
+            if (aru < 0)
+            {
+                aru = status.LocalAru.Value;
+                hash = executor.StateHash;
+            }
+            else if (aru != status.LocalAru.Value || hash != executor.StateHash)
+            {
+                return false;
+            }
+        }
+
+        foreach (var slot in _harness.Checker.AcknowledgedSlots)
+        {
+            if (slot > aru)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Step(Event next)
+    {
+        _now = Math.Max(_now, next.Time);
+        _eventCount++;
+        _ring[_eventCount % TraceRing] = next with { Time = _now };
+        _trace = (_trace ^ (ulong)_now) * 0x100000001B3UL;
+        _trace = (_trace ^ (((ulong)next.Kind << 16) | ((ulong)(uint)(next.From.Value + 1) << 8) | (uint)(next.To.Value + 1))) * 0x100000001B3UL;
+        if (_log is not null)
+        {
+            _log.WriteLine(Describe(next with { Time = _now }));
+        }
+
+        switch (next.Kind)
+        {
+            case EventKind.Tick:
+                OnTick(next.From);
+                break;
+            case EventKind.Deliver:
+                OnDeliver(next);
+                break;
+            case EventKind.ClientWake when next.Generation == _clients[next.Argument - 1].Generation:
+                OnClientWake(_clients[next.Argument - 1]);
+                break;
+            case EventKind.Partition:
+                OnPartition();
+                break;
+            case EventKind.Heal:
+                OnHeal();
+                break;
+            case EventKind.Crash:
+                OnCrash();
+                break;
+            case EventKind.Restart:
+                OnRestart(next.From);
+                break;
+            case EventKind.Pause:
+                OnPause();
+                break;
+            case EventKind.Resume:
+                Resume(next.From);
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void OnTick(ReplicaId replica)
+    {
+        Push(_now + _config.TickPeriodMicros[replica.Value], new Event(EventKind.Tick, replica, ReplicaId.None, null, 0));
+        if (!_paused[replica.Value])
+        {
+            _harness.Tick(replica);
+        }
+    }
+
+    private void OnDeliver(Event delivery)
+    {
+        if (_paused[delivery.To.Value])
+        {
+            _deferred[delivery.To.Value].Add(delivery);
+            return;
+        }
+
+        _harness.Deliver(delivery.To, delivery.Message!);
+    }
+
+    private void OnClientWake(SimClient client)
+    {
+        if (!client.Waiting)
+        {
+            if (_liveness)
+            {
+                return;
+            }
+
+            client.Timestamp++;
+            var payload = new byte[_random.Next(0, _config.MaxPayloadBytes + 1)];
+            for (var i = 0; i < payload.Length; i++)
+            {
+                payload[i] = (byte)_random.Next(0, 256);
+            }
+
+            client.Update = new ClientUpdate(client.Id, client.Timestamp, payload);
+            client.Waiting = true;
+        }
+
+        // Submit (or re-submit, with the same client id and timestamp) to some replica, and try again later
+        // if no answer comes: the origin may be down, partitioned, or overloaded.
+        var target = new ReplicaId(_random.Next(0, _config.ClusterSize));
+        if (!_paused[target.Value])
+        {
+            _harness.Submit(target, client.Update!);
+        }
+
+        var retry = (long)_config.Options.UpdateRetransmitTicks * _config.TickPeriodMicros[target.Value] * _random.Next(2, 6);
+        WakeClient(client, retry);
+    }
+
+    private void OnPartition()
+    {
+        if (_liveness)
+        {
+            return;
+        }
+
+        var n = _config.ClusterSize;
+        if (n > 1)
+        {
+            Array.Clear(_cut);
+            CheckHealWithTwoLeaders();
+            var oneWay = _random.Chance(0.3);
+            var kind = _random.Next(0, 3);
+            var side = new bool[n];
+            if (kind == 0)
+            {
+                side[_random.Next(0, n)] = true; // Isolate one.
+            }
+            else if (kind == 1)
+            {
+                side[LeaderGuess()] = true; // Isolate the leader.
+            }
+            else
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    side[i] = _random.Chance(0.5); // Random halves.
+                }
+            }
+
+            for (var a = 0; a < n; a++)
+            {
+                for (var b = 0; b < n; b++)
+                {
+                    if (side[a] != side[b] && (!oneWay || side[a]))
+                    {
+                        _cut[a, b] = true;
+                    }
+                }
+            }
+
+            _partitioned = true;
+            Push(_now + _random.NextInt64(20_000, 1_000_001), new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+        }
+
+        ScheduleFault(EventKind.Partition, _config.Faults.PartitionEveryMicros);
+    }
+
+    private void OnHeal()
+    {
+        if (!_partitioned)
+        {
+            return;
+        }
+
+        CheckHealWithTwoLeaders();
+        Array.Clear(_cut);
+        _partitioned = false;
+    }
+
+    private void CheckHealWithTwoLeaders()
+    {
+        if (!_partitioned)
+        {
+            return;
+        }
+
+        var leaders = 0;
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica?.Status.State == ReplicaState.RegularLeader)
+            {
+                leaders++;
+            }
+        }
+
+        if (leaders >= 2)
+        {
+            _probes |= CoverageProbes.HealWithTwoLeaders;
+        }
+    }
+
+    private int LeaderGuess()
+    {
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica?.Status.State == ReplicaState.RegularLeader)
+            {
+                return replica.Id.Value;
+            }
+        }
+
+        return _random.Next(0, _config.ClusterSize);
+    }
+
+    private void OnCrash()
+    {
+        if (_liveness)
+        {
+            return;
+        }
+
+        var victim = _random.Chance(0.3) ? LeaderGuess() : _random.Next(0, _config.ClusterSize);
+        var replica = _harness.Replicas[victim];
+        if (replica.Replica is { } paxos)
+        {
+            if (paxos.Status.State == ReplicaState.RegularLeader && paxos.Status.LastProposed > paxos.Status.LocalAru)
+            {
+                _probes |= CoverageProbes.ViewChangeWithProposalsInFlight;
+            }
+
+            CollectProbes(paxos);
+            _harness.Crash(replica.Id, _random, _config.Faults.LoseUnsyncedWrites);
+            _deferred[victim].Clear();
+            _paused[victim] = false;
+            Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, replica.Id, ReplicaId.None, null, 0));
+        }
+
+        ScheduleFault(EventKind.Crash, _config.Faults.CrashEveryMicros);
+    }
+
+    private void OnRestart(ReplicaId replica)
+    {
+        if (!_harness.Replicas[replica.Value].IsUp)
+        {
+            _harness.Restart(replica);
+        }
+    }
+
+    private void OnPause()
+    {
+        if (_liveness)
+        {
+            return;
+        }
+
+        var victim = _random.Next(0, _config.ClusterSize);
+        if (_harness.Replicas[victim].IsUp && !_paused[victim])
+        {
+            _paused[victim] = true;
+            Push(_now + _random.NextInt64(10_000, 800_001), new Event(EventKind.Resume, new ReplicaId(victim), ReplicaId.None, null, 0));
+        }
+
+        ScheduleFault(EventKind.Pause, _config.Faults.PauseEveryMicros);
+    }
+
+    private void Resume(ReplicaId replica)
+    {
+        if (!_paused[replica.Value])
+        {
+            return;
+        }
+
+        _paused[replica.Value] = false;
+        var deferred = _deferred[replica.Value].ToArray();
+        _deferred[replica.Value].Clear();
+        foreach (var delivery in deferred)
+        {
+            _harness.Deliver(delivery.To, delivery.Message!);
+        }
+    }
+
+    private void CollectProbes()
+    {
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica is { } paxos)
+            {
+                CollectProbes(paxos);
+            }
+        }
+    }
+
+    private void CollectProbes(PaxosReplica paxos)
+    {
+        var c = paxos.Counters;
+        if (c.ConstrainedSlotsReproposed > 0)
+        {
+            _probes |= CoverageProbes.ConstrainedReproposal;
+        }
+
+        if (c.DuplicatesSuppressed > 0 || c.RepliesFromClientTable > 0)
+        {
+            _probes |= CoverageProbes.DuplicateSuppressed;
+        }
+
+        if (c.SlotsLearnedOrdered > 0)
+        {
+            _probes |= CoverageProbes.CatchUpFromPeer;
+        }
+
+        if (c.Dropped(DropReason.StaleView) > 0)
+        {
+            _probes |= CoverageProbes.StaleViewDropped;
+        }
+
+        if (c.ProposalsRetransmitted > 0 && c.SlotsOrderedByAccepts > 0)
+        {
+            _probes |= CoverageProbes.RetransmissionRecovered;
+        }
+    }
+
+    private void Push(long time, Event e) => _events.Enqueue(e with { Time = time }, (time, _order++));
+
+    private string Report(Exception exception)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"seed {_config.Seed} failed at {_now / 1000.0:F3} ms (event {_eventCount}): {exception.Message}\n");
+        text.Append(_config).Append('\n');
+        text.Append("last events:\n");
+        var first = Math.Max(1, _eventCount - TraceRing + 1);
+        for (var i = first; i <= _eventCount; i++)
+        {
+            text.Append("  ").Append(Describe(_ring[i % TraceRing])).Append('\n');
+        }
+
+        text.Append(DescribeCluster()).Append('\n');
+        text.Append("replay: ").Append(ReplayCommand(_config.Seed));
+        if (exception is not SimulationFailureException)
+        {
+            text.Append('\n').Append(exception);
+        }
+
+        return text.ToString();
+    }
+
+    private string DescribeCluster()
+    {
+        var text = new StringBuilder("cluster:");
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica is not { } paxos)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\n  {replica.Id}: down");
+                continue;
+            }
+
+            var s = paxos.Status;
+            text.Append(CultureInfo.InvariantCulture, $"\n  {replica.Id}: {s.State} view {s.LastInstalled}/{s.LastAttempted} aru {s.LocalAru} proposed {s.LastProposed} queue {s.UpdateQueueLength} pending {s.PendingUpdates}{(_paused[replica.Id.Value] ? " paused" : string.Empty)}");
+        }
+
+        foreach (var client in _clients)
+        {
+            if (client.Waiting)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\n  client {client.Id} waits for {client.Update}");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static string Describe(Event e) => e.Kind switch
+    {
+        EventKind.Deliver => string.Create(CultureInfo.InvariantCulture, $"{e.Time,10} {e.From}->{e.To} {e.Message}"),
+        EventKind.ClientWake => string.Create(CultureInfo.InvariantCulture, $"{e.Time,10} client {e.Argument} wakes"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{e.Time,10} {e.Kind} {(e.From.IsNone ? string.Empty : e.From.ToString())}"),
+    };
+
+    private enum EventKind
+    {
+        Tick,
+        Deliver,
+        ClientWake,
+        Partition,
+        Heal,
+        Crash,
+        Restart,
+        Pause,
+        Resume,
+    }
+
+    private readonly record struct Event(EventKind Kind, ReplicaId From, ReplicaId To, PaxosMessage? Message, long Argument)
+    {
+        public long Time { get; init; }
+
+        public long Generation { get; init; }
+    }
+
+    private sealed class SimClient(ClientId id)
+    {
+        public ClientId Id { get; } = id;
+
+        public long Timestamp { get; set; }
+
+        public ClientUpdate? Update { get; set; }
+
+        public bool Waiting { get; set; }
+
+        public long Generation { get; set; }
+    }
+}
