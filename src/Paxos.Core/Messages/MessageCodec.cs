@@ -1,0 +1,839 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace Paxos;
+
+/// <summary>
+/// The binary wire format of <see cref="PaxosMessage"/>s (DESIGN.md §4): one message per datagram,
+/// little-endian and fixed-width, closed by a CRC-32C or, when the cluster has a key, an HMAC-SHA256.
+/// </summary>
+/// <remarks>
+/// <para>A frame is a 16-byte header, the body, then the trailer:</para>
+/// <code>
+/// offset  0  u16 magic 0x5850 ("PX")
+///         2  u8  version (1)
+///         3  u8  flags: bit 0 set = HMAC-SHA256 trailer, clear = CRC-32C trailer; other bits 0
+///         4  u32 cluster id
+///         8  u8  message type (<see cref="MessageType"/>)
+///         9  u8  reserved, 0
+///        10  u16 sender replica id
+///        12  u32 body length
+///        16  body
+///  16 + len  u32 CRC-32C, or 32-byte HMAC-SHA256 keyed with the cluster key, of bytes [0, 16 + len)
+/// </code>
+/// <para>An update is encoded as i64 client id, i64 timestamp, i32 origin (−1 for none), u32 payload
+/// length and the payload: <see cref="MessageSizes.UpdateOverheadBytes"/> bytes plus the payload. A data-list
+/// entry is i64 slot, i64 view, u8 kind (0 Proposal, 1 ordered) and the update:
+/// <see cref="MessageSizes.EntryOverheadBytes"/> more. Bodies hold the message's fields in the order of its
+/// constructor; a list is a u32 count and its elements, last in the body.</para>
+/// <para>Encoding never allocates. Decoding never throws, whatever the bytes: it allocates only the message,
+/// its arrays, its updates and one array holding all payload bytes (so the frame buffer can be reused),
+/// and only after the whole body was checked, so a forged count costs nothing. The codec is immutable and
+/// may be shared between threads.</para>
+/// </remarks>
+public sealed class MessageCodec
+{
+    /// <summary>The size of the frame header, in bytes.</summary>
+    public const int HeaderBytes = 16;
+
+    /// <summary>The size of the CRC-32C trailer of a frame without a cluster key, in bytes.</summary>
+    public const int ChecksumTrailerBytes = 4;
+
+    /// <summary>The size of the HMAC-SHA256 trailer of a frame with a cluster key, in bytes.</summary>
+    public const int MacTrailerBytes = 32;
+
+    private const ushort Magic = 0x5850;
+    private const byte FormatVersion = 1;
+    private const byte AuthenticatedFlag = 0x01;
+    private const int VersionOffset = 2;
+    private const int FlagsOffset = 3;
+    private const int ClusterIdOffset = 4;
+    private const int TypeOffset = 8;
+    private const int ReservedOffset = 9;
+    private const int SenderOffset = 10;
+    private const int BodyLengthOffset = 12;
+
+    private const int UpdateBytes = MessageSizes.UpdateOverheadBytes;
+    private const int EntryBytes = MessageSizes.EntryOverheadBytes;
+    private const byte ProposalEntryKind = 0;
+    private const byte OrderedEntryKind = 1;
+
+    private readonly uint _clusterId;
+    private readonly int _clusterSize;
+    private readonly byte[]? _key;
+
+    /// <summary>Builds a codec.</summary>
+    /// <param name="options">The cluster's framing options; read once, here.</param>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
+    public MessageCodec(MessageCodecOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ClusterSize is < 1 or > 64)
+        {
+            throw Invalid(options, $"MessageCodecOptions.ClusterSize must be from 1 to 64; it is {options.ClusterSize}.");
+        }
+
+        if (options.MaxMessageBytes is < MessageSizes.MinMessageBytes or > MessageSizes.MaxMessageBytes)
+        {
+            throw Invalid(options, $"MessageCodecOptions.MaxMessageBytes must be from {MessageSizes.MinMessageBytes} to {MessageSizes.MaxMessageBytes}; it is {options.MaxMessageBytes}.");
+        }
+
+        if (!options.ClusterKey.IsEmpty && options.ClusterKey.Length < MessageCodecOptions.MinClusterKeyBytes)
+        {
+            throw Invalid(options, $"MessageCodecOptions.ClusterKey must be empty or at least {MessageCodecOptions.MinClusterKeyBytes} bytes; it is {options.ClusterKey.Length}.");
+        }
+
+        _clusterId = options.ClusterId;
+        _clusterSize = options.ClusterSize;
+        _key = options.ClusterKey.IsEmpty ? null : options.ClusterKey.ToArray();
+        MaxMessageBytes = options.MaxMessageBytes;
+        TrailerBytes = _key is null ? ChecksumTrailerBytes : MacTrailerBytes;
+        MaxFrameBytes = HeaderBytes + MaxMessageBytes + TrailerBytes;
+    }
+
+    /// <summary>Whether frames carry an HMAC-SHA256 (a cluster key is set) rather than a CRC-32C.</summary>
+    public bool IsAuthenticated => _key is not null;
+
+    /// <summary>The largest body this codec encodes or accepts, in bytes (<see cref="MessageCodecOptions.MaxMessageBytes"/>).</summary>
+    public int MaxMessageBytes { get; }
+
+    /// <summary>The size of this codec's trailer: <see cref="ChecksumTrailerBytes"/> or <see cref="MacTrailerBytes"/>.</summary>
+    public int TrailerBytes { get; }
+
+    /// <summary>The largest frame: header, <see cref="MaxMessageBytes"/> of body and trailer. A receive buffer
+    /// of this size holds any frame this codec accepts.</summary>
+    public int MaxFrameBytes { get; }
+
+    /// <summary>The exact length of the frame <see cref="Encode"/> writes for <paramref name="message"/>,
+    /// which may exceed <see cref="MaxFrameBytes"/> (then <see cref="Encode"/> refuses the message).</summary>
+    /// <param name="message">The message.</param>
+    /// <returns>The frame length in bytes.</returns>
+    /// <exception cref="ArgumentException">The message cannot be encoded: see <see cref="Encode"/>.</exception>
+    public int GetEncodedLength(PaxosMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return checked(HeaderBytes + MeasureBody(message) + TrailerBytes);
+    }
+
+    /// <summary>Writes <paramref name="message"/> as one frame at the start of <paramref name="destination"/>.
+    /// It never allocates.</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="destination">Where to write; at least <see cref="GetEncodedLength"/> bytes.</param>
+    /// <returns>The number of bytes written.</returns>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is too small; or the message is one
+    /// the protocol must never send: its body exceeds <see cref="MaxMessageBytes"/> (it should have been split),
+    /// its sender is not a member, or a field is out of the range <see cref="TryDecode"/> accepts (a negative
+    /// view or slot, an empty Proposal or forward, an invalid update or part number).</exception>
+    public int Encode(PaxosMessage message, Span<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var bodyLength = MeasureBody(message);
+        if (bodyLength > MaxMessageBytes)
+        {
+            throw new ArgumentException(Text($"The {message.Type} body is {bodyLength} bytes, over MaxMessageBytes ({MaxMessageBytes}); the protocol should have split it."), nameof(message));
+        }
+
+        var coveredLength = HeaderBytes + bodyLength;
+        var frameLength = coveredLength + TrailerBytes;
+        if (destination.Length < frameLength)
+        {
+            throw new ArgumentException(Text($"The destination holds {destination.Length} bytes; the {message.Type} frame needs {frameLength}."), nameof(destination));
+        }
+
+        WriteHeader(message, bodyLength, destination);
+        var writer = new SpanWriter(destination.Slice(HeaderBytes, bodyLength));
+        WriteBody(message, ref writer);
+        Debug.Assert(writer.Written == bodyLength, "The body length was measured wrongly.");
+
+        var covered = destination[..coveredLength];
+        var trailer = destination.Slice(coveredLength, TrailerBytes);
+        if (_key is null)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, Crc32C.Compute(covered));
+        }
+        else
+        {
+            HMACSHA256.HashData(_key, covered, trailer);
+        }
+
+        return frameLength;
+    }
+
+    /// <summary>
+    /// Reads one frame. It never throws: a frame that is not an intact, well-formed message of this cluster
+    /// yields a status other than <see cref="DecodeStatus.Ok"/> and no message.
+    /// </summary>
+    /// <remarks>The checks run in this order, and the first that fails gives the status: the frame is at least
+    /// a header and a CRC trailer long (<see cref="DecodeStatus.Truncated"/>) and at most
+    /// <see cref="MaxFrameBytes"/> (<see cref="DecodeStatus.TooLarge"/>); magic; version; flags; the frame is
+    /// authenticated exactly when this codec has a key (<see cref="DecodeStatus.Unauthenticated"/>,
+    /// <see cref="DecodeStatus.BadFlags"/>); the declared body length matches the frame
+    /// (<see cref="DecodeStatus.Truncated"/> when the frame is shorter, <see cref="DecodeStatus.Malformed"/>
+    /// when longer); the CRC or MAC; then, only now that they are known to be intact, cluster id, sender,
+    /// type, the reserved byte and the body.</remarks>
+    /// <param name="frame">The datagram. The message does not refer to it afterwards, so its buffer may be reused.</param>
+    /// <param name="message">The message when the result is <see cref="DecodeStatus.Ok"/>; otherwise null.</param>
+    /// <returns>Whether the frame held a message, or why not.</returns>
+    public DecodeStatus TryDecode(ReadOnlySpan<byte> frame, out PaxosMessage? message)
+    {
+        message = null;
+        var status = CheckFrame(frame, out var coveredLength);
+        if (status != DecodeStatus.Ok)
+        {
+            return status;
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(frame[ClusterIdOffset..]) != _clusterId)
+        {
+            return DecodeStatus.WrongCluster;
+        }
+
+        var sender = BinaryPrimitives.ReadUInt16LittleEndian(frame[SenderOffset..]);
+        if (sender >= _clusterSize)
+        {
+            return DecodeStatus.UnknownSender;
+        }
+
+        var type = frame[TypeOffset];
+        if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.CatchUpRequest)
+        {
+            return DecodeStatus.UnknownType;
+        }
+
+        if (frame[ReservedOffset] != 0)
+        {
+            return DecodeStatus.Malformed;
+        }
+
+        var reader = new SpanReader(frame[HeaderBytes..coveredLength]);
+        message = DecodeBody((MessageType)type, new ReplicaId(sender), ref reader);
+        return message is null ? DecodeStatus.Malformed : DecodeStatus.Ok;
+    }
+
+    /// <summary>Checks everything up to and including the integrity of the frame: lengths, magic, version,
+    /// flags and the CRC or MAC. Sets <paramref name="coveredLength"/> to the header-and-body length.</summary>
+    private DecodeStatus CheckFrame(ReadOnlySpan<byte> frame, out int coveredLength)
+    {
+        coveredLength = 0;
+        if (frame.Length < HeaderBytes + ChecksumTrailerBytes)
+        {
+            return DecodeStatus.Truncated;
+        }
+
+        if (frame.Length > MaxFrameBytes)
+        {
+            return DecodeStatus.TooLarge;
+        }
+
+        if (BinaryPrimitives.ReadUInt16LittleEndian(frame) != Magic)
+        {
+            return DecodeStatus.BadMagic;
+        }
+
+        if (frame[VersionOffset] != FormatVersion)
+        {
+            return DecodeStatus.UnsupportedVersion;
+        }
+
+        var flags = frame[FlagsOffset];
+        var authenticated = (flags & AuthenticatedFlag) != 0;
+        if ((flags & ~AuthenticatedFlag) != 0 || (authenticated && _key is null))
+        {
+            return DecodeStatus.BadFlags;
+        }
+
+        if (!authenticated && _key is not null)
+        {
+            return DecodeStatus.Unauthenticated;
+        }
+
+        // In long arithmetic: the declared length is any u32.
+        var declaredFrameLength = HeaderBytes + (long)BinaryPrimitives.ReadUInt32LittleEndian(frame[BodyLengthOffset..]) + TrailerBytes;
+        if (declaredFrameLength != frame.Length)
+        {
+            return declaredFrameLength > frame.Length ? DecodeStatus.Truncated : DecodeStatus.Malformed;
+        }
+
+        coveredLength = frame.Length - TrailerBytes;
+        return IsIntact(frame[..coveredLength], frame[coveredLength..]);
+    }
+
+    private DecodeStatus IsIntact(ReadOnlySpan<byte> covered, ReadOnlySpan<byte> trailer)
+    {
+        if (_key is null)
+        {
+            return Crc32C.Compute(covered) == BinaryPrimitives.ReadUInt32LittleEndian(trailer)
+                ? DecodeStatus.Ok
+                : DecodeStatus.BadChecksum;
+        }
+
+        Span<byte> mac = stackalloc byte[MacTrailerBytes];
+        HMACSHA256.HashData(_key, covered, mac);
+        return CryptographicOperations.FixedTimeEquals(mac, trailer) ? DecodeStatus.Ok : DecodeStatus.BadMac;
+    }
+
+    private void WriteHeader(PaxosMessage message, int bodyLength, Span<byte> destination)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(destination, Magic);
+        destination[VersionOffset] = FormatVersion;
+        destination[FlagsOffset] = _key is null ? (byte)0 : AuthenticatedFlag;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[ClusterIdOffset..], _clusterId);
+        destination[TypeOffset] = (byte)message.Type;
+        destination[ReservedOffset] = 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[SenderOffset..], (ushort)message.Sender.Value);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[BodyLengthOffset..], (uint)bodyLength);
+    }
+
+    // ---- Encoding: measure (and validate), then write. ----
+
+    /// <summary>The body length of <paramref name="message"/>, after checking that every field is one
+    /// <see cref="TryDecode"/> accepts, so that the codec never sends what it would refuse.</summary>
+    private int MeasureBody(PaxosMessage message)
+    {
+        if (message.Sender.Value < 0 || message.Sender.Value >= _clusterSize)
+        {
+            throw new ArgumentException(Text($"The sender {message.Sender} of {message.Type} is not a member of a cluster of {_clusterSize}."), nameof(message));
+        }
+
+        long length = message switch
+        {
+            ViewChange m => Int64Fields(m, 1, m.Attempted.Value),
+            VcProof m => Int64Fields(m, 1, m.Installed.Value),
+            Prepare m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
+            PrepareReject m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
+            Alive m => Int64Fields(m, 2, m.LocalAru.Value, m.LastInstalled.Value),
+            CatchUpRequest m => Int64Fields(m, 2, m.FromSequence.Value, m.ToSequence.Value),
+            Accept m => Int64Fields(m, 3, m.View.Value, m.FirstSequence.Value, m.LastSequence.Value),
+            Proposal m => Int64Fields(m, 2, m.View.Value, m.FirstSequence.Value) + MeasureUpdates(m, m.UpdateArray, minimumCount: 1),
+            GloballyOrderedUpdate m => Int64Fields(m, 1, m.FirstSequence.Value) + MeasureUpdates(m, m.UpdateArray, minimumCount: 0),
+            ClientUpdateForward m => MeasureUpdates(m, m.UpdateArray, minimumCount: 1),
+            PrepareOk m => MeasurePrepareOk(m),
+            _ => throw new ArgumentException(Text($"The codec has no encoding for {message.GetType().Name}."), nameof(message)),
+        };
+
+        // Bodies the protocol builds are far smaller; this only keeps the arithmetic honest.
+        if (length > int.MaxValue - HeaderBytes - MacTrailerBytes)
+        {
+            throw new ArgumentException(Text($"The {message.Type} body is {length} bytes, too large for a frame."), nameof(message));
+        }
+
+        return (int)length;
+    }
+
+    /// <summary>The size of <paramref name="count"/> i64 views or sequence numbers, which must not be negative.</summary>
+    private static int Int64Fields(PaxosMessage message, int count, long first, long second = 0, long third = 0)
+    {
+        if (first < 0 || second < 0 || third < 0)
+        {
+            throw new ArgumentException(Text($"{message.Type} from {message.Sender} has a negative view or sequence number: {message}."), nameof(message));
+        }
+
+        return count * sizeof(long);
+    }
+
+    /// <summary>The size of a u32 count and the updates, which must number at least <paramref name="minimumCount"/>.</summary>
+    private long MeasureUpdates(PaxosMessage message, ClientUpdate[] updates, int minimumCount)
+    {
+        if (updates.Length < minimumCount)
+        {
+            throw new ArgumentException(Text($"{message.Type} from {message.Sender} carries no update."), nameof(message));
+        }
+
+        long length = sizeof(uint);
+        foreach (var update in updates)
+        {
+            length += MeasureUpdate(message, update);
+        }
+
+        return length;
+    }
+
+    private long MeasurePrepareOk(PrepareOk message)
+    {
+        if (message.View.Value < 0 || message.Part < 0 || message.PartCount < 1 || message.Part >= message.PartCount || message.Entries is null)
+        {
+            throw new ArgumentException(Text($"PrepareOk from {message.Sender} has a negative view, a part outside its part count, or no entry list: {message}."), nameof(message));
+        }
+
+        long length = sizeof(long) + sizeof(int) + sizeof(int) + sizeof(uint);
+        var entries = message.Entries;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            if (entry.Sequence.Value < 0 || entry.View.Value < 0)
+            {
+                throw new ArgumentException(Text($"PrepareOk from {message.Sender} has an entry with a negative slot or view: {entry}."), nameof(message));
+            }
+
+            length += EntryBytes + MeasureUpdate(message, entry.Update);
+        }
+
+        return length;
+    }
+
+    private long MeasureUpdate(PaxosMessage message, ClientUpdate? update)
+    {
+        if (update is null
+            || !IsValidUpdate(update.ClientId.Value, update.Timestamp, update.Origin.Value, update.Payload.Length))
+        {
+            throw new ArgumentException(Text($"{message.Type} from {message.Sender} carries a missing or invalid update ({update?.ToString() ?? "null"}, origin {update?.Origin.ToString() ?? "-"})."), nameof(message));
+        }
+
+        return UpdateBytes + update.Payload.Length;
+    }
+
+    /// <summary>The one rule for updates on the wire, used by both directions: the no-op is exactly
+    /// (0, 0, no origin, no payload); any other update has a positive client id and timestamp; an origin
+    /// is a member or none.</summary>
+    private bool IsValidUpdate(long clientId, long timestamp, int origin, long payloadLength) =>
+        clientId == 0
+            ? timestamp == 0 && origin == ReplicaId.None.Value && payloadLength == 0
+            : clientId > 0 && timestamp > 0 && origin >= ReplicaId.None.Value && origin < _clusterSize;
+
+    private static void WriteBody(PaxosMessage message, ref SpanWriter writer)
+    {
+        switch (message)
+        {
+            case ViewChange m:
+                writer.WriteInt64(m.Attempted.Value);
+                break;
+            case VcProof m:
+                writer.WriteInt64(m.Installed.Value);
+                break;
+            case Prepare m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.LocalAru.Value);
+                break;
+            case PrepareReject m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.LocalAru.Value);
+                break;
+            case Alive m:
+                writer.WriteInt64(m.LocalAru.Value);
+                writer.WriteInt64(m.LastInstalled.Value);
+                break;
+            case CatchUpRequest m:
+                writer.WriteInt64(m.FromSequence.Value);
+                writer.WriteInt64(m.ToSequence.Value);
+                break;
+            case Accept m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.FirstSequence.Value);
+                writer.WriteInt64(m.LastSequence.Value);
+                break;
+            default:
+                WriteListBody(message, ref writer);
+                break;
+        }
+    }
+
+    private static void WriteListBody(PaxosMessage message, ref SpanWriter writer)
+    {
+        switch (message)
+        {
+            case Proposal m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.FirstSequence.Value);
+                WriteUpdates(m.UpdateArray, ref writer);
+                break;
+            case GloballyOrderedUpdate m:
+                writer.WriteInt64(m.FirstSequence.Value);
+                WriteUpdates(m.UpdateArray, ref writer);
+                break;
+            case ClientUpdateForward m:
+                WriteUpdates(m.UpdateArray, ref writer);
+                break;
+            case PrepareOk m:
+                WritePrepareOk(m, ref writer);
+                break;
+            default:
+                throw new UnreachableException("MeasureBody accepted a message it cannot write.");
+        }
+    }
+
+    private static void WriteUpdates(ClientUpdate[] updates, ref SpanWriter writer)
+    {
+        writer.WriteUInt32((uint)updates.Length);
+        foreach (var update in updates)
+        {
+            WriteUpdate(update, ref writer);
+        }
+    }
+
+    private static void WritePrepareOk(PrepareOk message, ref SpanWriter writer)
+    {
+        var entries = message.Entries;
+        writer.WriteInt64(message.View.Value);
+        writer.WriteInt32(message.Part);
+        writer.WriteInt32(message.PartCount);
+        writer.WriteUInt32((uint)entries.Count);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            writer.WriteInt64(entry.Sequence.Value);
+            writer.WriteInt64(entry.View.Value);
+            writer.WriteByte(entry.IsOrdered ? OrderedEntryKind : ProposalEntryKind);
+            WriteUpdate(entry.Update, ref writer);
+        }
+    }
+
+    private static void WriteUpdate(ClientUpdate update, ref SpanWriter writer)
+    {
+        var payload = update.Payload.Span;
+        writer.WriteInt64(update.ClientId.Value);
+        writer.WriteInt64(update.Timestamp);
+        writer.WriteInt32(update.Origin.Value);
+        writer.WriteUInt32((uint)payload.Length);
+        writer.WriteBytes(payload);
+    }
+
+    // ---- Decoding: the body of an intact frame. Null means Malformed. ----
+
+    private PaxosMessage? DecodeBody(MessageType type, ReplicaId sender, ref SpanReader reader)
+    {
+        switch (type)
+        {
+            case MessageType.ViewChange:
+                return reader.TryReadFields(out var a) && reader.IsEmpty
+                    ? new ViewChange(sender, new ViewNumber(a)) : null;
+            case MessageType.VcProof:
+                return reader.TryReadFields(out a) && reader.IsEmpty
+                    ? new VcProof(sender, new ViewNumber(a)) : null;
+            case MessageType.Prepare:
+                return reader.TryReadFields(out a, out var b) && reader.IsEmpty
+                    ? new Prepare(sender, new ViewNumber(a), new SequenceNumber(b)) : null;
+            case MessageType.PrepareReject:
+                return reader.TryReadFields(out a, out b) && reader.IsEmpty
+                    ? new PrepareReject(sender, new ViewNumber(a), new SequenceNumber(b)) : null;
+            case MessageType.Alive:
+                return reader.TryReadFields(out a, out b) && reader.IsEmpty
+                    ? new Alive(sender, new SequenceNumber(a), new ViewNumber(b)) : null;
+            case MessageType.CatchUpRequest:
+                return reader.TryReadFields(out a, out b) && reader.IsEmpty
+                    ? new CatchUpRequest(sender, new SequenceNumber(a), new SequenceNumber(b)) : null;
+            case MessageType.Accept:
+                return reader.TryReadFields(out a, out b) && reader.TryReadFields(out var c) && reader.IsEmpty
+                    ? new Accept(sender, new ViewNumber(a), new SequenceNumber(b), new SequenceNumber(c)) : null;
+            default:
+                return DecodeListBody(type, sender, ref reader);
+        }
+    }
+
+    private PaxosMessage? DecodeListBody(MessageType type, ReplicaId sender, ref SpanReader reader)
+    {
+        switch (type)
+        {
+            case MessageType.Proposal:
+                return reader.TryReadFields(out var view, out var first) && TryReadUpdates(ref reader, minimumCount: 1, out var updates)
+                    ? new Proposal(sender, new ViewNumber(view), new SequenceNumber(first), updates) : null;
+            case MessageType.GloballyOrderedUpdate:
+                return reader.TryReadFields(out first) && TryReadUpdates(ref reader, minimumCount: 0, out updates)
+                    ? new GloballyOrderedUpdate(sender, new SequenceNumber(first), updates) : null;
+            case MessageType.ClientUpdateForward:
+                return TryReadUpdates(ref reader, minimumCount: 1, out updates)
+                    ? new ClientUpdateForward(sender, updates) : null;
+            case MessageType.PrepareOk:
+                return DecodePrepareOk(sender, ref reader);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>Reads a u32 count and that many updates, which must end the body exactly. The first pass
+    /// only checks and measures; objects are made only once the whole list is known to be well-formed.</summary>
+    private bool TryReadUpdates(ref SpanReader reader, int minimumCount, out ClientUpdate[] updates)
+    {
+        updates = [];
+        if (!reader.TryReadCount(UpdateBytes, minimumCount, out var count))
+        {
+            return false;
+        }
+
+        var check = reader;
+        var payloadBytes = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (!TrySkipUpdate(ref check, ref payloadBytes))
+            {
+                return false;
+            }
+        }
+
+        if (!check.IsEmpty)
+        {
+            return false;
+        }
+
+        if (count > 0)
+        {
+            updates = new ClientUpdate[count];
+            var payloads = new PayloadBuffer(payloadBytes);
+            for (var i = 0; i < count; i++)
+            {
+                updates[i] = ReadCheckedUpdate(ref reader, ref payloads);
+            }
+        }
+
+        return true;
+    }
+
+    private PrepareOk? DecodePrepareOk(ReplicaId sender, ref SpanReader reader)
+    {
+        if (!reader.TryReadFields(out var view)
+            || !reader.TryReadInt32(out var part)
+            || !reader.TryReadInt32(out var partCount)
+            || part < 0 || partCount < 1 || part >= partCount
+            || !reader.TryReadCount(EntryBytes + UpdateBytes, minimumCount: 0, out var count))
+        {
+            return null;
+        }
+
+        var check = reader;
+        var payloadBytes = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (!check.TryReadFields(out _, out _) || !check.TryReadByte(out var kind) || kind > OrderedEntryKind
+                || !TrySkipUpdate(ref check, ref payloadBytes))
+            {
+                return null;
+            }
+        }
+
+        if (!check.IsEmpty)
+        {
+            return null;
+        }
+
+        var entries = count == 0 ? [] : new DataListEntry[count];
+        var payloads = new PayloadBuffer(payloadBytes);
+        for (var i = 0; i < entries.Length; i++)
+        {
+            // The first pass checked every field, so these reads succeed.
+            _ = reader.TryReadFields(out var sequence, out var entryView);
+            _ = reader.TryReadByte(out var kind);
+            var update = ReadCheckedUpdate(ref reader, ref payloads);
+            entries[i] = new DataListEntry(new SequenceNumber(sequence), new ViewNumber(entryView), kind == OrderedEntryKind, update);
+        }
+
+        return new PrepareOk(sender, new ViewNumber(view), part, partCount, entries);
+    }
+
+    /// <summary>Checks one update and steps over it, adding its payload length to <paramref name="payloadBytes"/>.</summary>
+    private bool TrySkipUpdate(ref SpanReader reader, ref int payloadBytes)
+    {
+        if (!reader.TryReadUpdateFields(out var clientId, out var timestamp, out var origin, out var length)
+            || !IsValidUpdate(clientId, timestamp, origin, length)
+            || !reader.TrySkip(length))
+        {
+            return false;
+        }
+
+        // Cannot overflow: the payloads all lie in one body of at most 65,000 bytes.
+        payloadBytes += (int)length;
+        return true;
+    }
+
+    /// <summary>Reads an update that <see cref="TrySkipUpdate"/> has already accepted.</summary>
+    private static ClientUpdate ReadCheckedUpdate(ref SpanReader reader, ref PayloadBuffer payloads)
+    {
+        _ = reader.TryReadUpdateFields(out var clientId, out var timestamp, out var origin, out var length);
+        if (clientId == 0)
+        {
+            return ClientUpdate.NoOp;
+        }
+
+        _ = reader.TryReadBytes((int)length, out var bytes);
+        return new ClientUpdate(new ClientId(clientId), timestamp, payloads.Add(bytes), new ReplicaId(origin), validate: false);
+    }
+
+    private static ArgumentException Invalid(MessageCodecOptions options, string message) =>
+        new(message, nameof(options));
+
+    private static string Text(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The one array that holds every payload of a decoded message, filled in order.</summary>
+    private struct PayloadBuffer(int length)
+    {
+        private readonly byte[] _bytes = length == 0 ? [] : new byte[length];
+        private int _used;
+
+        public ReadOnlyMemory<byte> Add(ReadOnlySpan<byte> payload)
+        {
+            if (payload.IsEmpty)
+            {
+                return ReadOnlyMemory<byte>.Empty;
+            }
+
+            payload.CopyTo(_bytes.AsSpan(_used));
+            var memory = new ReadOnlyMemory<byte>(_bytes, _used, payload.Length);
+            _used += payload.Length;
+            return memory;
+        }
+    }
+
+    /// <summary>Writes little-endian fields in order. The caller measured the body, so every write fits.</summary>
+    private ref struct SpanWriter(Span<byte> destination)
+    {
+        private readonly Span<byte> _destination = destination;
+
+        public int Written { get; private set; }
+
+        public void WriteInt64(long value)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(_destination[Written..], value);
+            Written += sizeof(long);
+        }
+
+        public void WriteInt32(int value)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(_destination[Written..], value);
+            Written += sizeof(int);
+        }
+
+        public void WriteUInt32(uint value)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(_destination[Written..], value);
+            Written += sizeof(uint);
+        }
+
+        public void WriteByte(byte value)
+        {
+            _destination[Written] = value;
+            Written++;
+        }
+
+        public void WriteBytes(ReadOnlySpan<byte> value)
+        {
+            value.CopyTo(_destination[Written..]);
+            Written += value.Length;
+        }
+    }
+
+    /// <summary>Reads little-endian fields in order; every read checks the bytes left first and fails
+    /// (returns false) rather than throw.</summary>
+    private ref struct SpanReader(ReadOnlySpan<byte> source)
+    {
+        private readonly ReadOnlySpan<byte> _source = source;
+        private int _read;
+
+        public readonly int Remaining => _source.Length - _read;
+
+        public readonly bool IsEmpty => _read == _source.Length;
+
+        /// <summary>Reads one view or sequence number, which must not be negative.</summary>
+        public bool TryReadFields(out long first)
+        {
+            first = 0;
+            if (Remaining < sizeof(long))
+            {
+                return false;
+            }
+
+            first = BinaryPrimitives.ReadInt64LittleEndian(_source[_read..]);
+            _read += sizeof(long);
+            return first >= 0;
+        }
+
+        /// <summary>Reads two views or sequence numbers, which must not be negative.</summary>
+        public bool TryReadFields(out long first, out long second)
+        {
+            second = 0;
+            return TryReadFields(out first) && TryReadFields(out second);
+        }
+
+        public bool TryReadInt32(out int value)
+        {
+            value = 0;
+            if (Remaining < sizeof(int))
+            {
+                return false;
+            }
+
+            value = BinaryPrimitives.ReadInt32LittleEndian(_source[_read..]);
+            _read += sizeof(int);
+            return true;
+        }
+
+        public bool TryReadByte(out byte value)
+        {
+            value = 0;
+            if (Remaining < 1)
+            {
+                return false;
+            }
+
+            value = _source[_read];
+            _read++;
+            return true;
+        }
+
+        /// <summary>Reads a u32 element count, which must be at least <paramref name="minimumCount"/> and small
+        /// enough that that many elements of <paramref name="minimumElementBytes"/> each fit in the bytes left.
+        /// This is what keeps a forged count from allocating more than the datagram's size.</summary>
+        public bool TryReadCount(int minimumElementBytes, int minimumCount, out int count)
+        {
+            count = 0;
+            if (Remaining < sizeof(uint))
+            {
+                return false;
+            }
+
+            var value = BinaryPrimitives.ReadUInt32LittleEndian(_source[_read..]);
+            _read += sizeof(uint);
+            if (value < minimumCount || value > (uint)(Remaining / minimumElementBytes))
+            {
+                return false;
+            }
+
+            count = (int)value;
+            return true;
+        }
+
+        /// <summary>Reads the fixed part of an update: client id, timestamp, origin and payload length.</summary>
+        public bool TryReadUpdateFields(out long clientId, out long timestamp, out int origin, out uint payloadLength)
+        {
+            if (Remaining < UpdateBytes)
+            {
+                clientId = 0;
+                timestamp = 0;
+                origin = 0;
+                payloadLength = 0;
+                return false;
+            }
+
+            var fields = _source.Slice(_read, UpdateBytes);
+            clientId = BinaryPrimitives.ReadInt64LittleEndian(fields);
+            timestamp = BinaryPrimitives.ReadInt64LittleEndian(fields[8..]);
+            origin = BinaryPrimitives.ReadInt32LittleEndian(fields[16..]);
+            payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(fields[20..]);
+            _read += UpdateBytes;
+            return true;
+        }
+
+        public bool TrySkip(uint length)
+        {
+            if (length > (uint)Remaining)
+            {
+                return false;
+            }
+
+            _read += (int)length;
+            return true;
+        }
+
+        public bool TryReadBytes(int length, out ReadOnlySpan<byte> bytes)
+        {
+            bytes = default;
+            if (length < 0 || length > Remaining)
+            {
+                return false;
+            }
+
+            bytes = _source.Slice(_read, length);
+            _read += length;
+            return true;
+        }
+    }
+}

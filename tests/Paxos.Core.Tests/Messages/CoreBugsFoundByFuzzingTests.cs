@@ -1,0 +1,82 @@
+namespace Paxos.Tests.Messages;
+
+/// <summary>
+/// Faults of <see cref="PaxosReplica"/> that the codec fuzzer found: each test steps the exact datagram
+/// (decoded by a <see cref="MessageCodec"/> of cluster 7, three replicas, CRC mode) into a fresh replica 0
+/// of 3 with default options, and fails today. DESIGN.md §4 says nothing a peer sends may crash a replica;
+/// in CRC mode anyone on the network can send these frames. They are [Explicit] so the suite stays green
+/// until the core's owner fixes them; remove the attribute with the fix.
+/// </summary>
+public class CoreBugsFoundByFuzzingTests
+{
+    private static readonly MessageCodec Codec = new(new MessageCodecOptions { ClusterId = 7, ClusterSize = 3 });
+
+    [Test]
+    [Explicit("core bug: a ViewChange with attempted = long.MaxValue makes the next Progress_Timer expiry compute Last_Attempted.Next = long.MinValue, which breaks the invariant Last_Installed ≤ Last_Attempted and stops the replica")]
+    public void A_ViewChange_for_view_long_MaxValue_faults_the_replica_at_its_next_progress_timeout()
+    {
+        // ViewChange from replica 1, attempted = 0x7FFFFFFFFFFFFFFF.
+        var replica = Replica();
+
+        Step(replica, "50580100070000000100010008000000FFFFFFFFFFFFFF7FC9533E59");
+        RunTicks(replica, 400);
+
+        replica.IsFaulted.Should().BeFalse();
+    }
+
+    [Test]
+    [Explicit("core bug: one VcProof with installed = long.MaxValue makes a fresh replica install that view at once; its next Progress_Timer expiry computes long.MinValue as the next view, breaking Last_Installed ≤ Last_Attempted and stopping the replica")]
+    public void A_VcProof_for_view_long_MaxValue_faults_the_replica_at_its_next_progress_timeout()
+    {
+        // VcProof from replica 1, installed = 0x7FFFFFFFFFFFFFFF.
+        var replica = Replica();
+
+        Step(replica, "50580100070000000200010008000000FFFFFFFFFFFFFF7F3A33C64A");
+        RunTicks(replica, 400);
+
+        replica.IsFaulted.Should().BeFalse();
+    }
+
+    [Test]
+    [Explicit("core bug: a GloballyOrderedUpdate that binds an ordered-but-unexecuted slot to a different update fails the 'slot ordered twice' invariant in ApplyOrdered and stops the replica, instead of dropping and counting the message")]
+    public void Two_GloballyOrderedUpdates_binding_one_unexecuted_slot_to_different_updates_fault_the_replica()
+    {
+        var replica = Replica();
+
+        // Replica 1: slot 2 is c1#1 (payload 01). Slot 1 is unknown, so slot 2 stays above Local_Aru.
+        Step(replica, "5058010007000000080001002500000002000000000000000100000001000000000000000100000000000000FFFFFFFF01000000013B8E7176");
+
+        // Replica 2: slot 2 is c2#1 (payload 02).
+        var act = () => Step(replica, "5058010007000000080002002500000002000000000000000100000002000000000000000100000000000000FFFFFFFF01000000022A2B7DA4");
+
+        act.Should().NotThrow();
+        replica.IsFaulted.Should().BeFalse();
+    }
+
+    private static PaxosReplica Replica() =>
+        new(new PaxosOptions { ReplicaId = 0, ClusterSize = 3 }, new NullExecutor());
+
+    private static void Step(PaxosReplica replica, string frame)
+    {
+        Codec.TryDecode(Convert.FromHexString(frame), out var message).Should().Be(DecodeStatus.Ok);
+        replica.Step(message!);
+    }
+
+    private static void RunTicks(PaxosReplica replica, int ticks)
+    {
+        for (var i = 0; i < ticks; i++)
+        {
+            replica.Tick();
+            var batch = replica.TakeOutput();
+            if (batch.Number > 0)
+            {
+                replica.AcknowledgePersisted(batch.Number);
+            }
+        }
+    }
+
+    private sealed class NullExecutor : IExecutor
+    {
+        public ReadOnlyMemory<byte> Execute(in OrderedUpdate update) => ReadOnlyMemory<byte>.Empty;
+    }
+}
