@@ -96,6 +96,7 @@ public sealed class Simulator : IClusterObserver
     private bool _liveness;
     private bool _partitioned;
     private CoverageProbes _probes;
+    private long _convergenceTarget = -1;
 
     /// <summary>Prepares a run of <paramref name="config"/>.</summary>
     /// <param name="config">The run's configuration.</param>
@@ -318,6 +319,12 @@ public sealed class Simulator : IClusterObserver
         }
     }
 
+    /// <summary>
+    /// Convergence: every client's update completed, and every live replica executed the same updates — at
+    /// least through the highest slot any replica had executed when the last client finished, with the same
+    /// executor state hash. (An idle leader keeps ordering no-op heartbeats, G6, so the last executed slot
+    /// itself keeps moving; no-ops do not change the state, and slot agreement is checked on every slot.)
+    /// </summary>
     private bool Converged()
     {
         foreach (var client in _clients)
@@ -328,8 +335,16 @@ public sealed class Simulator : IClusterObserver
             }
         }
 
-        long aru = -1;
-        ulong hash = 0;
+        if (_convergenceTarget < 0)
+        {
+            _convergenceTarget = _harness.Checker.HighestExecuted;
+            foreach (var slot in _harness.Checker.AcknowledgedSlots)
+            {
+                _convergenceTarget = Math.Max(_convergenceTarget, slot);
+            }
+        }
+
+        ulong? hash = null;
         foreach (var replica in _harness.Replicas)
         {
             if (replica.Replica is not { } paxos)
@@ -338,24 +353,12 @@ public sealed class Simulator : IClusterObserver
             }
 
             var executor = (RecordingExecutor)replica.Executor!;
-            var status = paxos.Status;
-            if (aru < 0)
-            {
-                aru = status.LocalAru.Value;
-                hash = executor.StateHash;
-            }
-            else if (aru != status.LocalAru.Value || hash != executor.StateHash)
+            if (paxos.Status.LocalAru.Value < _convergenceTarget || (hash is { } known && known != executor.StateHash))
             {
                 return false;
             }
-        }
 
-        foreach (var slot in _harness.Checker.AcknowledgedSlots)
-        {
-            if (slot > aru)
-            {
-                return false;
-            }
+            hash = executor.StateHash;
         }
 
         return true;

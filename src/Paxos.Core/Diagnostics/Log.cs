@@ -36,6 +36,9 @@ internal static partial class Log
     [LoggerMessage(1200, LogLevel.Debug, "Replica {Replica}: ordered duplicate {Update} at {Sequence} consumed without executing (G12)")]
     public static partial void DuplicateSuppressed(ILogger logger, ReplicaId replica, ClientUpdate update, SequenceNumber sequence);
 
+    [LoggerMessage(1401, LogLevel.Error, "Replica {Replica}: slot {Sequence} is ordered here as {Ordered}, but replica {Sender} says {Reported}; ignored (a bug or a forged message)")]
+    public static partial void ConflictingOrder(ILogger logger, ReplicaId replica, SequenceNumber sequence, ClientUpdate ordered, ClientUpdate reported, ReplicaId sender);
+
     [LoggerMessage(1400, LogLevel.Debug, "Replica {Replica}: catching up slots {From}..{To} from {Peer}")]
     public static partial void CatchUpRequested(ILogger logger, ReplicaId replica, SequenceNumber from, SequenceNumber to, ReplicaId peer);
 

@@ -36,6 +36,54 @@ public enum DropReason
 
     /// <summary>The leader's Update_Queue is full; the origin replica forwards the update again later.</summary>
     QueueFull,
+
+    /// <summary>A peer reported a slot ordered with a different update than this replica holds ordered. In
+    /// the crash-fault model this cannot happen; the message is dropped, counted and logged as an error.</summary>
+    ConflictingOrder,
+}
+
+/// <summary>Bounds on numbers in messages, so that no peer can make a counter overflow.</summary>
+public static class ProtocolLimits
+{
+    /// <summary>The highest view a message may name (2^62): views grow by one per election, so a real
+    /// cluster never comes near it.</summary>
+    public const long MaxView = 1L << 62;
+
+    /// <summary>The highest sequence number a message may name (2^62).</summary>
+    public const long MaxSequence = 1L << 62;
+
+    /// <summary>Whether every view and sequence number in <paramref name="message"/> is within bounds.</summary>
+    public static bool AreNumbersInRange(PaxosMessage message) => message switch
+    {
+        ViewChange m => IsView(m.Attempted),
+        VcProof m => IsView(m.Installed),
+        Prepare m => IsView(m.View) && IsSequence(m.LocalAru),
+        PrepareOk m => IsView(m.View) && AreEntriesInRange(m.Entries),
+        PrepareReject m => IsView(m.View) && IsSequence(m.LocalAru),
+        Proposal m => IsView(m.View) && IsSequence(m.FirstSequence) && m.FirstSequence.Value <= MaxSequence - m.Updates.Count,
+        Accept m => IsView(m.View) && IsSequence(m.FirstSequence) && IsSequence(m.LastSequence),
+        GloballyOrderedUpdate m => IsSequence(m.FirstSequence) && m.FirstSequence.Value <= MaxSequence - m.Updates.Count,
+        Alive m => IsView(m.LastInstalled) && IsSequence(m.LocalAru),
+        CatchUpRequest m => IsSequence(m.FromSequence) && IsSequence(m.ToSequence),
+        _ => true,
+    };
+
+    private static bool IsView(ViewNumber view) => view.Value is >= 0 and <= MaxView;
+
+    private static bool IsSequence(SequenceNumber sequence) => sequence.Value is >= 0 and <= MaxSequence;
+
+    private static bool AreEntriesInRange(IReadOnlyList<DataListEntry> entries)
+    {
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (!IsView(entries[i].View) || !IsSequence(entries[i].Sequence))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }
 
 /// <summary>The conflict checks of TR Fig. 4: run on every message before anything else (PROTOCOL.md §4).</summary>

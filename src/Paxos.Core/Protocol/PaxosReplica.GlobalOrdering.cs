@@ -196,6 +196,7 @@ public sealed partial class PaxosReplica
         _output.AddAcceptedProposal(proposal);
         _selfAcceptances.Enqueue(new SelfAcceptance(_output.Number, view, first, _lastProposed));
         Broadcast(proposal);
+        PruneInFlight();
         _inFlight.Enqueue(new InFlightProposal(proposal, _tick));
         _heartbeatTimer.Start();
         Counters.ProposalsSent++;
@@ -357,15 +358,14 @@ public sealed partial class PaxosReplica
     }
 
     /// <summary>TR Fig. 5 F, the Globally_Ordered_Update rule: store it unless the slot is ordered already.
-    /// Returns whether the slot was newly ordered.</summary>
-    /// <exception cref="PaxosInvariantException">The slot is ordered with a different update: agreement broke.</exception>
-    private bool ApplyOrdered(long sequence, ClientUpdate update)
+    /// A different update for an ordered slot is reported as <see cref="OrderedResult.Conflict"/>: in the
+    /// crash-fault model only a bug or a forged message can cause it, and the caller decides how loud to be.</summary>
+    private OrderedResult ApplyOrdered(long sequence, ClientUpdate update)
     {
         ref var slot = ref _history.At(sequence);
         if (slot.IsOrdered)
         {
-            Invariant(slot.Update!.SameAs(update), $"slot {sequence} is ordered with {slot.Update} here but {update} elsewhere");
-            return false;
+            return slot.Update!.SameAs(update) ? OrderedResult.Known : OrderedResult.Conflict;
         }
 
         slot.IsOrdered = true;
@@ -376,7 +376,14 @@ public sealed partial class PaxosReplica
             _highestOrdered = sequence;
         }
 
-        return true;
+        return OrderedResult.New;
+    }
+
+    private enum OrderedResult
+    {
+        New,
+        Known,
+        Conflict,
     }
 
     /// <summary>
@@ -493,11 +500,7 @@ public sealed partial class PaxosReplica
             return;
         }
 
-        while (_inFlight.Count > 0 && _inFlight.Peek().Proposal.LastSequence.Value <= _localAru)
-        {
-            _inFlight.Dequeue();
-        }
-
+        PruneInFlight();
         if (_proposalTimer.Tick())
         {
             RetransmitProposals();
@@ -514,6 +517,15 @@ public sealed partial class PaxosReplica
             }
 
             _heartbeatTimer.Start();
+        }
+    }
+
+    /// <summary>Forgets in-flight Proposals whose slots are all executed.</summary>
+    private void PruneInFlight()
+    {
+        while (_inFlight.Count > 0 && _inFlight.Peek().Proposal.LastSequence.Value <= _localAru)
+        {
+            _inFlight.Dequeue();
         }
     }
 

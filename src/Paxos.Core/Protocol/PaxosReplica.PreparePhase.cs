@@ -192,7 +192,7 @@ public sealed partial class PaxosReplica
         // TR Fig. 5 C: apply every entry with the Proposal and Globally_Ordered_Update rules.
         foreach (var entry in message.Entries)
         {
-            ApplyDataListEntry(entry);
+            ApplyDataListEntry(entry, message);
         }
 
         // G10: ordered updates from a data list can extend Local_Aru; the TR forgot this call.
@@ -205,7 +205,7 @@ public sealed partial class PaxosReplica
         }
     }
 
-    private void ApplyDataListEntry(in DataListEntry entry)
+    private void ApplyDataListEntry(in DataListEntry entry, PrepareOk message)
     {
         var sequence = entry.Sequence.Value;
         if (entry.Update is null || sequence < 1 || sequence > _localAru + (4 * _window) + 4096)
@@ -215,11 +215,7 @@ public sealed partial class PaxosReplica
 
         if (entry.IsOrdered)
         {
-            if (ApplyOrdered(sequence, entry.Update))
-            {
-                Counters.SlotsLearnedOrdered++;
-            }
-
+            CountOrdered(ApplyOrdered(sequence, entry.Update), sequence, entry.Update, message);
             return;
         }
 

@@ -23,7 +23,9 @@ public sealed partial class PaxosReplica
     /// <summary>The peer asked by the outstanding request, or <see cref="ReplicaId.None"/>.</summary>
     private ReplicaId _catchUpPeer = ReplicaId.None;
 
-    /// <summary>The last slot of the outstanding request.</summary>
+    /// <summary>The first and last slot of the outstanding request.</summary>
+    private long _catchUpRequestedFrom;
+
     private long _catchUpRequestedTo;
 
     /// <summary>Ticks left before the outstanding request is given up.</summary>
@@ -107,7 +109,17 @@ public sealed partial class PaxosReplica
         }
 
         var peer = ChooseCatchUpPeer();
+        if (peer.IsNone)
+        {
+            // Every peer failed to serve the target; wait a timeout before trying them all again, rather
+            // than asking in a loop.
+            _catchUpTried = 0;
+            _catchUpDelay = _options.CatchUpTimeoutTicks;
+            return;
+        }
+
         var from = _localAru + 1;
+        _catchUpRequestedFrom = from;
         _catchUpRequestedTo = Math.Min(_catchUpTarget, _localAru + _options.CatchUpSlotsPerRequest);
         _catchUpPeer = peer;
         _catchUpTimeout = _options.CatchUpTimeoutTicks;
@@ -123,7 +135,7 @@ public sealed partial class PaxosReplica
         var everyone = (_clusterSize == 64 ? ulong.MaxValue : (1UL << _clusterSize) - 1) & ~_selfBit;
         if ((_catchUpTried & everyone) == everyone)
         {
-            _catchUpTried = 0;
+            return ReplicaId.None;
         }
 
         if (!_catchUpPreferredPeer.IsNone && (_catchUpTried & Bit(_catchUpPreferredPeer)) == 0)
@@ -235,7 +247,8 @@ public sealed partial class PaxosReplica
         var fromCatchUpPeer = message.Sender == _catchUpPeer;
         if (updates.Length == 0)
         {
-            if (fromCatchUpPeer)
+            // Only the answer to the outstanding request counts; a stale or duplicated refusal does not.
+            if (fromCatchUpPeer && first == _catchUpRequestedFrom)
             {
                 // The peer cannot serve this range; try another one now.
                 _catchUpTried |= Bit(message.Sender);
@@ -251,9 +264,9 @@ public sealed partial class PaxosReplica
         for (var i = 0; i < updates.Length; i++)
         {
             var sequence = first + i;
-            if (sequence > _localAru && sequence <= limit && ApplyOrdered(sequence, updates[i]))
+            if (sequence > _localAru && sequence <= limit)
             {
-                Counters.SlotsLearnedOrdered++;
+                CountOrdered(ApplyOrdered(sequence, updates[i]), sequence, updates[i], message);
             }
         }
 
@@ -269,6 +282,20 @@ public sealed partial class PaxosReplica
                 _catchUpPeer = ReplicaId.None;
                 RequestCatchUp();
             }
+        }
+    }
+
+    /// <summary>Counts a slot learned ordered from a peer, or drops and reports a conflicting binding.</summary>
+    private void CountOrdered(OrderedResult result, long sequence, ClientUpdate update, PaxosMessage message)
+    {
+        if (result == OrderedResult.New)
+        {
+            Counters.SlotsLearnedOrdered++;
+        }
+        else if (result == OrderedResult.Conflict)
+        {
+            Counters.CountDrop(DropReason.ConflictingOrder);
+            Log.ConflictingOrder(_logger, _id, new SequenceNumber(sequence), _history.Peek(sequence).Update!, update, message.Sender);
         }
     }
 

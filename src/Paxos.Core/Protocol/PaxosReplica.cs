@@ -150,6 +150,10 @@ public sealed partial class PaxosReplica
             {
                 Drop(message, DropReason.UnknownSender);
             }
+            else if (!ProtocolLimits.AreNumbersInRange(message))
+            {
+                Drop(message, DropReason.Malformed);
+            }
             else
             {
                 Dispatch(message);
@@ -401,7 +405,9 @@ public sealed partial class PaxosReplica
 
         foreach (var ordered in recovered.OrderedSlots)
         {
-            ApplyOrdered(ordered.Sequence.Value, ordered.Update);
+            // A conflict within this replica's own log is a broken invariant, not bad input.
+            Invariant(ApplyOrdered(ordered.Sequence.Value, ordered.Update) != OrderedResult.Conflict,
+                $"the log orders slot {ordered.Sequence} twice with different updates");
         }
 
         // Replaying ordered updates rebuilds the executor's state, the client table and Last_Executed.
