@@ -87,6 +87,9 @@ public sealed class ClusterHarness
     /// <summary>N.</summary>
     public int ClusterSize => _replicas.Length;
 
+    /// <summary>Called after a replica's <see cref="RecordingExecutor"/> executed an update (recovery replays included).</summary>
+    public Action<ReplicaId, OrderedUpdate>? Executed { get; set; }
+
     /// <summary>Starts every replica and connects the observer.</summary>
     public void Start(IClusterObserver observer)
     {
@@ -143,7 +146,11 @@ public sealed class ClusterHarness
         Checker.OnIncarnation(id);
         if (executor is RecordingExecutor recording)
         {
-            recording.OnExecuted = update => Checker.OnExecuted(id, update);
+            recording.OnExecuted = update =>
+            {
+                Checker.OnExecuted(id, update);
+                Executed?.Invoke(id, update);
+            };
         }
 
         var logger = _loggerFactory?.CreateLogger($"Paxos.Replica{id.Value}");

@@ -439,8 +439,8 @@ public sealed partial class PaxosReplica
         // G23: only an ordering made in the installed view shows that the view works.
         if (orderedInView != 0 && orderedInView == _lastInstalled.Value && _state != ReplicaState.LeaderElection)
         {
-            _progressTimer.Start();
             _progressTimer.ResetBackOff();
+            _progressTimer.Start();
         }
     }
 

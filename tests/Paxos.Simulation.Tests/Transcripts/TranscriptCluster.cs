@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Text;
+
+namespace Paxos.Simulation.Tests.Transcripts;
+
+/// <summary>
+/// A cluster driven by a script, in the style of etcd raft's <c>testdata/*.txt</c>: every message waits in
+/// a queue until a command delivers or drops it, so a transcript fixes the exact interleaving of a trap.
+/// It runs the real replicas through <see cref="ClusterHarness"/>, so the safety checker watches every step.
+/// </summary>
+internal sealed class TranscriptCluster : IClusterObserver
+{
+    private const int MaxDeliveries = 100_000;
+
+    private readonly ClusterHarness _harness;
+    private readonly List<Queued> _queue = [];
+    private readonly bool[,] _cut;
+    private readonly string[] _lastState;
+    private readonly StringBuilder _output;
+    private bool _quiet;
+
+    public TranscriptCluster(int clusterSize, PaxosOptions options, StringBuilder output)
+    {
+        _output = output;
+        _cut = new bool[clusterSize, clusterSize];
+        _lastState = new string[clusterSize];
+        _harness = new ClusterHarness(options, clusterSize, _ => new RecordingExecutor(), seed: 1);
+        _harness.Executed = (replica, update) => Say($"{replica}: execute {update.Sequence} c{update.ClientId}#{update.Timestamp}");
+        _harness.Start(this);
+        ReportStateChanges();
+    }
+
+    public ClusterHarness Harness => _harness;
+
+    public int ClusterSize => _harness.ClusterSize;
+
+    public void OnSend(ReplicaId sender, ReplicaId destination, PaxosMessage message)
+    {
+        if (_cut[sender.Value, destination.Value])
+        {
+            Say($"{sender}->{destination} {message} (dropped: cut)");
+            return;
+        }
+
+        _queue.Add(new Queued(sender, destination, message));
+    }
+
+    public void OnReply(ReplicaId replica, in ClientReply reply) =>
+        Say(reply.Status == ReplyStatus.Executed
+            ? $"{replica}: reply c{reply.ClientId}#{reply.Timestamp} executed at {reply.Sequence}"
+            : $"{replica}: reply c{reply.ClientId}#{reply.Timestamp} {reply.Status}");
+
+    public void Tick(IReadOnlyList<ReplicaId> replicas, int times)
+    {
+        for (var i = 0; i < times; i++)
+        {
+            foreach (var replica in replicas)
+            {
+                _harness.Tick(replica);
+                ReportStateChanges();
+            }
+        }
+    }
+
+    /// <summary>Delivers queued messages that match, oldest first, including matching ones they cause,
+    /// up to <paramref name="limit"/> deliveries.</summary>
+    public void Deliver(Func<Queued, bool> match, int limit)
+    {
+        var delivered = 0;
+        while (delivered < Math.Min(limit, MaxDeliveries))
+        {
+            var index = _queue.FindIndex(q => match(q));
+            if (index < 0)
+            {
+                return;
+            }
+
+            var next = _queue[index];
+            _queue.RemoveAt(index);
+            delivered++;
+            if (!_harness.Replicas[next.To.Value].IsUp)
+            {
+                Say($"{next.From}->{next.To} {next.Message} (dropped: down)");
+                continue;
+            }
+
+            Say($"{next.From}->{next.To} {next.Message}");
+            _harness.Deliver(next.To, next.Message);
+            ReportStateChanges();
+        }
+    }
+
+    public void Drop(Func<Queued, bool> match, int limit)
+    {
+        foreach (var queued in _queue.Where(match).Take(limit).ToList())
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (dropped)");
+            _queue.Remove(queued);
+        }
+    }
+
+    public void Inject(ReplicaId destination, PaxosMessage message)
+    {
+        Say($"{message.Sender}->{destination} {message} (injected)");
+        _harness.Deliver(destination, message);
+        ReportStateChanges();
+    }
+
+    public void PrintQueue()
+    {
+        foreach (var queued in _queue)
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (queued)");
+        }
+    }
+
+    public void Cut(int from, int to, bool cut) => _cut[from, to] = cut;
+
+    public void Heal() => Array.Clear(_cut);
+
+    public void Submit(ReplicaId replica, ClientUpdate update)
+    {
+        var status = _harness.Submit(replica, update);
+        Say($"{replica}: submit {update}: {(status is null ? "down" : status.ToString())}");
+        ReportStateChanges();
+    }
+
+    public void Crash(ReplicaId replica)
+    {
+        _harness.Crash(replica, new SimulationRandom(1), loseUnsyncedWrites: false);
+        Say($"{replica}: crashed");
+        _lastState[replica.Value] = "down";
+    }
+
+    public void Restart(ReplicaId replica)
+    {
+        Say($"{replica}: restarting");
+        _harness.Restart(replica);
+        ReportStateChanges();
+    }
+
+    /// <summary>Rounds of one tick on every live replica followed by delivering everything.</summary>
+    public void Run(int rounds, bool quiet)
+    {
+        var all = Enumerable.Range(0, ClusterSize).Select(i => new ReplicaId(i)).ToArray();
+        _quiet = quiet;
+        try
+        {
+            for (var i = 0; i < rounds; i++)
+            {
+                Tick(all, 1);
+                Deliver(_ => true, int.MaxValue);
+            }
+        }
+        finally
+        {
+            _quiet = false;
+        }
+    }
+
+    public void PrintStatus(IReadOnlyList<ReplicaId> replicas)
+    {
+        foreach (var id in replicas)
+        {
+            var replica = _harness.Replicas[id.Value];
+            if (replica.Replica is not { } paxos)
+            {
+                Say($"{id}: down");
+                continue;
+            }
+
+            var s = paxos.Status;
+            Say($"{id}: {s.State} view {s.LastInstalled}/{s.LastAttempted} leader {s.Leader} aru {s.LocalAru} pending {s.PendingUpdates} executed {((RecordingExecutor)replica.Executor!).Executed}");
+        }
+    }
+
+    public void PrintCounter(ReplicaId id, string name)
+    {
+        var counters = _harness.Replicas[id.Value].Replica!.Counters;
+        var value = name.StartsWith("dropped.", StringComparison.Ordinal)
+            ? counters.Dropped(Enum.Parse<DropReason>(name["dropped.".Length..]))
+            : (long)typeof(ReplicaCounters).GetProperty(name)!.GetValue(counters)!;
+        Say($"{id}: {name} = {value}");
+    }
+
+    private void ReportStateChanges()
+    {
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica is not { } paxos)
+            {
+                continue;
+            }
+
+            var s = paxos.Status;
+            var state = string.Create(CultureInfo.InvariantCulture, $"{s.State} view {s.LastInstalled}/{s.LastAttempted}");
+            if (state != _lastState[replica.Id.Value])
+            {
+                _lastState[replica.Id.Value] = state;
+                Say($"{replica.Id}: -> {state}", always: true);
+            }
+        }
+    }
+
+    private void Say(string line, bool always = false)
+    {
+        if (!_quiet || always || !line.Contains("->", StringComparison.Ordinal) || line.Contains(": ->", StringComparison.Ordinal))
+        {
+            _output.Append(line).Append('\n');
+        }
+    }
+
+    internal readonly record struct Queued(ReplicaId From, ReplicaId To, PaxosMessage Message);
+}
