@@ -1,0 +1,24 @@
+using System.Globalization;
+using BenchmarkDotNet.Running;
+using Paxos.Benchmarks;
+
+// `--cluster` measures the in-process 3-replica cluster (median of runs); anything else goes to
+// BenchmarkDotNet (`--filter *` runs every micro-benchmark).
+if (args.Length > 0 && args[0] == "--cluster")
+{
+    var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+    const long Updates = 2_000_000;
+    foreach (var (clients, entry, label) in new[] { (256, 1, "256 clients at the leader"), (256, 0, "256 clients at a non-leader (forwarded)"), (1, 1, "1 client at the leader") })
+    {
+        var updates = clients == 1 ? Updates / 10 : Updates;
+        var results = Enumerable.Range(0, runs).Select(_ => InProcessCluster.Measure(clients, 64, updates, entry)).ToList();
+        var rates = results.Select(r => r.UpdatesPerSecond).Order().ToList();
+        var bytes = results.Select(r => r.BytesPerUpdate).Order().ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{label}: median {rates[rates.Count / 2]:N0} ordered updates/s (min {rates[0]:N0}, max {rates[^1]:N0}), median {bytes[bytes.Count / 2]:N0} bytes allocated per update (payload shared, not counted); {runs} runs of {updates:N0}"));
+    }
+
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(InProcessCluster).Assembly).Run(args);
