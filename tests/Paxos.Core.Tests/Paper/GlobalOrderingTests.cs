@@ -247,6 +247,25 @@ public class GlobalOrderingTests
     }
 
     [Test]
+    public void Proposal_retransmission_stops_when_the_leader_leaves_its_view()
+    {
+        // §12 (PSB-C): a leader whose Progress_Timer expired cancels its pending Proposal retransmissions.
+        var fixture = LeaderOfView1(configure: o =>
+        {
+            o.ProgressTimeoutTicks = 20;
+            o.ProposalRetransmitTicks = 5;
+        });
+        fixture.Submit(U(1, 1));
+        fixture.TicksUntil(() => fixture.Status.State == ReplicaState.LeaderElection, 1000).Should().BePositive();
+        fixture.Counters.ProposalsRetransmitted.Should().BePositive("the Proposal was retransmitted while the view lasted");
+        fixture.Clear();
+
+        fixture.Tick(50);
+
+        fixture.MessagesOf<Proposal>().Should().BeEmpty();
+    }
+
+    [Test]
     public void Idle_leader_proposes_a_no_op_heartbeat()
     {
         // G6 (§6.5): a leader idle for LeaderHeartbeatTicks orders a no-op, so that nobody suspects a healthy idle leader.

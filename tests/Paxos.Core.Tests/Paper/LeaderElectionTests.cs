@@ -25,6 +25,23 @@ public class LeaderElectionTests
     }
 
     [Test]
+    public void Lone_replica_keeps_attempting_view_1_without_timing_out()
+    {
+        // §16.3: at boot no Progress_Timer runs, so a server alone waits in view 1 for a majority, re-sending View_Change(1).
+        var fixture = new ReplicaFixture(0, configure: o =>
+        {
+            o.ProgressTimeoutTicks = BaseTicks;
+            o.ViewChangeRetransmitTicks = 20;
+        }).Clear();
+
+        fixture.Tick(50 * BaseTicks);
+
+        fixture.Status.LastAttempted.Should().Be(V(1));
+        fixture.Counters.ViewChangesStarted.Should().Be(1);
+        fixture.MessagesOf<ViewChange>().Should().HaveCount(25).And.OnlyContain(v => v.Attempted == V(1));
+    }
+
+    [Test]
     public void Leader_of_a_view_is_view_mod_N()
     {
         // §6.1: the leader of view v is the server with id v mod N; view 1 is led by server 1, view N by server 0.
@@ -217,6 +234,22 @@ public class LeaderElectionTests
         fixture.Tick(7);
 
         fixture.SentOf<ViewChange>().Should().HaveCount(2).And.OnlyContain(m => m.To.IsNone && m.Message.Attempted == V(1));
+    }
+
+    [Test]
+    [Explicit("core finding: a view change started by the Progress_Timer inside Tick re-sends its View_Change one tick early (the retransmission timer is started and ticked in the same Tick)")]
+    public void ViewChange_after_a_progress_timeout_is_retransmitted_a_full_period_later()
+    {
+        // §6.3 / §12: the View_Change period is ViewChangeRetransmitTicks, however the attempt started.
+        var fixture = NonLeaderOfView1(configure: o =>
+        {
+            ShortProgressTimer(o);
+            o.ViewChangeRetransmitTicks = 5;
+        });
+        fixture.Tick(BaseTicks);
+        fixture.MessagesOf<ViewChange>().Should().ContainSingle();
+
+        fixture.TicksUntil(() => fixture.MessagesOf<ViewChange>().Count == 2, 100).Should().Be(5);
     }
 
     [Test]

@@ -143,6 +143,30 @@ public class PreparePhaseTests
     }
 
     [Test]
+    public void Leader_told_it_is_behind_catches_up_from_that_replica_and_prepares_again_with_its_new_aru()
+    {
+        // §8.2 TR §5.6 (PSB-C PREPARE_OK REJECT): the leader reconciles with the rejecting replica, then re-sends its Prepare
+        // with the higher aru (G17 departure, documented: a higher aru only shortens the data lists).
+        var fixture = new ReplicaFixture(1, configure: o => o.PrepareRetransmitTicks = 5);
+        fixture.Deliver(new ViewChange(R(0), V(1)));
+        fixture.Clear();
+
+        fixture.Deliver(new PrepareReject(R(0), V(1), S(3)));
+
+        var (to, request) = fixture.SentOf<CatchUpRequest>().Should().ContainSingle().Subject;
+        to.Should().Be(R(0));
+        request.FromSequence.Should().Be(S(1));
+        request.ToSequence.Should().Be(S(3));
+
+        fixture.Deliver(Ordered(0, 1, U(1, 1, origin: 0), U(2, 1, origin: 0), U(3, 1, origin: 0)));
+        fixture.Status.LocalAru.Should().Be(S(3));
+        fixture.Tick(5);
+
+        fixture.SentOf<Prepare>().Select(p => (p.To, p.Message.LocalAru)).Should().Equal((R(0), S(3)), (R(2), S(3)));
+        fixture.Status.LastInstalled.Should().Be(V(1), "still the same view: one view, one Prepare phase");
+    }
+
+    [Test]
     public void Leader_applies_data_lists_keeping_the_highest_view_per_slot()
     {
         // §8.4 + §5 Proposal rule: the new leader holds, per slot, the highest-view Proposal among its own and the reports (TR §4.2).
