@@ -1,0 +1,124 @@
+using static Paxos.Tests.Paper.ReplicaFixture;
+
+namespace Paxos.Tests.Paper;
+
+/// <summary>
+/// PROTOCOL.md §16.1 (TR §4.3 and the <c>**Sync</c> lines): every message that is a promise leaves in a batch whose durable
+/// state — that batch's or an earlier one's — holds what the promise is about, and the batch that first makes the
+/// promise requires a sync. The OutputBatch contract then guarantees the order "fsync, then send".
+/// </summary>
+public class SyncPointTests
+{
+    /// <summary>Checks every recorded promise against the durable state of its batch and the batches before it.</summary>
+    private static void AssertPromisesAreDurable(ReplicaFixture fixture)
+    {
+        var installed = new HashSet<ViewNumber>();
+        var accepted = new HashSet<(long View, long Sequence)>();
+        var pending = new HashSet<(long Client, long Timestamp)>();
+        foreach (var batch in fixture.Batches)
+        {
+            if (batch.InstalledView is { } view)
+            {
+                installed.Add(view);
+            }
+
+            foreach (var proposal in batch.AcceptedProposals)
+            {
+                for (var i = 0; i < proposal.Updates.Count; i++)
+                {
+                    accepted.Add((proposal.View.Value, proposal.FirstSequence.Value + i));
+                }
+            }
+
+            foreach (var update in batch.PendingUpdates)
+            {
+                pending.Add((update.ClientId.Value, update.Timestamp));
+            }
+
+            foreach (var message in batch.Messages.Select(m => m.Message))
+            {
+                switch (message)
+                {
+                    case Prepare prepare:
+                        installed.Should().Contain(prepare.View, $"{message} promises the leader installed its view (§16.1 #2)");
+                        break;
+                    case PrepareOk ok:
+                        installed.Should().Contain(ok.View, $"{message} is a promise made after installing (§16.1 #1)");
+                        break;
+                    case Proposal proposal:
+                        for (var s = proposal.FirstSequence.Value; s <= proposal.LastSequence.Value; s++)
+                        {
+                            accepted.Should().Contain((proposal.View.Value, s), $"{message} is the leader's own acceptance (§16.1 #4)");
+                        }
+
+                        break;
+                    case Accept accept:
+                        for (var s = accept.FirstSequence.Value; s <= accept.LastSequence.Value; s++)
+                        {
+                            accepted.Should().Contain((accept.View.Value, s), $"{message} promises an accepted Proposal (§16.1 #3)");
+                        }
+
+                        break;
+                    case ClientUpdateForward forward:
+                        foreach (var update in forward.Updates)
+                        {
+                            pending.Should().Contain((update.ClientId.Value, update.Timestamp), $"{message} needs the origin's responsibility on disk (§16.1 #5)");
+                        }
+
+                        break;
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void Non_leader_promises_leave_only_after_what_they_promise_is_durable()
+    {
+        // §16.1 #1, #3, #5: Prepare_OK after Last_Installed, Accept after the Proposal, forward after Pending_Updates.
+        var fixture = new ReplicaFixture(0);
+        fixture.Submit(U(1, 1));
+
+        var install = fixture.Deliver(new Prepare(R(1), V(1), S(0)));
+        var accept = fixture.Deliver(Proposal(1, 1, 1, U(7, 1, origin: 1), U(8, 1, origin: 1)));
+        var forward = fixture.Submit(U(2, 1)) == SubmitStatus.Accepted ? fixture.LastBatch! : null;
+        fixture.Deliver(Proposal(1, 1, 1, U(7, 1, origin: 1), U(8, 1, origin: 1)));
+
+        install.RequiresSync.Should().BeTrue();
+        install.Messages.Select(m => m.Message).Should().Contain(m => m is PrepareOk);
+        install.Messages.Select(m => m.Message).Should().Contain(m => m is ClientUpdateForward, "pending updates go to the new leader");
+        accept.RequiresSync.Should().BeTrue();
+        forward!.RequiresSync.Should().BeTrue();
+        AssertPromisesAreDurable(fixture);
+    }
+
+    [Test]
+    public void Leader_promises_leave_only_after_what_they_promise_is_durable()
+    {
+        // §16.1 #2, #4: the Prepare after Last_Installed, each Proposal after itself (re-proposals and heartbeats included).
+        var recovered = new PersistentState { LastInstalled = V(3) };
+        var fixture = new ReplicaFixture(1, configure: o => o.LeaderHeartbeatTicks = 5, recovered: recovered);
+        fixture.BecomeLeader(V(4), ProposalEntry(2, 3, U(9, 1, origin: 0)));
+        fixture.Submit(U(1, 1));
+        fixture.Replica.Step(new ClientUpdateForward(R(0), [U(2, 1, origin: 0)]));
+        fixture.Flush();
+        fixture.Deliver(Accept(0, 4, 1, 4));
+        fixture.Tick(12);
+
+        fixture.MessagesOf<Proposal>().Should().HaveCountGreaterThanOrEqualTo(3);
+        fixture.Batches.Where(b => b.Messages.Any(m => m.Message is Proposal p && b.AcceptedProposals.Contains(p)))
+            .Should().OnlyContain(b => b.RequiresSync);
+        AssertPromisesAreDurable(fixture);
+    }
+
+    [Test]
+    public void View_change_is_not_a_promise_and_needs_no_sync()
+    {
+        // §16.1: View_Change is not synced in the TR — it promises nothing.
+        var fixture = new ReplicaFixture(0, configure: o => o.ViewChangeRetransmitTicks = 3);
+        fixture.Tick(3);
+        fixture.Deliver(new ViewChange(R(2), V(2)));
+
+        fixture.Batches.Should().NotBeEmpty().And.OnlyContain(b => !b.RequiresSync);
+        fixture.MessagesOf<ViewChange>().Should().HaveCountGreaterThanOrEqualTo(3);
+    }
+}
