@@ -22,6 +22,9 @@ public sealed partial class PaxosReplica
     /// so that retransmission order never depends on hashing.</summary>
     private readonly SortedDictionary<ClientId, PendingUpdate> _pending = [];
 
+    /// <summary>The bound on Pending_Updates: MaxPendingUpdates, or more if a restart recovered more.</summary>
+    private int _pendingLimit;
+
     /// <summary>Local updates to forward to the leader with the next batch.</summary>
     private readonly List<ClientUpdate> _forwards = [];
 
@@ -232,9 +235,9 @@ public sealed partial class PaxosReplica
 
     /// <summary>TR Fig. 12 B, Update_Timer expiry: the origin re-forwards each pending update it has not
     /// sent for a full period; a leader re-enqueues one that is neither queued nor bound.</summary>
-    private void TickClientHandling()
+    private void OnUpdateTimer(bool updateDue)
     {
-        if (!_updateTimer.Tick())
+        if (!updateDue)
         {
             return;
         }

@@ -493,7 +493,7 @@ public sealed partial class PaxosReplica
     private void SendAccept(SelfAcceptance range) =>
         Broadcast(new Accept(_id, new ViewNumber(range.View), new SequenceNumber(range.First), new SequenceNumber(range.Last)));
 
-    private void TickGlobalOrdering()
+    private void OnGlobalOrderingTimers(bool proposalDue, bool heartbeatDue)
     {
         if (_state != ReplicaState.RegularLeader)
         {
@@ -501,14 +501,14 @@ public sealed partial class PaxosReplica
         }
 
         PruneInFlight();
-        if (_proposalTimer.Tick())
+        if (proposalDue)
         {
             RetransmitProposals();
             _proposalTimer.Start();
         }
 
         // G6: an idle leader orders a no-op, so that every replica sees progress and nobody suspects it.
-        if (_heartbeatTimer.Tick())
+        if (heartbeatDue)
         {
             if (_lastProposed == _localAru && _updateQueue.Count == 0)
             {

@@ -16,7 +16,7 @@ public sealed partial class PaxosReplica
         Invariant(!_history.Peek(_localAru + 1).IsOrdered, "Local_Aru stops only below an unordered slot");
         Invariant(_lastExecutedSequence == _localAru, "every slot up to Local_Aru is executed, and no other");
         Invariant(_updateQueue.Count <= _options.MaxUpdateQueueLength, "Update_Queue within its bound");
-        Invariant(_pending.Count <= _options.MaxPendingUpdates, "Pending_Updates within its bound");
+        Invariant(_pending.Count <= _pendingLimit, "Pending_Updates within its bound");
         Invariant(_inFlight.Count <= _window, "in-flight Proposals within the window");
 
         switch (_state)

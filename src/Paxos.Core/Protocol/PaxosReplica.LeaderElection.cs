@@ -136,10 +136,10 @@ public sealed partial class PaxosReplica
         CheckPreinstall();
     }
 
-    private void TickLeaderElection()
+    private void OnLeaderElectionTimers(bool viewChangeDue, bool vcProofDue)
     {
         // TR §5.9: View_Change is re-sent periodically while in leader election.
-        if (_viewChangeTimer.Tick())
+        if (viewChangeDue)
         {
             if (_state == ReplicaState.LeaderElection)
             {
@@ -149,7 +149,7 @@ public sealed partial class PaxosReplica
         }
 
         // TR §5.3: VC_Proof is sent periodically, here by replicas in a regular state only (see OnVcProof).
-        if (_vcProofTimer.Tick())
+        if (vcProofDue)
         {
             if (_state != ReplicaState.LeaderElection)
             {

@@ -257,9 +257,9 @@ public sealed partial class PaxosReplica
         }
     }
 
-    private void TickPreparePhase()
+    private void OnPrepareTimer(bool prepareDue)
     {
-        if (!_prepareTimer.Tick())
+        if (!prepareDue)
         {
             return;
         }

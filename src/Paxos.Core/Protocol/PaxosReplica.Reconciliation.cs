@@ -1,4 +1,5 @@
 using Paxos.Diagnostics;
+using Timeout = Paxos.Protocol.Timeout;
 
 namespace Paxos;
 
@@ -17,8 +18,8 @@ public sealed partial class PaxosReplica
     /// <summary>A peer known to have the target, to ask first.</summary>
     private ReplicaId _catchUpPreferredPeer = ReplicaId.None;
 
-    /// <summary>Ticks left before the delayed catch-up starts; −1 when none is scheduled.</summary>
-    private long _catchUpDelay = -1;
+    /// <summary>Runs while a catch-up waits to start (anti-entropy delay, or a back-off after refusals).</summary>
+    private Timeout _catchUpDelayTimer;
 
     /// <summary>The peer asked by the outstanding request, or <see cref="ReplicaId.None"/>.</summary>
     private ReplicaId _catchUpPeer = ReplicaId.None;
@@ -28,8 +29,8 @@ public sealed partial class PaxosReplica
 
     private long _catchUpRequestedTo;
 
-    /// <summary>Ticks left before the outstanding request is given up.</summary>
-    private long _catchUpTimeout;
+    /// <summary>Runs while a request is outstanding; on expiry the request is given up.</summary>
+    private Timeout _catchUpTimeoutTimer;
 
     /// <summary>Peers that failed to serve the current target, one bit each.</summary>
     private ulong _catchUpTried;
@@ -92,16 +93,17 @@ public sealed partial class PaxosReplica
         {
             RequestCatchUp();
         }
-        else if (_catchUpDelay < 0)
+        else if (!_catchUpDelayTimer.IsRunning)
         {
-            _catchUpDelay = _options.CatchUpDelayTicks;
+            _catchUpDelayTimer.DurationTicks = _options.CatchUpDelayTicks;
+            _catchUpDelayTimer.Start();
         }
     }
 
     /// <summary>Asks one peer for the next bounded range of ordered updates.</summary>
     private void RequestCatchUp()
     {
-        _catchUpDelay = -1;
+        _catchUpDelayTimer.Stop();
         if (_catchUpTarget <= _localAru || _clusterSize == 1)
         {
             FinishCatchUp();
@@ -114,7 +116,8 @@ public sealed partial class PaxosReplica
             // Every peer failed to serve the target; wait a timeout before trying them all again, rather
             // than asking in a loop.
             _catchUpTried = 0;
-            _catchUpDelay = _options.CatchUpTimeoutTicks;
+            _catchUpDelayTimer.DurationTicks = _options.CatchUpTimeoutTicks;
+            _catchUpDelayTimer.Start();
             return;
         }
 
@@ -122,7 +125,7 @@ public sealed partial class PaxosReplica
         _catchUpRequestedFrom = from;
         _catchUpRequestedTo = Math.Min(_catchUpTarget, _localAru + _options.CatchUpSlotsPerRequest);
         _catchUpPeer = peer;
-        _catchUpTimeout = _options.CatchUpTimeoutTicks;
+        _catchUpTimeoutTimer.Start();
         Counters.CatchUpRequestsSent++;
         Log.CatchUpRequested(_logger, _id, new SequenceNumber(from), new SequenceNumber(_catchUpRequestedTo), peer);
         Send(peer, new CatchUpRequest(_id, new SequenceNumber(from), new SequenceNumber(_catchUpRequestedTo)));
@@ -167,7 +170,8 @@ public sealed partial class PaxosReplica
         _catchUpPeer = ReplicaId.None;
         _catchUpTarget = 0;
         _catchUpTried = 0;
-        _catchUpDelay = -1;
+        _catchUpDelayTimer.Stop();
+        _catchUpTimeoutTimer.Stop();
         _catchUpPreferredPeer = ReplicaId.None;
     }
 
@@ -275,7 +279,7 @@ public sealed partial class PaxosReplica
 
         if (fromCatchUpPeer)
         {
-            _catchUpTimeout = _options.CatchUpTimeoutTicks;
+            _catchUpTimeoutTimer.Start();
             if (_localAru >= _catchUpRequestedTo)
             {
                 // The answer arrived whole: ask for the next range, or stop.
@@ -299,9 +303,9 @@ public sealed partial class PaxosReplica
         }
     }
 
-    private void TickReconciliation()
+    private void OnReconciliationTimers(bool aliveDue, bool catchUpDelayDue, bool catchUpTimeoutDue)
     {
-        if (_aliveTimer.Tick())
+        if (aliveDue)
         {
             Broadcast(new Alive(_id, new SequenceNumber(_localAru), _lastInstalled));
             _aliveTimer.Start();
@@ -311,16 +315,14 @@ public sealed partial class PaxosReplica
         {
             FinishCatchUp(); // Caught up through normal ordering.
         }
-
-        if (_catchUpDelay >= 0 && --_catchUpDelay < 0)
-        {
-            RequestCatchUp();
-        }
-
-        if (!_catchUpPeer.IsNone && --_catchUpTimeout <= 0)
+        else if (catchUpTimeoutDue && !_catchUpPeer.IsNone)
         {
             _catchUpTried |= Bit(_catchUpPeer);
             _catchUpPeer = ReplicaId.None;
+            RequestCatchUp();
+        }
+        else if (catchUpDelayDue && _catchUpPeer.IsNone)
+        {
             RequestCatchUp();
         }
 

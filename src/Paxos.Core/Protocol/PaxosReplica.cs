@@ -96,6 +96,7 @@ public sealed partial class PaxosReplica
         _heartbeatTimer = new Timeout(options.LeaderHeartbeatTicks);
         _updateTimer = new Timeout(Math.Max(1, options.UpdateRetransmitTicks / 4));
         _aliveTimer = new Timeout(options.AliveIntervalTicks);
+        _catchUpTimeoutTimer = new Timeout(options.CatchUpTimeoutTicks);
 
         _output = new OutputBatch(1);
         Recover(recovered ?? PersistentState.Empty);
@@ -320,19 +321,33 @@ public sealed partial class PaxosReplica
         }
     }
 
+    /// <summary>One tick: first every timer counts down, then the handlers of those that fired run. A timer
+    /// (re)started by a handler is therefore not counted down in the tick that started it, so every period
+    /// is exactly its number of ticks.</summary>
     private void OnTick()
     {
+        var progressExpired = _progressTimer.Tick();
+        var viewChangeDue = _viewChangeTimer.Tick();
+        var vcProofDue = _vcProofTimer.Tick();
+        var prepareDue = _prepareTimer.Tick();
+        var proposalDue = _proposalTimer.Tick();
+        var heartbeatDue = _heartbeatTimer.Tick();
+        var updateDue = _updateTimer.Tick();
+        var aliveDue = _aliveTimer.Tick();
+        var catchUpDelayDue = _catchUpDelayTimer.Tick();
+        var catchUpTimeoutDue = _catchUpTimeoutTimer.Tick();
+
         // TR Fig. 6 A: the Progress_Timer expired, so the leader is suspected.
-        if (_progressTimer.Tick())
+        if (progressExpired)
         {
             ShiftToLeaderElection(_lastAttempted.Next);
         }
 
-        TickLeaderElection();
-        TickPreparePhase();
-        TickGlobalOrdering();
-        TickClientHandling();
-        TickReconciliation();
+        OnLeaderElectionTimers(viewChangeDue, vcProofDue);
+        OnPrepareTimer(prepareDue);
+        OnGlobalOrderingTimers(proposalDue, heartbeatDue);
+        OnUpdateTimer(updateDue);
+        OnReconciliationTimers(aliveDue, catchUpDelayDue, catchUpTimeoutDue);
     }
 
     private void Send(ReplicaId destination, PaxosMessage message) =>
@@ -422,7 +437,11 @@ public sealed partial class PaxosReplica
                 continue;
             }
 
-            _pending[update.ClientId] = new PendingUpdate(update, long.MinValue);
+            // Add_to_Pending_Updates re-arms the Update_Timer (TR Fig. 14): due at the first sweep.
+            _pending[update.ClientId] = new PendingUpdate(update, -_options.UpdateRetransmitTicks);
         }
+
+        // The bound limits new submissions; updates already promised before a restart are all kept (§10.1).
+        _pendingLimit = Math.Max(_options.MaxPendingUpdates, _pending.Count);
     }
 }

@@ -80,7 +80,6 @@ public class RecoveryTests
     }
 
     [Test]
-    [Explicit("core finding: Recover sets PendingUpdate.LastSentTick = long.MinValue; `_tick - LastSentTick` overflows to a negative number, so the Update_Timer never retries a recovered update")]
     public void Recovered_pending_update_is_retried_by_the_update_timer()
     {
         // §16.2 step 2: a recovered pending update goes back through Add_to_Pending_Updates, which re-arms its Update_Timer (TR Fig. 14).
@@ -104,7 +103,6 @@ public class RecoveryTests
     }
 
     [Test]
-    [Explicit("core finding: a recovered Pending_Updates larger than MaxPendingUpdates (e.g. after lowering the option) throws PaxosInvariantException from the constructor")]
     public void Recovery_keeps_every_stored_pending_update_even_above_MaxPendingUpdates()
     {
         // §10.1 / §16.2: the origin stays responsible for every update it synced as pending, across crashes; a smaller bound
