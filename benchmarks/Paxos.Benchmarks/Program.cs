@@ -7,7 +7,7 @@ using Paxos.Benchmarks;
 if (args.Length > 0 && args[0] == "--cluster")
 {
     var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-    const long Updates = 2_000_000;
+    var Updates = args.Length > 2 ? long.Parse(args[2], CultureInfo.InvariantCulture) : 2_000_000;
     foreach (var (clients, entry, label) in new[] { (256, 1, "256 clients at the leader"), (256, 0, "256 clients at a non-leader (forwarded)"), (1, 1, "1 client at the leader") })
     {
         var updates = clients == 1 ? Updates / 10 : Updates;
