@@ -44,7 +44,7 @@ public sealed class RawHarness : IAsyncDisposable
 
     public IPEndPoint Target => Transport.LocalEndpoint!;
 
-    public static async Task<RawHarness> StartAsync(string? key = null, ITransportReceiver? receiver = null, int maxDatagramBytes = UdpTransportOptions.DefaultMaxDatagramBytes)
+    public static async Task<RawHarness> StartAsync(string? key = null, ITransportReceiver? receiver = null, int maxDatagramBytes = UdpTransportOptions.DefaultMaxDatagramBytes, int maxPendingDatagramsPerPeer = UdpTransportOptions.DefaultMaxPendingDatagramsPerPeer)
     {
         var peer1 = TestSockets.Bind();
         var peer2 = TestSockets.Bind();
@@ -57,6 +57,7 @@ public sealed class RawHarness : IAsyncDisposable
             ClusterId = ClusterId,
             ClusterKey = key,
             MaxDatagramBytes = maxDatagramBytes,
+            MaxPendingDatagramsPerPeer = maxPendingDatagramsPerPeer,
         };
         var transport = new UdpTransport(options);
         var recording = new RecordingReceiver();
