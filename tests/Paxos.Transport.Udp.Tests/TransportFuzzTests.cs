@@ -48,6 +48,7 @@ public sealed class TransportFuzzTests
         var before = receiver.Delivered;
         harness.Send(harness.Peer1, harness.Frame(RawHarness.AliveFrom(1)));
         await Eventually.UntilAsync(() => receiver.Delivered > before, "a good datagram after the fuzzing");
+        await harness.UntilReceivedAsync(Datagrams + 1);
 
         var counters = harness.Transport.Counters;
         receiver.Failures.Should().BeEmpty("no message a peer sends may fault the replica (seed {0:X})", Seed);

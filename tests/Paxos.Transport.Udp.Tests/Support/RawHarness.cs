@@ -86,9 +86,14 @@ public sealed class RawHarness : IAsyncDisposable
 
     public void Send(Socket from, ReadOnlySpan<byte> datagram) => from.SendTo(datagram, SocketFlags.None, Target);
 
-    /// <summary>Waits until the transport has read <paramref name="datagrams"/> datagrams in all.</summary>
+    /// <summary>Waits until the transport has read <paramref name="datagrams"/> datagrams in all and finished with
+    /// each: delivered all its frames or counted its drop. (The read count goes up before a datagram is processed,
+    /// so waiting on it alone would race with the receive loop.)</summary>
     public Task UntilReceivedAsync(long datagrams) =>
-        Eventually.UntilAsync(() => Transport.Counters.DatagramsReceived >= datagrams, $"{datagrams} datagrams read", state: () => Transport.Counters.ToString());
+        Eventually.UntilAsync(
+            () => Transport.Counters is var c && c.DatagramsReceived >= datagrams && c.DatagramsReceived == c.DatagramsDelivered + c.ReceiveDrops,
+            $"{datagrams} datagrams read and processed",
+            state: () => Transport.Counters.ToString());
 
     public async ValueTask DisposeAsync()
     {
