@@ -90,9 +90,12 @@ public sealed class UdpTransportOptions
         get
         {
             var highest = ReplicaId;
-            foreach (var id in Peers.Keys)
+            if (Peers is not null)
             {
-                highest = Math.Max(highest, id);
+                foreach (var id in Peers.Keys)
+                {
+                    highest = Math.Max(highest, id);
+                }
             }
 
             return highest + 1;
