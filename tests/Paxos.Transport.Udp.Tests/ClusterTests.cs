@@ -26,7 +26,9 @@ public sealed class ClusterTests
 
         var order = await cluster.UntilAgreedAsync(1000, 0, 1, 2);
         Clients.CheckExactlyOnceInClientOrder(order, clients: 10, updatesEach: 100);
-        cluster.Transports.Sum(t => t!.Counters.ReceiveDrops).Should().Be(0, "nothing on a clean loopback is bad input");
+        // Stray datagrams from other processes on this host would count as UnknownEndpoint; nothing else may drop.
+        cluster.Transports.Sum(t => t!.Counters.ReceiveDrops - t.DroppedCount(UdpDropReason.UnknownEndpoint))
+            .Should().Be(0, "nothing the replicas send each other over a clean loopback is bad input");
     }
 
     [Test]

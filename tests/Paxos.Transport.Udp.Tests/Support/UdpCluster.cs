@@ -159,7 +159,7 @@ public sealed class UdpCluster : IAsyncDisposable
     public string Describe() => string.Join(" | ", Enumerable.Range(0, Size).Select(i =>
         Nodes[i] is { } node
             ? $"r{i} {node.Status.State} v{node.Status.LastInstalled.Value} leader {node.Status.Leader} aru {node.Status.LocalAru.Value} executed {Executors[i].Count} {Transports[i]!.Counters}"
-            : $"r{i} -")) + (Proxy is null ? "" : $" | proxy {Proxy.Counters}");
+            : $"r{i} -")) + (Proxy is null ? "" : $" | proxy seed 0x{Proxy.Seed:X}: {Proxy.Counters}");
 
     public async ValueTask DisposeAsync()
     {
