@@ -1,0 +1,215 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Paxos.Transport.Udp;
+
+/// <summary>The receive side: one loop that reads datagrams, checks them and hands their messages over.</summary>
+public sealed partial class UdpTransport
+{
+    private const int MaxBackoffMilliseconds = 100;
+
+    /// <summary>Reads datagrams until the transport is disposed. Nothing escapes it: a socket error is counted,
+    /// logged (rate-limited) and followed by the next receive, after a short backoff if errors repeat.</summary>
+    private async Task ReceiveLoopAsync()
+    {
+        var socket = _socket!;
+        var buffer = _receiveBuffer!;
+        var source = new SocketAddress(socket.AddressFamily);
+        var token = _stopping.Token;
+        var consecutiveFailures = 0;
+        while (!token.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = await socket.ReceiveFromAsync(buffer.AsMemory(), SocketFlags.None, source, token).ConfigureAwait(false);
+                consecutiveFailures = 0;
+            }
+            catch (Exception) when (token.IsCancellationRequested)
+            {
+                break; // Disposed: the socket was closed under the pending receive.
+            }
+            catch (Exception exception)
+            {
+                consecutiveFailures++;
+                OnReceiveFailed(exception);
+                if (consecutiveFailures > 1)
+                {
+                    await BackoffAsync(consecutiveFailures, token).ConfigureAwait(false);
+                }
+
+                continue;
+            }
+
+            try
+            {
+                ProcessDatagram(buffer.AsSpan(0, length), source);
+            }
+            catch (Exception exception)
+            {
+                // The codec never throws and the receiver is guarded; this is a last line of defence.
+                OnReceiveFailed(exception);
+            }
+        }
+    }
+
+    /// <summary>Checks one datagram and delivers its frames, in order, up to the first bad one.</summary>
+    private void ProcessDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
+    {
+        Interlocked.Increment(ref _datagramsReceived);
+        _metrics.DatagramReceived();
+        var peer = FindPeer(source);
+        if (peer < 0)
+        {
+            DropInput(UdpDropReason.UnknownEndpoint, source);
+            return;
+        }
+
+        if (datagram.IsEmpty || datagram.Length > _maxDatagramBytes)
+        {
+            DropInput(datagram.IsEmpty ? UdpDropReason.Truncated : UdpDropReason.TooLarge, source);
+            return;
+        }
+
+        // Every frame is at least a header and a trailer long, so this loop runs at most datagram.Length / 20 times.
+        while (!datagram.IsEmpty)
+        {
+            var frameLength = NextFrameLength(datagram);
+            var status = _codec.TryDecode(datagram[..frameLength], out var message);
+            if (status != DecodeStatus.Ok)
+            {
+                DropInput(ToDropReason(status), source);
+                return;
+            }
+
+            if (message!.Sender.Value != peer)
+            {
+                DropInput(UdpDropReason.SenderMismatch, source);
+                return;
+            }
+
+            Deliver(message);
+            datagram = datagram[frameLength..];
+        }
+
+        Interlocked.Increment(ref _datagramsDelivered);
+    }
+
+    /// <summary>The length of the frame at the start of <paramref name="rest"/>, from its header's body length and
+    /// the trailer its flags announce; all of <paramref name="rest"/> when the header is missing or claims more
+    /// than is there, so that the codec reports why.</summary>
+    private static int NextFrameLength(ReadOnlySpan<byte> rest)
+    {
+        if (rest.Length < MessageCodec.HeaderBytes)
+        {
+            return rest.Length;
+        }
+
+        // Flags bit 0 announces the HMAC trailer; a frame whose flags disagree with the codec fails in TryDecode.
+        var trailer = (rest[3] & 1) != 0 ? MessageCodec.MacTrailerBytes : MessageCodec.ChecksumTrailerBytes;
+        var declared = MessageCodec.HeaderBytes + (long)BinaryPrimitives.ReadUInt32LittleEndian(rest[12..]) + trailer;
+        return declared <= rest.Length ? (int)declared : rest.Length;
+    }
+
+    /// <summary>The replica whose configured endpoint sent the datagram, or −1. A linear scan over at most 63
+    /// peers, comparing raw socket addresses: no allocation per datagram.</summary>
+    private int FindPeer(SocketAddress source)
+    {
+        var addresses = _peerAddresses;
+        for (var id = 0; id < addresses.Length; id++)
+        {
+            if (addresses[id] is { } address && address.Equals(source))
+            {
+                return id;
+            }
+        }
+
+        return -1;
+    }
+
+    private void Deliver(PaxosMessage message)
+    {
+        Interlocked.Increment(ref _framesDelivered);
+        _metrics.FrameReceived();
+        try
+        {
+            _receiver!.Receive(message);
+        }
+        catch (Exception exception)
+        {
+            // The receiver's bug, not the peer's: count it, say so loudly (rate-limited), keep receiving.
+            Count(UdpDropReason.ReceiverFailed, 1);
+            if (_logLimiter.TryAcquire((int)UdpDropReason.ReceiverFailed, out _))
+            {
+                UdpLog.ReceiverFailed(_logger, _replicaId, message.ToString(), exception);
+            }
+        }
+    }
+
+    private void DropInput(UdpDropReason reason, SocketAddress source)
+    {
+        Count(reason, 1);
+        if (_logLimiter.TryAcquire((int)reason, out var suppressed))
+        {
+            UdpLog.DroppedInput(_logger, _replicaId, reason, Describe(source), suppressed);
+        }
+    }
+
+    private void OnReceiveFailed(Exception exception)
+    {
+        Interlocked.Increment(ref _receiveErrors);
+        if (_logLimiter.TryAcquire(RateLimiter.SocketErrorSlot, out _))
+        {
+            var error = exception is SocketException socketException ? socketException.SocketErrorCode.ToString() : exception.GetType().Name;
+            UdpLog.ReceiveFailed(_logger, _replicaId, error, exception);
+        }
+    }
+
+    private static async Task BackoffAsync(int consecutiveFailures, CancellationToken token)
+    {
+        try
+        {
+            await Task.Delay(Math.Min(1 << Math.Min(consecutiveFailures, 10), MaxBackoffMilliseconds), token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed while backing off: the loop's condition ends it.
+        }
+    }
+
+    /// <summary>The source as text, for a log line (which is rate-limited, so the allocation is rare).</summary>
+    private string Describe(SocketAddress source)
+    {
+        try
+        {
+            return _bindEndpoint.Create(source).ToString() ?? "?";
+        }
+        catch (ArgumentException)
+        {
+            return "?";
+        }
+    }
+
+    private static UdpDropReason ToDropReason(DecodeStatus status) => status switch
+    {
+        DecodeStatus.Truncated => UdpDropReason.Truncated,
+        DecodeStatus.TooLarge => UdpDropReason.TooLarge,
+        DecodeStatus.BadMagic => UdpDropReason.BadMagic,
+        DecodeStatus.UnsupportedVersion => UdpDropReason.UnsupportedVersion,
+        DecodeStatus.BadFlags => UdpDropReason.BadFlags,
+        DecodeStatus.WrongCluster => UdpDropReason.WrongCluster,
+        DecodeStatus.UnknownSender => UdpDropReason.UnknownSender,
+        DecodeStatus.UnknownType => UdpDropReason.UnknownType,
+        DecodeStatus.BadChecksum => UdpDropReason.BadChecksum,
+        DecodeStatus.BadMac => UdpDropReason.BadMac,
+        DecodeStatus.Unauthenticated => UdpDropReason.Unauthenticated,
+        _ => UdpDropReason.Malformed,
+    };
+
+    private void Count(UdpDropReason reason, long count)
+    {
+        Interlocked.Add(ref _drops[(int)reason], count);
+        _metrics.Dropped(reason, count);
+    }
+}
