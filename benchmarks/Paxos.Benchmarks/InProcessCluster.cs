@@ -3,35 +3,33 @@ using System.Diagnostics;
 namespace Paxos.Benchmarks;
 
 /// <summary>
-/// A 3-replica cluster in one thread with no network delay: messages go through one FIFO queue and are
-/// delivered at once; storage discards (the durability contract holds trivially). It measures the
-/// protocol's own cost per ordered update — the ceiling the network and the disk then lower.
+/// A 3-replica cluster in one thread with no network delay, driven the way <see cref="PaxosNode"/> drives a
+/// replica: each replica drains everything waiting in its inbox (peer messages and client submissions),
+/// then takes one output batch (group commit), which is acknowledged at once — storage discards, so the
+/// durability contract holds trivially — and whose messages land in the peers' inboxes. It measures the
+/// protocol's own cost per ordered update: the ceiling that the network and the disk then lower.
 /// </summary>
 internal sealed class InProcessCluster
 {
     private readonly PaxosReplica[] _replicas;
-    private readonly Queue<(int To, PaxosMessage Message)> _network = new();
+    private readonly Queue<PaxosMessage>[] _inboxes;
+    private readonly bool[] _submitted;
     private readonly long[] _clientTimestamps;
     private readonly ReadOnlyMemory<byte> _payload;
     private readonly int _entryReplica;
     private long _replies;
+    private long _target;
 
-    public InProcessCluster(int clusterSize, int clients, int payloadBytes, int entryReplica, PaxosOptions? template = null)
+    public InProcessCluster(int clusterSize, int clients, int payloadBytes, int entryReplica)
     {
         _replicas = new PaxosReplica[clusterSize];
+        _inboxes = new Queue<PaxosMessage>[clusterSize];
+        _submitted = new bool[clusterSize];
         for (var i = 0; i < clusterSize; i++)
         {
-            var options = template ?? new PaxosOptions();
-            options = new PaxosOptions
-            {
-                ReplicaId = i,
-                ClusterSize = clusterSize,
-                MaxBatchUpdates = options.MaxBatchUpdates,
-                MaxMessageBytes = options.MaxMessageBytes,
-                WindowSlots = options.WindowSlots,
-                MaxPendingUpdates = Math.Max(options.MaxPendingUpdates, clients),
-            };
+            var options = new PaxosOptions { ReplicaId = i, ClusterSize = clusterSize, MaxPendingUpdates = Math.Max(4096, clients) };
             _replicas[i] = new PaxosReplica(options, new CountingExecutor(), seed: (ulong)i);
+            _inboxes[i] = new Queue<PaxosMessage>();
         }
 
         _clientTimestamps = new long[clients];
@@ -41,73 +39,87 @@ internal sealed class InProcessCluster
 
     public long Replies => _replies;
 
-    /// <summary>Elects a leader: ticks and deliveries until replica 1 leads view 1.</summary>
+    /// <summary>Elects a leader: rounds of ticks and deliveries until replica 1 leads view 1.</summary>
     public void Elect()
     {
         for (var round = 0; round < 1000 && _replicas[1].Status.State != ReplicaState.RegularLeader; round++)
         {
-            foreach (var replica in _replicas)
-            {
-                replica.Tick();
-                Pump(replica);
-            }
-
+            TickAll();
             Drain();
         }
 
         if (_replicas[1].Status.State != ReplicaState.RegularLeader)
         {
-            throw new InvalidOperationException("no leader");
+            throw new InvalidOperationException("No leader was elected.");
         }
     }
 
     /// <summary>Runs until <paramref name="updates"/> more replies; every client keeps one update outstanding.</summary>
     public void Run(long updates)
     {
-        var target = _replies + updates;
+        _target = _replies + updates;
         for (var c = 0; c < _clientTimestamps.Length; c++)
         {
             Submit(c);
         }
 
-        var ticks = 0L;
-        while (_replies < target)
+        for (var rounds = 0; _replies < _target; rounds++)
         {
             Drain();
 
-            // Idle means every client's update is waiting on a timer (for example a forward dropped by a
-            // full queue): let time pass.
-            foreach (var replica in _replicas)
+            // Quiet with updates outstanding means they wait on a timer (say, a forward the full queue
+            // refused): let time pass.
+            TickAll();
+            if (rounds > 1_000_000)
             {
-                replica.Tick();
-                Pump(replica);
-            }
-
-            if (++ticks > 1_000_000)
-            {
-                throw new InvalidOperationException("stalled");
+                throw new InvalidOperationException("The cluster stalled.");
             }
         }
 
         Drain();
     }
 
+    private void TickAll()
+    {
+        foreach (var replica in _replicas)
+        {
+            replica.Tick();
+            Pump(replica);
+        }
+    }
+
     private void Submit(int client)
     {
         var timestamp = ++_clientTimestamps[client];
-        var replica = _replicas[_entryReplica];
-        replica.Submit(new ClientUpdate(new ClientId(client + 1), timestamp, _payload));
-        Pump(replica);
+        _replicas[_entryReplica].Submit(new ClientUpdate(new ClientId(client + 1), timestamp, _payload));
+        _submitted[_entryReplica] = true;
     }
 
     private void Drain()
     {
-        while (_network.TryDequeue(out var next))
+        bool busy;
+        do
         {
-            var replica = _replicas[next.To];
-            replica.Step(next.Message);
-            Pump(replica);
+            busy = false;
+            for (var i = 0; i < _replicas.Length; i++)
+            {
+                var inbox = _inboxes[i];
+                if (inbox.Count == 0 && !_submitted[i])
+                {
+                    continue;
+                }
+
+                busy = true;
+                _submitted[i] = false;
+                while (inbox.TryDequeue(out var message))
+                {
+                    _replicas[i].Step(message);
+                }
+
+                Pump(_replicas[i]);
+            }
         }
+        while (busy);
     }
 
     private void Pump(PaxosReplica replica)
@@ -127,7 +139,7 @@ internal sealed class InProcessCluster
                 var outbound = messages[i];
                 if (!outbound.IsBroadcast)
                 {
-                    _network.Enqueue((outbound.Destination.Value, outbound.Message));
+                    _inboxes[outbound.Destination.Value].Enqueue(outbound.Message);
                     continue;
                 }
 
@@ -135,7 +147,7 @@ internal sealed class InProcessCluster
                 {
                     if (peer != replica.Id.Value)
                     {
-                        _network.Enqueue((peer, outbound.Message));
+                        _inboxes[peer].Enqueue(outbound.Message);
                     }
                 }
             }
@@ -143,13 +155,18 @@ internal sealed class InProcessCluster
             var replies = batch.Replies;
             for (var i = 0; i < replies.Count; i++)
             {
-                _replies++;
-                Submit((int)replies[i].ClientId.Value - 1);
+                // A client submits its next update once it has the reply, until the run has enough.
+                if (++_replies <= _target - _clientTimestamps.Length)
+                {
+                    Submit((int)replies[i].ClientId.Value - 1);
+                }
             }
+
+            replica.ReleaseOutput(batch);
         }
     }
 
-    /// <summary>Measures one run and prints ordered updates per second and bytes allocated per update.</summary>
+    /// <summary>Measures one run: ordered updates per second and bytes allocated per update.</summary>
     public static (double UpdatesPerSecond, double BytesPerUpdate) Measure(int clients, int payloadBytes, long updates, int entryReplica)
     {
         var cluster = new InProcessCluster(3, clients, payloadBytes, entryReplica);
@@ -166,12 +183,7 @@ internal sealed class InProcessCluster
     private sealed class CountingExecutor : IExecutor
     {
         private static readonly ReadOnlyMemory<byte> Ok = new byte[] { 1 };
-        private long _count;
 
-        public ReadOnlyMemory<byte> Execute(in OrderedUpdate update)
-        {
-            _count++;
-            return Ok;
-        }
+        public ReadOnlyMemory<byte> Execute(in OrderedUpdate update) => Ok;
     }
 }

@@ -244,6 +244,8 @@ public sealed class ClusterHarness
             {
                 _observer!.OnReply(replica.Id, reply);
             }
+
+            paxos.ReleaseOutput(batch);
         }
 
         Checker.OnStatus(paxos.Status);

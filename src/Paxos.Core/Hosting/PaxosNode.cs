@@ -332,6 +332,7 @@ public sealed class PaxosNode : IAsyncDisposable
             replica.AcknowledgePersisted(batch.Number);
             Send(batch);
             Answer(batch);
+            replica.ReleaseOutput(batch);
         }
     }
 

@@ -74,7 +74,19 @@ public sealed class OutputBatch
     internal OutputBatch(long number) => Number = number;
 
     /// <summary>The batch's number: 1 for the first batch a replica makes, then increasing by one.</summary>
-    public long Number { get; }
+    public long Number { get; private set; }
+
+    /// <summary>Empties the batch for reuse under a new number, keeping its lists' capacity.</summary>
+    internal void Reset(long number)
+    {
+        Number = number;
+        InstalledView = null;
+        _acceptedProposals?.Clear();
+        _pendingUpdates?.Clear();
+        _orderedSlots?.Clear();
+        _messages?.Clear();
+        _replies?.Clear();
+    }
 
     /// <summary>The view this replica installed (its new <c>Last_Installed</c>), if it installed one:
     /// persist and sync it. It is the replica's promise never to accept a Proposal of another view.</summary>

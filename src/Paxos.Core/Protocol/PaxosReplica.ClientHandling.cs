@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Timeout = Paxos.Protocol.Timeout;
 
 namespace Paxos;
@@ -18,9 +19,15 @@ public sealed partial class PaxosReplica
     /// </summary>
     private readonly Dictionary<ClientId, ClientRecord> _clientTable = [];
 
-    /// <summary>Pending_Updates[]: local updates this replica is responsible for until they execute. Sorted,
-    /// so that retransmission order never depends on hashing.</summary>
-    private readonly SortedDictionary<ClientId, PendingUpdate> _pending = [];
+    /// <summary>Pending_Updates[]: local updates this replica is responsible for until they execute.</summary>
+    private readonly Dictionary<ClientId, PendingUpdate> _pending = [];
+
+    /// <summary>The entries of <see cref="_pending"/> in the order they were added, so that sweeps never depend
+    /// on hashing. An entry whose client is no longer pending (or pending with a newer update) is stale and
+    /// is compacted away lazily.</summary>
+    private readonly List<(ClientId Client, long Order)> _pendingOrder = [];
+
+    private long _nextPendingOrder;
 
     /// <summary>The bound on Pending_Updates: MaxPendingUpdates, or more if a restart recovered more.</summary>
     private int _pendingLimit;
@@ -76,7 +83,7 @@ public sealed partial class PaxosReplica
         // Add_to_Pending_Updates (TR Fig. 13 B): responsible from now on, across crashes too; the batch
         // contract syncs it before it is forwarded or proposed.
         var local = update.WithOrigin(_id);
-        _pending[client] = new PendingUpdate(local, _tick);
+        AddPending(local, _tick);
         _output.AddPendingUpdate(local);
         switch (_state)
         {
@@ -165,10 +172,44 @@ public sealed partial class PaxosReplica
     /// <summary>TR Fig. 9 A2, Enqueue_Unbound_Pending_Updates.</summary>
     private void EnqueueUnboundPendingUpdates()
     {
-        foreach (var pending in _pending.Values)
+        CompactPendingOrder();
+        foreach (var (client, _) in _pendingOrder)
         {
-            Enqueue(pending.Update);
+            Enqueue(_pending[client].Update);
         }
+    }
+
+    /// <summary>Add_to_Pending_Updates (TR Fig. 13 B), for the in-memory part: the caller persists it.</summary>
+    private void AddPending(ClientUpdate update, long lastSentTick)
+    {
+        var order = ++_nextPendingOrder;
+        _pending[update.ClientId] = new PendingUpdate(update, lastSentTick, order);
+        _pendingOrder.Add((update.ClientId, order));
+        if (_pendingOrder.Count > (2 * _pending.Count) + 64)
+        {
+            CompactPendingOrder();
+        }
+    }
+
+    /// <summary>Drops stale entries from <see cref="_pendingOrder"/>, keeping the order of submission.</summary>
+    private void CompactPendingOrder()
+    {
+        if (_pendingOrder.Count == _pending.Count)
+        {
+            return;
+        }
+
+        var kept = 0;
+        for (var i = 0; i < _pendingOrder.Count; i++)
+        {
+            var entry = _pendingOrder[i];
+            if (_pending.TryGetValue(entry.Client, out var pending) && pending.Order == entry.Order)
+            {
+                _pendingOrder[kept++] = entry;
+            }
+        }
+
+        _pendingOrder.RemoveRange(kept, _pendingOrder.Count - kept);
     }
 
     /// <summary>Answers the local client waiting on <paramref name="client"/>, if its update is now settled.</summary>
@@ -193,8 +234,10 @@ public sealed partial class PaxosReplica
 
     private void ForwardAllPending()
     {
-        foreach (var pending in _pending.Values)
+        CompactPendingOrder();
+        foreach (var (client, _) in _pendingOrder)
         {
+            ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, client);
             pending.LastSentTick = _tick;
             _forwards.Add(pending.Update);
         }
@@ -243,8 +286,10 @@ public sealed partial class PaxosReplica
         }
 
         _updateTimer.Start();
-        foreach (var pending in _pending.Values)
+        CompactPendingOrder();
+        foreach (var (client, _) in _pendingOrder)
         {
+            ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, client);
             if (_tick - pending.LastSentTick < _options.UpdateRetransmitTicks)
             {
                 continue;
@@ -283,10 +328,13 @@ public sealed partial class PaxosReplica
     private readonly record struct ClientRecord(long Timestamp, long Sequence, ReadOnlyMemory<byte> Result);
 
     /// <summary>A local update this replica is responsible for, and when it last forwarded it.</summary>
-    private sealed class PendingUpdate(ClientUpdate update, long lastSentTick)
+    private struct PendingUpdate(ClientUpdate update, long lastSentTick, long order)
     {
         public ClientUpdate Update { get; } = update;
 
         public long LastSentTick { get; set; } = lastSentTick;
+
+        /// <summary>Which entry of <see cref="_pendingOrder"/> is this one's.</summary>
+        public long Order { get; } = order;
     }
 }

@@ -150,32 +150,45 @@ public sealed partial class PaxosReplica
         return updates;
     }
 
-    /// <summary>Queued updates for the free slots from <paramref name="first"/>, or null when none are queued.</summary>
+    /// <summary>Queued updates for the free slots from <paramref name="first"/>, or null when none are queued.
+    /// Updates that executed meanwhile are dropped from the head of the queue.</summary>
     private ClientUpdate[]? TakeQueued(long first)
     {
-        var room = (int)Math.Min(_options.MaxBatchUpdates, _localAru + _window - first + 1);
-        List<ClientUpdate>? taken = null;
-        var bytes = MessageSizes.HeaderBytes;
-        while (_updateQueue.Count > 0 && (taken?.Count ?? 0) < room)
+        while (_updateQueue.Count > 0 && IsExecuted(_updateQueue.Peek()))
         {
-            var update = _updateQueue.Peek();
+            _updateQueue.Dequeue();
+        }
+
+        // Count what fits first, so the Proposal's array is allocated once at its final size.
+        var room = (int)Math.Min(_options.MaxBatchUpdates, _localAru + _window - first + 1);
+        var count = 0;
+        var bytes = MessageSizes.HeaderBytes;
+        foreach (var update in _updateQueue)
+        {
             var size = MessageSizes.Update(update);
-            if (taken is { Count: > 0 } && bytes + size > _options.MaxMessageBytes)
+            if (count == room || (count > 0 && bytes + size > _options.MaxMessageBytes))
             {
                 break;
             }
 
-            _updateQueue.Dequeue();
-            if (IsExecuted(update))
-            {
-                continue;
-            }
-
-            (taken ??= []).Add(update);
             bytes += size;
+            count++;
         }
 
-        return taken?.ToArray();
+        if (count == 0)
+        {
+            return null;
+        }
+
+        // An update in the run may have executed meanwhile too (a duplicate binding); binding it again is
+        // harmless, because execution consumes a duplicate without applying it (G12).
+        var updates = new ClientUpdate[count];
+        for (var i = 0; i < count; i++)
+        {
+            updates[i] = _updateQueue.Dequeue();
+        }
+
+        return updates;
     }
 
     /// <summary>TR Fig. 11 A10–A16: bind <paramref name="updates"/> from <paramref name="first"/>, apply locally,

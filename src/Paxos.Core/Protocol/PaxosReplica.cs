@@ -238,7 +238,17 @@ public sealed partial class PaxosReplica
 
             var batch = _output;
             _lastBatchTaken = batch.Number;
-            _output = new OutputBatch(batch.Number + 1);
+            if (_spareOutput is { } spare)
+            {
+                _spareOutput = null;
+                spare.Reset(batch.Number + 1);
+                _output = spare;
+            }
+            else
+            {
+                _output = new OutputBatch(batch.Number + 1);
+            }
+
             return batch;
         }
         catch (Exception exception) when (Fault(exception))
@@ -276,7 +286,24 @@ public sealed partial class PaxosReplica
         }
     }
 
+    /// <summary>
+    /// Hands a batch back once the host is completely done with it — persisted, sent and answered — so the
+    /// replica can reuse its lists instead of allocating new ones. Optional: a host that never calls it just
+    /// leaves the batches to the garbage collector. The batch must not be read afterwards.
+    /// </summary>
+    /// <param name="batch">A batch taken from this replica.</param>
+    public void ReleaseOutput(OutputBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Number > 0 && batch.Number <= _lastBatchTaken && !ReferenceEquals(batch, _output))
+        {
+            _spareOutput = batch;
+        }
+    }
+
     private static readonly OutputBatch EmptyBatch = new(0);
+
+    private OutputBatch? _spareOutput;
 
     private void Dispatch(PaxosMessage message)
     {
@@ -438,7 +465,7 @@ public sealed partial class PaxosReplica
             }
 
             // Add_to_Pending_Updates re-arms the Update_Timer (TR Fig. 14): due at the first sweep.
-            _pending[update.ClientId] = new PendingUpdate(update, -_options.UpdateRetransmitTicks);
+            AddPending(update, -_options.UpdateRetransmitTicks);
         }
 
         // The bound limits new submissions; updates already promised before a restart are all kept (§10.1).
