@@ -60,7 +60,7 @@ public enum CoverageProbes
     /// <summary>A message was dropped because it named another view.</summary>
     StaleViewDropped = 1 << 4,
 
-    /// <summary>A Proposal retransmission got a slot ordered.</summary>
+    /// <summary>A Proposal the leader re-sent after a loss was then ordered.</summary>
     RetransmissionRecovered = 1 << 5,
 
     /// <summary>A partition healed while two replicas each believed they led.</summary>
@@ -659,7 +659,7 @@ public sealed class Simulator : IClusterObserver
             _probes |= CoverageProbes.StaleViewDropped;
         }
 
-        if (c.ProposalsRetransmitted > 0 && c.SlotsOrderedByAccepts > 0)
+        if (c.ProposalsOrderedAfterRetransmission > 0)
         {
             _probes |= CoverageProbes.RetransmissionRecovered;
         }

@@ -38,6 +38,10 @@ public sealed class ReplicaCounters
     /// <summary>Proposal messages the leader sent again after a timeout.</summary>
     public long ProposalsRetransmitted { get; internal set; }
 
+    /// <summary>Proposals the leader had to send again that then got every slot executed: losses that
+    /// retransmission recovered.</summary>
+    public long ProposalsOrderedAfterRetransmission { get; internal set; }
+
     /// <summary>Slots re-proposed by a new leader because a Prepare_OK reported them (constrained slots).</summary>
     public long ConstrainedSlotsReproposed { get; internal set; }
 

@@ -538,7 +538,11 @@ public sealed partial class PaxosReplica
     {
         while (_inFlight.Count > 0 && _inFlight.Peek().Proposal.LastSequence.Value <= _localAru)
         {
-            _inFlight.Dequeue();
+            var done = _inFlight.Dequeue();
+            if (done.Retransmitted)
+            {
+                Counters.ProposalsOrderedAfterRetransmission++;
+            }
         }
     }
 
@@ -560,6 +564,7 @@ public sealed partial class PaxosReplica
             }
 
             inFlight.SentTick = _tick;
+            inFlight.Retransmitted = true;
             Counters.ProposalsRetransmitted++;
             if (BitOperations.PopCount(missing) == _clusterSize - 1)
             {
@@ -602,5 +607,7 @@ public sealed partial class PaxosReplica
         public Proposal Proposal { get; } = proposal;
 
         public long SentTick { get; set; } = sentTick;
+
+        public bool Retransmitted { get; set; }
     }
 }
