@@ -35,6 +35,7 @@ public sealed class PaxosNode : IAsyncDisposable
     private PaxosReplica? _replica;
     private ITimer? _timer;
     private Task? _loop;
+    private Task? _stop;
     private int _pendingTicks;
     private volatile StatusBox _status;
     private volatile NodeState _nodeState;
@@ -169,25 +170,30 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     /// <summary>Stops the loop, the clock and the transport. Waiting submissions fail with
-    /// <see cref="SubmitFailure.Stopped"/>; their updates may still execute elsewhere.</summary>
+    /// <see cref="SubmitFailure.Stopped"/>; their updates may still execute elsewhere. Calling it again
+    /// waits for the first stop.</summary>
     /// <param name="cancellationToken">Stops waiting for the loop to finish.</param>
-    public async Task StopAsync(CancellationToken cancellationToken = default)
+    public Task StopAsync(CancellationToken cancellationToken = default)
     {
-        Task? loop;
+        Task stop;
         lock (_lifecycle)
         {
-            loop = _loop;
-            if (_nodeState == NodeState.Running)
+            if (_nodeState is NodeState.Created or NodeState.Running)
             {
                 _nodeState = NodeState.Stopped;
             }
-            else if (_nodeState == NodeState.Created)
-            {
-                _nodeState = NodeState.Stopped;
-                return;
-            }
+
+            stop = _stop ??= StopOnceAsync();
         }
 
+        return stop.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Stops the node (idempotent).</summary>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private async Task StopOnceAsync()
+    {
         if (_timer is not null)
         {
             await _timer.DisposeAsync().ConfigureAwait(false);
@@ -195,19 +201,12 @@ public sealed class PaxosNode : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         _inbox.Writer.TryComplete();
-        if (loop is not null)
+        if (_loop is { } loop)
         {
-            await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await loop.ConfigureAwait(false);
         }
 
         await _transport.DisposeAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>Stops the node (idempotent).</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        _stopping.Dispose();
     }
 
     private void OnTimer()

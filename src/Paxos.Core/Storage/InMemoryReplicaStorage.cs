@@ -16,7 +16,7 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
     private ViewNumber _lastInstalled;
     private long _lastBatch;
 
-    /// <summary>The number of the last batch persisted.</summary>
+    /// <summary>The number of the last batch persisted since the last <see cref="LoadAsync"/>.</summary>
     public long LastPersistedBatch
     {
         get
@@ -34,6 +34,8 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
+            // A load starts a new incarnation of the replica, whose batches are numbered from 1 again.
+            _lastBatch = 0;
             var pending = new List<ClientUpdate>(_pendingOrder.Count);
             foreach (var client in _pendingOrder)
             {

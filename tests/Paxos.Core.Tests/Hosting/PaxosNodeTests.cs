@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Paxos.Tests.Hosting;
+
+public class PaxosNodeTests
+{
+    [Test]
+    public async Task Three_nodes_order_updates_submitted_anywhere_and_answer_with_the_executors_reply()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        await cluster.LeaderAsync();
+
+        var writers = Enumerable.Range(0, 6).Select(async c =>
+        {
+            var node = cluster.Nodes[c % 3];
+            for (var ts = 1; ts <= 30; ts++)
+            {
+                var reply = await node.SubmitAsync(new ClientUpdate(new ClientId(c + 1), ts, new byte[] { (byte)ts }));
+                Encoding.UTF8.GetString(reply.Span).Should().EndWith($":{c + 1}#{ts}");
+            }
+        });
+        await Task.WhenAll(writers);
+
+        await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count == 180), "every replica to execute all 180 updates");
+        var histories = cluster.Executors.Select(e => e.Executed.ToList()).ToList();
+        histories[1].Should().Equal(histories[0]);
+        histories[2].Should().Equal(histories[0]);
+    }
+
+    [Test]
+    public async Task A_resubmitted_update_gets_the_same_reply_and_is_not_executed_again()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        await cluster.LeaderAsync();
+        var update = new ClientUpdate(new ClientId(9), 1, new byte[] { 1 });
+
+        var first = await cluster.Nodes[0].SubmitAsync(update);
+        var again = await cluster.Nodes[2].SubmitAsync(update);
+
+        again.ToArray().Should().Equal(first.ToArray());
+        await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count(x => x.Client == 9) == 1), "every replica to execute c9#1 once");
+    }
+
+    [Test]
+    public async Task The_cluster_keeps_ordering_after_the_leader_stops()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        var leader = await cluster.LeaderAsync();
+        await leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+
+        await leader.StopAsync();
+        var survivor = cluster.Nodes.First(n => n != leader);
+        var reply = await survivor.SubmitAsync(new ClientUpdate(new ClientId(1), 2, new byte[] { 2 })).WaitAsync(NodeCluster.Patience);
+
+        Encoding.UTF8.GetString(reply.Span).Should().EndWith(":1#2");
+        survivor.Status.LastInstalled.Value.Should().BeGreaterThan(1, "a new view was installed");
+    }
+
+    [Test]
+    public async Task No_message_leaves_before_the_batch_it_belongs_to_is_persisted()
+    {
+        var persisted = new ConcurrentDictionary<PaxosMessage, bool>(ReferenceEqualityComparer.Instance);
+        var violations = new ConcurrentQueue<string>();
+        await using var cluster = new NodeCluster(
+            3,
+            storage: _ => new WatchingStorage(persisted),
+            wrapTransport: (_, inner) => new WatchingTransport(inner, persisted, violations));
+        await cluster.StartAsync();
+        await cluster.LeaderAsync();
+
+        for (var ts = 1; ts <= 20; ts++)
+        {
+            await cluster.Nodes[ts % 3].SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { 1 }));
+        }
+
+        persisted.Should().NotBeEmpty();
+        violations.Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task A_submission_fails_clearly_when_the_node_is_not_running()
+    {
+        await using var cluster = new NodeCluster(3);
+        var update = new ClientUpdate(new ClientId(1), 1, new byte[] { 1 });
+
+        var beforeStart = () => cluster.Nodes[0].SubmitAsync(update);
+        (await beforeStart.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.Stopped);
+
+        await cluster.StartAsync();
+        await cluster.Nodes[0].StopAsync();
+        var afterStop = () => cluster.Nodes[0].SubmitAsync(update);
+        (await afterStop.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.Stopped);
+    }
+
+    [Test]
+    public async Task A_waiting_submission_fails_with_Stopped_and_a_leader_hint_when_the_node_stops()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        var leader = await cluster.LeaderAsync();
+        var follower = cluster.Nodes.First(n => n != leader);
+        foreach (var other in cluster.Nodes.Where(n => n != follower))
+        {
+            cluster.Network.Isolate(other.Id, isolated: true);
+        }
+
+        var waiting = follower.SubmitAsync(new ClientUpdate(new ClientId(5), 1, new byte[] { 1 }));
+        await follower.StopAsync();
+
+        var exception = (await waiting.Invoking(t => t).Should().ThrowAsync<PaxosSubmitException>()).Which;
+        exception.Reason.Should().Be(SubmitFailure.Stopped);
+        exception.LeaderHint.Should().NotBeNull();
+    }
+
+    [Test]
+    public async Task An_oversized_update_is_refused()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+
+        var act = () => cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[5000]));
+
+        (await act.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.UpdateTooLarge);
+    }
+
+    [Test]
+    public async Task Too_many_pending_updates_make_the_node_refuse_more_as_overloaded()
+    {
+        await using var cluster = new NodeCluster(3, options: i => NodeCluster.Options(i, 3).WithPending(2));
+        await cluster.StartAsync();
+        cluster.Network.Isolate(new ReplicaId(0), isolated: true); // No quorum for replica 0: nothing executes.
+
+        _ = cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+        _ = cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(2), 1, new byte[] { 1 }));
+        var third = () => cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(3), 1, new byte[] { 1 }));
+
+        (await third.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.Overloaded);
+    }
+
+    [Test]
+    public async Task A_failing_executor_stops_the_node_and_fails_submissions_as_faulted()
+    {
+        await using var cluster = new NodeCluster(1);
+        cluster.Executors[0].FailWith = u => u.Timestamp == 2 ? new InvalidOperationException("boom") : null;
+        await cluster.StartAsync();
+        await cluster.LeaderAsync();
+        await cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+
+        var failing = () => cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(1), 2, new byte[] { 1 }));
+
+        (await failing.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.Faulted);
+        cluster.Nodes[0].Status.IsFaulted.Should().BeTrue();
+        var later = () => cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(1), 3, new byte[] { 1 }));
+        (await later.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.Faulted);
+    }
+
+    [Test]
+    public async Task A_restarted_node_recovers_from_its_storage_and_replays_into_a_fresh_executor()
+    {
+        var storage = new InMemoryReplicaStorage();
+        var network = new InProcessNetwork(1);
+        var first = new PaxosNode(NodeCluster.Options(0, 1), new RecordingExecutor(), network.CreateTransport(new ReplicaId(0)), storage);
+        await first.StartAsync();
+        for (var ts = 1; ts <= 5; ts++)
+        {
+            await first.SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { 1 }));
+        }
+
+        await first.DisposeAsync();
+        await first.DisposeAsync(); // Idempotent.
+
+        var executor = new RecordingExecutor();
+        await using var second = new PaxosNode(NodeCluster.Options(0, 1), executor, network.CreateTransport(new ReplicaId(0)), storage);
+        await second.StartAsync();
+
+        executor.Executed.Select(e => e.Timestamp).Should().Equal(1, 2, 3, 4, 5);
+        var again = await second.SubmitAsync(new ClientUpdate(new ClientId(1), 5, new byte[] { 1 }));
+        Encoding.UTF8.GetString(again.Span).Should().EndWith(":1#5");
+        second.Status.LastInstalled.Value.Should().BeGreaterThan(1);
+    }
+
+    [Test]
+    public async Task Cancelling_stops_waiting_but_not_the_update()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        cluster.Network.Isolate(new ReplicaId(0), isolated: true);
+        using var cancel = new CancellationTokenSource();
+
+        var waiting = cluster.Nodes[0].SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }), cancel.Token);
+        await cancel.CancelAsync();
+
+        await waiting.Invoking(t => t).Should().ThrowAsync<OperationCanceledException>();
+        cluster.Nodes[0].Status.PendingUpdates.Should().Be(1);
+    }
+
+    [Test]
+    public async Task AddPaxos_builds_a_node_from_the_container_and_validates_options()
+    {
+        var network = new InProcessNetwork(1);
+        var services = new ServiceCollection()
+            .AddSingleton<IExecutor>(new RecordingExecutor())
+            .AddSingleton(network.CreateTransport(new ReplicaId(0)))
+            .AddPaxos(o =>
+            {
+                o.ClusterSize = 1;
+                o.TickInterval = TimeSpan.FromMilliseconds(2);
+            });
+        await using var provider = services.BuildServiceProvider();
+
+        var node = provider.GetRequiredService<PaxosNode>();
+        await node.StartAsync();
+        var reply = await node.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+
+        Encoding.UTF8.GetString(reply.Span).Should().EndWith(":1#1");
+        await node.StopAsync();
+
+        await using var invalid = new ServiceCollection()
+            .AddSingleton<IExecutor>(new RecordingExecutor())
+            .AddSingleton(new InProcessNetwork(1).CreateTransport(new ReplicaId(0)))
+            .AddPaxos(o => o.ClusterSize = 0)
+            .BuildServiceProvider();
+        var resolve = () => invalid.GetRequiredService<PaxosNode>();
+        resolve.Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>().WithMessage("*ClusterSize*");
+    }
+
+    private sealed class WatchingStorage(ConcurrentDictionary<PaxosMessage, bool> persisted) : IReplicaStorage
+    {
+        private readonly InMemoryReplicaStorage _inner = new();
+
+        public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default) => _inner.LoadAsync(cancellationToken);
+
+        public async ValueTask PersistAsync(OutputBatch batch, CancellationToken cancellationToken = default)
+        {
+            await _inner.PersistAsync(batch, cancellationToken);
+            foreach (var message in batch.Messages)
+            {
+                persisted[message.Message] = true;
+            }
+        }
+    }
+
+    private sealed class WatchingTransport(ITransport inner, ConcurrentDictionary<PaxosMessage, bool> persisted, ConcurrentQueue<string> violations) : ITransport
+    {
+        public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => inner.StartAsync(receiver, cancellationToken);
+
+        public void Send(ReplicaId destination, PaxosMessage message)
+        {
+            if (!persisted.ContainsKey(message))
+            {
+                violations.Enqueue($"{message} left before its batch was persisted");
+            }
+
+            inner.Send(destination, message);
+        }
+
+        public void Flush() => inner.Flush();
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
+
+internal static class OptionsExtensions
+{
+    public static PaxosOptions WithPending(this PaxosOptions options, int maxPending)
+    {
+        options.MaxPendingUpdates = maxPending;
+        return options;
+    }
+}
