@@ -58,3 +58,25 @@ internal static partial class NodeLog
     [LoggerMessage(2002, LogLevel.Critical, "Node {Replica} stopped after a failure (fail-stop)")]
     public static partial void Faulted(ILogger logger, ReplicaId replica, Exception exception);
 }
+
+/// <summary>The file storage's log lines (event ids 4000–4999).</summary>
+internal static partial class StorageLog
+{
+    [LoggerMessage(4000, LogLevel.Information, "Storage {Directory}: recovered view {LastInstalled} and {Records} log records from {Segments} segment(s)")]
+    public static partial void Recovered(ILogger logger, string directory, ViewNumber lastInstalled, long records, int segments);
+
+    [LoggerMessage(4001, LogLevel.Warning, "Storage {Directory}: cut a torn write of {TornBytes} bytes off {File} at offset {Offset} (a crash interrupted a write that was never acknowledged)")]
+    public static partial void CutTornTail(ILogger logger, string directory, string file, long offset, long tornBytes);
+
+    [LoggerMessage(4002, LogLevel.Warning, "Storage {Directory}: recreated {File}, whose creation a crash interrupted")]
+    public static partial void RecreatedTornSegment(ILogger logger, string directory, string file);
+
+    [LoggerMessage(4003, LogLevel.Debug, "Storage {Directory}: deleted a view.tmp that was never renamed into place")]
+    public static partial void DeletedViewTemp(ILogger logger, string directory);
+
+    [LoggerMessage(4004, LogLevel.Debug, "Storage {Directory}: started segment {File}")]
+    public static partial void StartedSegment(ILogger logger, string directory, string file);
+
+    [LoggerMessage(4005, LogLevel.Critical, "Storage {Directory}: a write or fsync failed; the storage refuses further writes (fail-stop)")]
+    public static partial void Faulted(ILogger logger, string directory, Exception exception);
+}

@@ -376,21 +376,13 @@ public sealed class MessageCodec
     private long MeasureUpdate(PaxosMessage message, ClientUpdate? update)
     {
         if (update is null
-            || !IsValidUpdate(update.ClientId.Value, update.Timestamp, update.Origin.Value, update.Payload.Length))
+            || !UpdateEncoding.IsValid(update.ClientId.Value, update.Timestamp, update.Origin.Value, update.Payload.Length, _clusterSize))
         {
             throw new ArgumentException(Text($"{message.Type} from {message.Sender} carries a missing or invalid update ({update?.ToString() ?? "null"}, origin {update?.Origin.ToString() ?? "-"})."), nameof(message));
         }
 
         return UpdateBytes + update.Payload.Length;
     }
-
-    /// <summary>The one rule for updates on the wire, used by both directions: the no-op is exactly
-    /// (0, 0, no origin, no payload); any other update has a positive client id and timestamp; an origin
-    /// is a member or none.</summary>
-    private bool IsValidUpdate(long clientId, long timestamp, int origin, long payloadLength) =>
-        clientId == 0
-            ? timestamp == 0 && origin == ReplicaId.None.Value && payloadLength == 0
-            : clientId > 0 && timestamp > 0 && origin >= ReplicaId.None.Value && origin < _clusterSize;
 
     private static void WriteBody(PaxosMessage message, ref SpanWriter writer)
     {
@@ -436,29 +428,20 @@ public sealed class MessageCodec
             case Proposal m:
                 writer.WriteInt64(m.View.Value);
                 writer.WriteInt64(m.FirstSequence.Value);
-                WriteUpdates(m.UpdateArray, ref writer);
+                UpdateEncoding.WriteList(m.UpdateArray, ref writer);
                 break;
             case GloballyOrderedUpdate m:
                 writer.WriteInt64(m.FirstSequence.Value);
-                WriteUpdates(m.UpdateArray, ref writer);
+                UpdateEncoding.WriteList(m.UpdateArray, ref writer);
                 break;
             case ClientUpdateForward m:
-                WriteUpdates(m.UpdateArray, ref writer);
+                UpdateEncoding.WriteList(m.UpdateArray, ref writer);
                 break;
             case PrepareOk m:
                 WritePrepareOk(m, ref writer);
                 break;
             default:
                 throw new UnreachableException("MeasureBody accepted a message it cannot write.");
-        }
-    }
-
-    private static void WriteUpdates(ClientUpdate[] updates, ref SpanWriter writer)
-    {
-        writer.WriteUInt32((uint)updates.Length);
-        foreach (var update in updates)
-        {
-            WriteUpdate(update, ref writer);
         }
     }
 
@@ -475,18 +458,8 @@ public sealed class MessageCodec
             writer.WriteInt64(entry.Sequence.Value);
             writer.WriteInt64(entry.View.Value);
             writer.WriteByte(entry.IsOrdered ? OrderedEntryKind : ProposalEntryKind);
-            WriteUpdate(entry.Update, ref writer);
+            UpdateEncoding.Write(entry.Update, ref writer);
         }
-    }
-
-    private static void WriteUpdate(ClientUpdate update, ref SpanWriter writer)
-    {
-        var payload = update.Payload.Span;
-        writer.WriteInt64(update.ClientId.Value);
-        writer.WriteInt64(update.Timestamp);
-        writer.WriteInt32(update.Origin.Value);
-        writer.WriteUInt32((uint)payload.Length);
-        writer.WriteBytes(payload);
     }
 
     // ---- Decoding: the body of an intact frame. Null means Malformed. ----
@@ -526,57 +499,19 @@ public sealed class MessageCodec
         switch (type)
         {
             case MessageType.Proposal:
-                return reader.TryReadFields(out var view, out var first) && TryReadUpdates(ref reader, minimumCount: 1, out var updates)
+                return reader.TryReadFields(out var view, out var first) && UpdateEncoding.TryReadList(ref reader, minimumCount: 1, _clusterSize, out var updates)
                     ? new Proposal(sender, new ViewNumber(view), new SequenceNumber(first), updates) : null;
             case MessageType.GloballyOrderedUpdate:
-                return reader.TryReadFields(out first) && TryReadUpdates(ref reader, minimumCount: 0, out updates)
+                return reader.TryReadFields(out first) && UpdateEncoding.TryReadList(ref reader, minimumCount: 0, _clusterSize, out updates)
                     ? new GloballyOrderedUpdate(sender, new SequenceNumber(first), updates) : null;
             case MessageType.ClientUpdateForward:
-                return TryReadUpdates(ref reader, minimumCount: 1, out updates)
+                return UpdateEncoding.TryReadList(ref reader, minimumCount: 1, _clusterSize, out updates)
                     ? new ClientUpdateForward(sender, updates) : null;
             case MessageType.PrepareOk:
                 return DecodePrepareOk(sender, ref reader);
             default:
                 return null;
         }
-    }
-
-    /// <summary>Reads a u32 count and that many updates, which must end the body exactly. The first pass
-    /// only checks and measures; objects are made only once the whole list is known to be well-formed.</summary>
-    private bool TryReadUpdates(ref SpanReader reader, int minimumCount, out ClientUpdate[] updates)
-    {
-        updates = [];
-        if (!reader.TryReadCount(UpdateBytes, minimumCount, out var count))
-        {
-            return false;
-        }
-
-        var check = reader;
-        var payloadBytes = 0;
-        for (var i = 0; i < count; i++)
-        {
-            if (!TrySkipUpdate(ref check, ref payloadBytes))
-            {
-                return false;
-            }
-        }
-
-        if (!check.IsEmpty)
-        {
-            return false;
-        }
-
-        if (count > 0)
-        {
-            updates = new ClientUpdate[count];
-            var payloads = new PayloadBuffer(payloadBytes);
-            for (var i = 0; i < count; i++)
-            {
-                updates[i] = ReadCheckedUpdate(ref reader, ref payloads);
-            }
-        }
-
-        return true;
     }
 
     private PrepareOk? DecodePrepareOk(ReplicaId sender, ref SpanReader reader)
@@ -595,7 +530,7 @@ public sealed class MessageCodec
         for (var i = 0; i < count; i++)
         {
             if (!check.TryReadFields(out _, out _) || !check.TryReadByte(out var kind) || kind > OrderedEntryKind
-                || !TrySkipUpdate(ref check, ref payloadBytes))
+                || !UpdateEncoding.TrySkip(ref check, _clusterSize, ref payloadBytes))
             {
                 return null;
             }
@@ -613,227 +548,15 @@ public sealed class MessageCodec
             // The first pass checked every field, so these reads succeed.
             _ = reader.TryReadFields(out var sequence, out var entryView);
             _ = reader.TryReadByte(out var kind);
-            var update = ReadCheckedUpdate(ref reader, ref payloads);
+            var update = UpdateEncoding.ReadChecked(ref reader, ref payloads);
             entries[i] = new DataListEntry(new SequenceNumber(sequence), new ViewNumber(entryView), kind == OrderedEntryKind, update);
         }
 
         return new PrepareOk(sender, new ViewNumber(view), part, partCount, entries);
     }
 
-    /// <summary>Checks one update and steps over it, adding its payload length to <paramref name="payloadBytes"/>.</summary>
-    private bool TrySkipUpdate(ref SpanReader reader, ref int payloadBytes)
-    {
-        if (!reader.TryReadUpdateFields(out var clientId, out var timestamp, out var origin, out var length)
-            || !IsValidUpdate(clientId, timestamp, origin, length)
-            || !reader.TrySkip(length))
-        {
-            return false;
-        }
-
-        // Cannot overflow: the payloads all lie in one body of at most 65,000 bytes.
-        payloadBytes += (int)length;
-        return true;
-    }
-
-    /// <summary>Reads an update that <see cref="TrySkipUpdate"/> has already accepted.</summary>
-    private static ClientUpdate ReadCheckedUpdate(ref SpanReader reader, ref PayloadBuffer payloads)
-    {
-        _ = reader.TryReadUpdateFields(out var clientId, out var timestamp, out var origin, out var length);
-        if (clientId == 0)
-        {
-            return ClientUpdate.NoOp;
-        }
-
-        _ = reader.TryReadBytes((int)length, out var bytes);
-        return new ClientUpdate(new ClientId(clientId), timestamp, payloads.Add(bytes), new ReplicaId(origin), validate: false);
-    }
-
     private static ArgumentException Invalid(MessageCodecOptions options, string message) =>
         new(message, nameof(options));
 
     private static string Text(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>The one array that holds every payload of a decoded message, filled in order.</summary>
-    private struct PayloadBuffer(int length)
-    {
-        private readonly byte[] _bytes = length == 0 ? [] : new byte[length];
-        private int _used;
-
-        public ReadOnlyMemory<byte> Add(ReadOnlySpan<byte> payload)
-        {
-            if (payload.IsEmpty)
-            {
-                return ReadOnlyMemory<byte>.Empty;
-            }
-
-            payload.CopyTo(_bytes.AsSpan(_used));
-            var memory = new ReadOnlyMemory<byte>(_bytes, _used, payload.Length);
-            _used += payload.Length;
-            return memory;
-        }
-    }
-
-    /// <summary>Writes little-endian fields in order. The caller measured the body, so every write fits.</summary>
-    private ref struct SpanWriter(Span<byte> destination)
-    {
-        private readonly Span<byte> _destination = destination;
-
-        public int Written { get; private set; }
-
-        public void WriteInt64(long value)
-        {
-            BinaryPrimitives.WriteInt64LittleEndian(_destination[Written..], value);
-            Written += sizeof(long);
-        }
-
-        public void WriteInt32(int value)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(_destination[Written..], value);
-            Written += sizeof(int);
-        }
-
-        public void WriteUInt32(uint value)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(_destination[Written..], value);
-            Written += sizeof(uint);
-        }
-
-        public void WriteByte(byte value)
-        {
-            _destination[Written] = value;
-            Written++;
-        }
-
-        public void WriteBytes(ReadOnlySpan<byte> value)
-        {
-            value.CopyTo(_destination[Written..]);
-            Written += value.Length;
-        }
-    }
-
-    /// <summary>Reads little-endian fields in order; every read checks the bytes left first and fails
-    /// (returns false) rather than throw.</summary>
-    private ref struct SpanReader(ReadOnlySpan<byte> source)
-    {
-        private readonly ReadOnlySpan<byte> _source = source;
-        private int _read;
-
-        public readonly int Remaining => _source.Length - _read;
-
-        public readonly bool IsEmpty => _read == _source.Length;
-
-        /// <summary>Reads one view or sequence number, which must not be negative.</summary>
-        public bool TryReadFields(out long first)
-        {
-            first = 0;
-            if (Remaining < sizeof(long))
-            {
-                return false;
-            }
-
-            first = BinaryPrimitives.ReadInt64LittleEndian(_source[_read..]);
-            _read += sizeof(long);
-            return first >= 0;
-        }
-
-        /// <summary>Reads two views or sequence numbers, which must not be negative.</summary>
-        public bool TryReadFields(out long first, out long second)
-        {
-            second = 0;
-            return TryReadFields(out first) && TryReadFields(out second);
-        }
-
-        public bool TryReadInt32(out int value)
-        {
-            value = 0;
-            if (Remaining < sizeof(int))
-            {
-                return false;
-            }
-
-            value = BinaryPrimitives.ReadInt32LittleEndian(_source[_read..]);
-            _read += sizeof(int);
-            return true;
-        }
-
-        public bool TryReadByte(out byte value)
-        {
-            value = 0;
-            if (Remaining < 1)
-            {
-                return false;
-            }
-
-            value = _source[_read];
-            _read++;
-            return true;
-        }
-
-        /// <summary>Reads a u32 element count, which must be at least <paramref name="minimumCount"/> and small
-        /// enough that that many elements of <paramref name="minimumElementBytes"/> each fit in the bytes left.
-        /// This is what keeps a forged count from allocating more than the datagram's size.</summary>
-        public bool TryReadCount(int minimumElementBytes, int minimumCount, out int count)
-        {
-            count = 0;
-            if (Remaining < sizeof(uint))
-            {
-                return false;
-            }
-
-            var value = BinaryPrimitives.ReadUInt32LittleEndian(_source[_read..]);
-            _read += sizeof(uint);
-            if (value < minimumCount || value > (uint)(Remaining / minimumElementBytes))
-            {
-                return false;
-            }
-
-            count = (int)value;
-            return true;
-        }
-
-        /// <summary>Reads the fixed part of an update: client id, timestamp, origin and payload length.</summary>
-        public bool TryReadUpdateFields(out long clientId, out long timestamp, out int origin, out uint payloadLength)
-        {
-            if (Remaining < UpdateBytes)
-            {
-                clientId = 0;
-                timestamp = 0;
-                origin = 0;
-                payloadLength = 0;
-                return false;
-            }
-
-            var fields = _source.Slice(_read, UpdateBytes);
-            clientId = BinaryPrimitives.ReadInt64LittleEndian(fields);
-            timestamp = BinaryPrimitives.ReadInt64LittleEndian(fields[8..]);
-            origin = BinaryPrimitives.ReadInt32LittleEndian(fields[16..]);
-            payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(fields[20..]);
-            _read += UpdateBytes;
-            return true;
-        }
-
-        public bool TrySkip(uint length)
-        {
-            if (length > (uint)Remaining)
-            {
-                return false;
-            }
-
-            _read += (int)length;
-            return true;
-        }
-
-        public bool TryReadBytes(int length, out ReadOnlySpan<byte> bytes)
-        {
-            bytes = default;
-            if (length < 0 || length > Remaining)
-            {
-                return false;
-            }
-
-            bytes = _source.Slice(_read, length);
-            _read += length;
-            return true;
-        }
-    }
 }

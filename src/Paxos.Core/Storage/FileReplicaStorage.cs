@@ -1,0 +1,290 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Win32.SafeHandles;
+using Paxos.Diagnostics;
+
+namespace Paxos;
+
+/// <summary>
+/// Stable storage in a data directory: a <c>view</c> file holding Last_Installed, and a segmented write-ahead log
+/// of accepted Proposals, ordered slots and pending updates (PROTOCOL.md §16.1, as PSB-C lays it out). It loses
+/// nothing a completed <see cref="PersistAsync"/> of a batch with <see cref="OutputBatch.RequiresSync"/> made
+/// durable, whether the process is killed or the machine loses power.
+/// </summary>
+/// <remarks>
+/// <para><b>Writing.</b> A batch's records are encoded into one pooled buffer and written with one positional
+/// write; a batch that requires a sync then gets one fsync, which also covers every earlier batch (group commit:
+/// the node gathers everything ready into one batch). Ordered slots alone are written without a sync, as the
+/// contract allows. A new <see cref="OutputBatch.InstalledView"/> replaces <c>view</c> atomically: write
+/// <c>view.tmp</c>, fsync it, rename it over <c>view</c>, fsync the directory.</para>
+/// <para><b>Format.</b> Segments <c>wal-00000001.log</c>, <c>wal-00000002.log</c>, … each start with a header
+/// (magic, version, segment number, a random salt, CRC-32C). Records follow back to back: a u32 length, a u32
+/// CRC-32C that also covers the segment's salt and the record's own offset (so a stale record cannot pass for a
+/// live one anywhere else), a type byte and the payload. Each write starts with a batch record holding the offset
+/// up to which the log was durable when it was written; recovery uses it to tell a torn tail (cut off) from
+/// damage before durable data (refused). Updates are encoded as on the wire. All integers are little-endian.</para>
+/// <para><b>Recovering.</b> <see cref="LoadAsync"/> reads the view and every segment in order and returns the
+/// same state an <see cref="InMemoryReplicaStorage"/> would hold after the same batches. A write torn by a crash
+/// at the end of the log is cut off (with a warning); damage anywhere else throws
+/// <see cref="StorageCorruptionException"/>. Damage to the very last records of the log looks exactly like a torn
+/// write and is cut off too: no log can tell them apart without a second copy.</para>
+/// <para><b>Threads.</b> The calls are serialized by a lock; batches must come one at a time, in order, as
+/// <see cref="IReplicaStorage"/> says. <see cref="PersistAsync"/> completes synchronously: it blocks for the write
+/// and the fsync. .NET has no asynchronous fsync (an async version would only move the same blocking call to a
+/// pool thread), and the node must wait for durability before it sends anyway, so blocking its loop is the
+/// shortest path; the node keeps receiving into its inbox meanwhile.</para>
+/// <para><b>Failures.</b> If a write or an fsync fails, the storage stops (fail-stop) and refuses every further
+/// call: after a failed fsync the kernel may have dropped the dirty pages, so nothing written can be trusted to
+/// be on disk. Restart the process.</para>
+/// <para>The directory is locked (a <c>lock</c> file held open exclusively) against a second storage, in this
+/// process or another.</para>
+/// </remarks>
+public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
+{
+    private readonly FileReplicaStorageOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly SafeFileHandle _directoryLock;
+    private WalSegmentWriter? _segment;
+    private ViewNumber _lastInstalled;
+    private long _lastBatch;
+    private Exception? _fault;
+    private bool _disposed;
+
+    /// <summary>Opens (and creates when missing) the data directory and locks it. Nothing is read until
+    /// <see cref="LoadAsync"/> or the first <see cref="PersistAsync"/>.</summary>
+    /// <param name="options">Where and how to store; read once, here.</param>
+    /// <param name="logger">Where recovery and failures are logged; nowhere when null.</param>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
+    /// <exception cref="IOException">The directory cannot be created, or another storage holds it.</exception>
+    public FileReplicaStorage(FileReplicaStorageOptions options, ILogger? logger = null)
+    {
+        FileReplicaStorageOptions.ThrowIfInvalid(options);
+        _options = new FileReplicaStorageOptions
+        {
+            DataDirectory = Path.GetFullPath(options.DataDirectory),
+            SegmentBytes = options.SegmentBytes,
+            PreallocateSegments = options.PreallocateSegments,
+            SyncEnabled = options.SyncEnabled,
+        };
+        _logger = logger ?? NullLogger.Instance;
+        Directory.CreateDirectory(_options.DataDirectory);
+        _directoryLock = LockDirectory(_options.DataDirectory);
+    }
+
+    /// <summary>The data directory, as a full path.</summary>
+    public string DataDirectory => _options.DataDirectory;
+
+    /// <summary>What the storage did: batches, records, bytes, fsyncs and their time, and the latest recovery.</summary>
+    public StorageCounters Counters { get; } = new();
+
+    /// <summary>The segment being appended to; for tests.</summary>
+    internal string? ActiveSegmentPath => _segment?.Path;
+
+    /// <summary>Where the next batch goes in the active segment; for tests.</summary>
+    internal long AppendOffset => _segment?.Offset ?? 0;
+
+    /// <inheritdoc />
+    /// <remarks>Reads the directory from disk every time, repairing a torn tail; after it the storage appends
+    /// after the last intact record. It marks a new incarnation of the replica, whose batch numbers start again.</remarks>
+    /// <exception cref="StorageCorruptionException">The log or the <c>view</c> file is damaged.</exception>
+    public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ThrowIfUnusable();
+            return ValueTask.FromResult(Recover().State);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Completes synchronously, once the batch is written and, if it requires a sync, fsynced. An empty
+    /// batch, or one with nothing durable in it, writes nothing.</remarks>
+    /// <exception cref="InvalidOperationException">The batch is not newer than the last one, or the storage
+    /// stopped after a failed write.</exception>
+    /// <exception cref="ArgumentException">The batch holds something the log cannot represent (a bug in the caller).</exception>
+    public ValueTask PersistAsync(OutputBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (batch.Number == 0 || batch.IsEmpty)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        lock (_gate)
+        {
+            ThrowIfUnusable();
+            if (batch.Number <= _lastBatch)
+            {
+                throw new InvalidOperationException($"Batch {batch.Number} arrived after batch {_lastBatch}; batches must be persisted once each, in order.");
+            }
+
+            // A host that never loaded still appends after the last intact record, never over it.
+            if (_segment is null)
+            {
+                Recover();
+            }
+
+            // Measuring validates the whole batch before any byte is written.
+            var bytes = WalBatchEncoder.Measure(batch, out var records);
+            ViewNumber? view = batch.InstalledView is { } installed && installed > _lastInstalled ? installed : null;
+            try
+            {
+                Write(batch, bytes, view);
+            }
+            catch (Exception exception) when (Fault(exception))
+            {
+                throw;
+            }
+
+            _lastBatch = batch.Number;
+            if (bytes > 0 || view.HasValue)
+            {
+                Counters.CountBatch(records, bytes);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Closes the files and releases the directory. Idempotent. Ordered slots written without a sync are
+    /// left to the operating system, which writes them out unless the machine fails first (the contract allows
+    /// losing them).</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _segment?.Dispose();
+            _segment = null;
+            _directoryLock.Dispose();
+        }
+    }
+
+    private RecoveredLog Recover()
+    {
+        _segment?.Dispose();
+        _segment = null;
+        var recovered = WalRecovery.Run(_options.DataDirectory, _options, Counters, _logger);
+        _segment = recovered.Active;
+        _lastInstalled = recovered.State.LastInstalled;
+        _lastBatch = 0;
+        return recovered;
+    }
+
+    /// <summary>The log records first, then the view, then the one fsync of the log. A crash anywhere in between
+    /// leaves some of the batch's records and maybe its view: any such mix is a state the replica could have
+    /// crashed in, since nothing of the batch was sent yet.</summary>
+    private void Write(OutputBatch batch, int bytes, ViewNumber? view)
+    {
+        if (bytes > 0)
+        {
+            Append(batch, bytes);
+        }
+
+        if (view is { } installed)
+        {
+            ReplaceView(installed);
+            _lastInstalled = installed;
+        }
+
+        // RequiresSync rather than "this batch wrote something": a batch that must be durable also makes the
+        // ordered slots of earlier batches durable, as the contract promises.
+        if (batch.RequiresSync && _segment!.IsDirty)
+        {
+            _segment.Sync();
+        }
+    }
+
+    private void Append(OutputBatch batch, int bytes)
+    {
+        var segment = _segment!;
+        if (segment.HasRecords && segment.Offset + bytes > _options.SegmentBytes)
+        {
+            segment = Roll(segment);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(bytes);
+        try
+        {
+            var records = buffer.AsSpan(0, bytes);
+            WalBatchEncoder.Encode(batch, segment.DurableOffset, records, segment.Offset, segment.Salt);
+            segment.Append(records);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Starts the next segment. The current one is made durable in full first, so that recovery can
+    /// treat any damage in a segment that is not the last as damage, never as a torn write.</summary>
+    private WalSegmentWriter Roll(WalSegmentWriter current)
+    {
+        if (current.IsDirty)
+        {
+            current.Sync();
+        }
+
+        var next = WalSegmentWriter.Create(_options.DataDirectory, current.Number + 1, _options, Counters);
+        current.Dispose();
+        _segment = next;
+        StorageLog.StartedSegment(_logger, _options.DataDirectory, next.Path);
+        return next;
+    }
+
+    /// <summary>Replaces <c>view</c> atomically: a crash leaves either the old file or the new one, whole.</summary>
+    private void ReplaceView(ViewNumber view)
+    {
+        var directory = _options.DataDirectory;
+        var temp = Path.Combine(directory, WalFormat.ViewTempFileName);
+        Span<byte> file = stackalloc byte[WalFormat.ViewFileBytes];
+        WalFormat.WriteViewFile(file, view);
+        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            RandomAccess.Write(handle, file, 0);
+            DurableIo.FlushFile(handle, _options.SyncEnabled, Counters);
+        }
+
+        File.Move(temp, Path.Combine(directory, WalFormat.ViewFileName), overwrite: true);
+        DurableIo.FlushDirectory(directory, _options.SyncEnabled, Counters);
+    }
+
+    private void ThrowIfUnusable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_fault is not null)
+        {
+            throw new InvalidOperationException($"The storage in {_options.DataDirectory} stopped after a failed write or fsync ({_fault.Message}); restart the process.", _fault);
+        }
+    }
+
+    /// <summary>Marks the storage stopped (fail-stop); used as an exception filter, so it never catches.</summary>
+    private bool Fault(Exception exception)
+    {
+        _fault ??= exception;
+        StorageLog.Faulted(_logger, _options.DataDirectory, exception);
+        return false;
+    }
+
+    private static SafeFileHandle LockDirectory(string directory)
+    {
+        var path = Path.Combine(directory, WalFormat.LockFileName);
+        try
+        {
+            return File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException exception)
+        {
+            throw new IOException($"The data directory {directory} is in use: its lock file {path} is held by another storage ({exception.Message}). One replica, one directory.", exception);
+        }
+    }
+}

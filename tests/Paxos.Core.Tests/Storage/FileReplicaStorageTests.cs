@@ -1,0 +1,345 @@
+using System.Diagnostics;
+using static Paxos.Tests.Storage.StorageTestSupport;
+
+namespace Paxos.Tests.Storage;
+
+/// <summary>The file storage's contract besides recovery: when it syncs, the <c>view</c> file, options, the
+/// directory lock and misuse.</summary>
+public class FileReplicaStorageTests
+{
+    private TempDirectory _temp = null!;
+
+    [SetUp]
+    public void SetUp() => _temp = new TempDirectory();
+
+    [TearDown]
+    public void TearDown() => _temp.Dispose();
+
+    // ---- Sync semantics: one fsync per batch that requires one, none otherwise ----
+
+    [Test]
+    public void A_batch_that_requires_a_sync_gets_exactly_one_fsync([Values] bool preallocate)
+    {
+        using var storage = Open(_temp.Path, preallocate);
+        Load(storage);
+        var counters = storage.Counters;
+        var before = counters.Fsyncs;
+
+        Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1), U(2, 1))], pending: [U(3, 1), U(4, 1)], ordered: [new OrderedSlot(new SequenceNumber(1), U(5, 1))]));
+
+        counters.Fsyncs.Should().Be(before + 1, "one fsync covers the whole batch (group commit)");
+        counters.BatchesPersisted.Should().Be(1);
+        counters.RecordsWritten.Should().Be(4, "a Proposal, two pending updates and one run of ordered slots");
+        counters.FsyncTimeTicks.Should().BePositive();
+    }
+
+    [Test]
+    public void Ordered_slots_alone_are_written_without_a_sync_and_the_next_sync_covers_them()
+    {
+        using var storage = Open(_temp.Path);
+        Load(storage);
+        var counters = storage.Counters;
+        var before = counters.Fsyncs;
+
+        Persist(storage, OrderedBatch(1, 1, 1, 1));
+        Persist(storage, OrderedBatch(2, 2, 2, 1));
+
+        counters.Fsyncs.Should().Be(before);
+        counters.BatchesPersisted.Should().Be(2);
+        new FileInfo(storage.ActiveSegmentPath!).Length.Should().Be(storage.AppendOffset, "the records are written, only not synced");
+
+        Persist(storage, PendingBatch(3, 3, 1));
+
+        counters.Fsyncs.Should().Be(before + 1);
+    }
+
+    [Test]
+    public void Batches_with_nothing_durable_write_nothing()
+    {
+        using var storage = Open(_temp.Path);
+        Load(storage);
+        var counters = storage.Counters;
+        var (fsyncs, offset) = (counters.Fsyncs, storage.AppendOffset);
+        var messagesOnly = new OutputBatch(1);
+        messagesOnly.AddMessage(new OutboundMessage(ReplicaId.None, new ViewChange(new ReplicaId(0), new ViewNumber(1))));
+
+        Persist(storage, messagesOnly);
+        Persist(storage, new OutputBatch(0));
+        Persist(storage, new OutputBatch(2));
+
+        counters.Fsyncs.Should().Be(fsyncs);
+        counters.BatchesPersisted.Should().Be(0);
+        counters.BytesWritten.Should().Be(0);
+        storage.AppendOffset.Should().Be(offset);
+    }
+
+    [Test]
+    public void Installing_a_view_replaces_the_view_file_with_its_own_fsyncs()
+    {
+        using var storage = Open(_temp.Path);
+        Load(storage);
+        var counters = storage.Counters;
+        var before = counters.Fsyncs;
+
+        Persist(storage, Batch(1, view: new ViewNumber(4)));
+        var viewOnly = counters.Fsyncs - before;
+        Persist(storage, Batch(2, view: new ViewNumber(5), proposals: [P(2, 5, 1, U(1, 1))]));
+        var viewAndProposal = counters.Fsyncs - before - viewOnly;
+
+        // view.tmp, then the directory after the rename; the log only when it holds something new.
+        viewOnly.Should().Be(2);
+        viewAndProposal.Should().Be(3);
+        File.Exists(_temp.File("view.tmp")).Should().BeFalse();
+        File.ReadAllBytes(_temp.File("view")).Should().HaveCount(20);
+        Load(storage).LastInstalled.Should().Be(new ViewNumber(5));
+    }
+
+    [Test]
+    public void With_sync_disabled_nothing_is_fsynced_but_everything_is_written()
+    {
+        using (var storage = Open(_temp.Path, preallocate: true, sync: false))
+        {
+            Persist(storage, Batch(1, view: new ViewNumber(2), pending: [U(1, 1)]));
+            Persist(storage, PendingBatch(2, 2, 1));
+
+            storage.Counters.Fsyncs.Should().Be(0);
+            storage.Counters.FsyncTimeTicks.Should().Be(0);
+            storage.Counters.BatchesPersisted.Should().Be(2);
+        }
+
+        using var reopened = Open(_temp.Path);
+        var state = Load(reopened);
+        state.LastInstalled.Should().Be(new ViewNumber(2));
+        state.PendingUpdates.Should().HaveCount(2);
+    }
+
+    [Test]
+    public void The_counters_count_records_and_bytes()
+    {
+        using var storage = Open(_temp.Path);
+        Load(storage);
+
+        Persist(storage, PendingBatch(1, 1, 1, payloadBytes: 10));
+
+        // A batch record (8 + 17) and a pending record (8 + type + 24-byte update header + payload).
+        storage.Counters.BytesWritten.Should().Be(25 + 8 + 1 + 24 + 10);
+        storage.Counters.RecordsWritten.Should().Be(1);
+    }
+
+    // ---- The view file ----
+
+    [Test]
+    public void A_lower_view_does_not_replace_a_higher_one()
+    {
+        var memory = new InMemoryReplicaStorage();
+        using var storage = Open(_temp.Path);
+        foreach (var batch in new[] { Batch(1, view: new ViewNumber(7)), Batch(2, view: new ViewNumber(3)) })
+        {
+            Persist(memory, batch);
+            Persist(storage, batch);
+        }
+
+        Load(storage).LastInstalled.Should().Be(Load(memory).LastInstalled).And.Be(new ViewNumber(7));
+    }
+
+    [Test]
+    public void A_leftover_view_tmp_is_ignored_and_removed()
+    {
+        using (var storage = Open(_temp.Path))
+        {
+            Persist(storage, Batch(1, view: new ViewNumber(6)));
+        }
+
+        // A crash between writing view.tmp and renaming it: the batch was never acknowledged.
+        File.WriteAllBytes(_temp.File("view.tmp"), [1, 2, 3]);
+
+        using var reopened = Open(_temp.Path);
+        Load(reopened).LastInstalled.Should().Be(new ViewNumber(6));
+        File.Exists(_temp.File("view.tmp")).Should().BeFalse();
+    }
+
+    [Test]
+    public void No_view_file_means_view_zero()
+    {
+        using var storage = Open(_temp.Path);
+
+        var state = Load(storage);
+
+        state.IsEmpty.Should().BeTrue();
+        state.LastInstalled.Should().Be(ViewNumber.None);
+    }
+
+    [TestCase(9)]
+    [TestCase(16)]
+    [TestCase(-1)]
+    public void A_damaged_view_file_is_refused(int damage)
+    {
+        using (var storage = Open(_temp.Path))
+        {
+            Persist(storage, Batch(1, view: new ViewNumber(6)));
+        }
+
+        var view = _temp.File("view");
+        var bytes = File.ReadAllBytes(view);
+        if (damage < 0)
+        {
+            bytes = bytes[..12];
+        }
+        else
+        {
+            bytes[damage] ^= 0x10;
+        }
+
+        File.WriteAllBytes(view, bytes);
+
+        using var reopened = Open(_temp.Path);
+        var thrown = FluentActions.Invoking(() => Load(reopened)).Should().Throw<StorageCorruptionException>().Which;
+        thrown.FilePath.Should().Be(view);
+        thrown.Offset.Should().Be(0);
+        thrown.Message.Should().Contain("view");
+    }
+
+    // ---- Options, lock, misuse ----
+
+    [TestCase("", 1L << 20, "DataDirectory")]
+    [TestCase("   ", 1L << 20, "DataDirectory")]
+    [TestCase("x", (1L << 20) - 1, "SegmentBytes")]
+    [TestCase("x", (1L << 30) + 1, "SegmentBytes")]
+    public void Invalid_options_fail_with_a_message_naming_the_option(string directory, long segmentBytes, string option)
+    {
+        var options = new FileReplicaStorageOptions { DataDirectory = directory, SegmentBytes = segmentBytes };
+
+        FluentActions.Invoking(() => new FileReplicaStorage(options)).Should().Throw<ArgumentException>().WithMessage($"*{option}*");
+    }
+
+    [Test]
+    public void The_options_have_the_documented_defaults()
+    {
+        var options = new FileReplicaStorageOptions();
+
+        options.SegmentBytes.Should().Be(64L << 20);
+        options.PreallocateSegments.Should().BeTrue();
+        options.SyncEnabled.Should().BeTrue();
+    }
+
+    [Test]
+    public void A_missing_directory_is_created()
+    {
+        var directory = Path.Combine(_temp.Path, "a", "b");
+
+        using var storage = Open(directory);
+
+        Directory.Exists(directory).Should().BeTrue();
+        storage.DataDirectory.Should().Be(directory);
+    }
+
+    [Test]
+    public void A_second_storage_on_the_same_directory_is_refused_until_the_first_is_disposed()
+    {
+        var first = Open(_temp.Path);
+
+        FluentActions.Invoking(() => Open(_temp.Path)).Should().Throw<IOException>().WithMessage("*in use*");
+
+        first.Dispose();
+        first.Dispose();
+        using var second = Open(_temp.Path);
+        Load(second).IsEmpty.Should().BeTrue();
+    }
+
+    [Test]
+    public void A_disposed_storage_refuses_calls()
+    {
+        var storage = Open(_temp.Path);
+        storage.Dispose();
+
+        FluentActions.Invoking(() => Persist(storage, PendingBatch(1, 1, 1))).Should().Throw<ObjectDisposedException>();
+        FluentActions.Invoking(() => Load(storage)).Should().Throw<ObjectDisposedException>();
+    }
+
+    [Test]
+    public void Batches_must_come_in_order()
+    {
+        using var storage = Open(_temp.Path);
+        Persist(storage, PendingBatch(2, 1, 1));
+
+        FluentActions.Invoking(() => Persist(storage, PendingBatch(2, 1, 2))).Should().Throw<InvalidOperationException>();
+        FluentActions.Invoking(() => Persist(storage, PendingBatch(1, 1, 2))).Should().Throw<InvalidOperationException>();
+    }
+
+    [Test]
+    public void A_batch_the_log_cannot_hold_is_refused_before_anything_is_written()
+    {
+        using var storage = Open(_temp.Path);
+        Load(storage);
+        var offset = storage.AppendOffset;
+        var bad = new OutputBatch(1);
+        bad.AddPendingUpdate(U(1, 1));
+        bad.AddPendingUpdate(ClientUpdate.NoOp);
+
+        FluentActions.Invoking(() => Persist(storage, bad)).Should().Throw<ArgumentException>();
+
+        storage.AppendOffset.Should().Be(offset);
+        Persist(storage, PendingBatch(2, 1, 1));
+        Load(storage).PendingUpdates.Should().ContainSingle();
+    }
+
+    [Test]
+    public void Persisting_without_loading_first_appends_after_what_is_there()
+    {
+        using (var storage = Open(_temp.Path))
+        {
+            Persist(storage, PendingBatch(1, 1, 1));
+        }
+
+        using var reopened = Open(_temp.Path);
+        Persist(reopened, PendingBatch(1, 2, 1));
+
+        Load(reopened).PendingUpdates.Select(u => u.ClientId.Value).Should().Equal(1, 2);
+    }
+
+    [Test]
+    public void Pending_updates_keep_the_last_per_client_in_first_appearance_order()
+    {
+        var memory = new InMemoryReplicaStorage();
+        using var storage = Open(_temp.Path);
+        var batches = new[]
+        {
+            Batch(1, pending: [U(5, 1), U(3, 1)]),
+            Batch(2, pending: [U(5, 2), U(9, 1), U(3, 2)]),
+            Batch(3, pending: [U(3, 3)]),
+        };
+        foreach (var batch in batches)
+        {
+            Persist(memory, batch);
+            Persist(storage, batch);
+        }
+
+        Describe(Load(storage)).Should().Equal(Describe(Load(memory)));
+        Load(storage).PendingUpdates.Select(Describe).Should().Equal(Describe(U(5, 2)), Describe(U(3, 3)), Describe(U(9, 1)));
+    }
+
+    // ---- A benchmark-style check, run by hand: dotnet test --filter Name~Fsyncs_per_second ----
+
+    [Test]
+    [Explicit("Measures the disk; prints, asserts nothing about speed.")]
+    public void Fsyncs_per_second_for_4_KiB_appends([Values] bool preallocate)
+    {
+        const int Batches = 2000;
+        using var storage = Open(_temp.Path, preallocate, segmentBytes: 64L << 20);
+        Load(storage);
+        var payload = 4096 - 25 - 8 - 1 - 24;
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 1; i <= Batches; i++)
+        {
+            Persist(storage, PendingBatch(i, 1 + (i % 7), i, payload));
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var fsyncTime = TimeSpan.FromTicks(storage.Counters.FsyncTimeTicks);
+        TestContext.Out.WriteLine(
+            $"preallocate={preallocate}: {Batches} batches of {storage.Counters.BytesWritten / Batches} bytes in {elapsed.TotalMilliseconds:F0} ms: " +
+            $"{Batches / elapsed.TotalSeconds:F0} batches/s, {storage.Counters.Fsyncs} fsyncs taking {fsyncTime.TotalMilliseconds:F0} ms " +
+            $"({storage.Counters.Fsyncs / fsyncTime.TotalSeconds:F0} fsyncs/s of fsync time)");
+        storage.Counters.BytesWritten.Should().Be(Batches * 4096L);
+    }
+}
