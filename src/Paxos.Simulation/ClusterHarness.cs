@@ -38,6 +38,10 @@ public sealed class SimulatedReplica
 
     /// <summary>The Local_Aru the current incarnation recovered from storage.</summary>
     public long RecoveredAru { get; internal set; }
+
+    /// <summary>Whether the next start follows a lost disk, so the replica starts with
+    /// <see cref="PaxosOptions.RebuildFromPeers"/> (an operator's decision, made once).</summary>
+    public bool RebuildOnNextStart { get; internal set; }
 }
 
 /// <summary>
@@ -137,6 +141,17 @@ public sealed class ClusterHarness
         replica.Storage.Crash(random, loseUnsyncedWrites);
     }
 
+    /// <summary>Crashes a replica and loses its disk; it restarts (see <see cref="Restart"/>) rebuilding from peers.</summary>
+    public void Wipe(ReplicaId id)
+    {
+        var replica = _replicas[id.Value];
+        replica.Replica = null;
+        replica.Executor = null;
+        replica.Storage.Wipe();
+        replica.RebuildOnNextStart = true;
+        Checker.OnWiped(id);
+    }
+
     /// <summary>Starts (or restarts) a replica from its storage, with a fresh executor that it replays into.</summary>
     public void Restart(ReplicaId id)
     {
@@ -155,11 +170,14 @@ public sealed class ClusterHarness
 
         var logger = _loggerFactory?.CreateLogger($"Paxos.Replica{id.Value}");
         var seed = _seed ^ ((ulong)replica.Incarnation << 40) ^ (ulong)id.Value;
-        replica.Replica = new PaxosReplica(OptionsFor(id), executor, replica.Storage.Load(), logger, seed);
+        var options = OptionsFor(id);
+        options.RebuildFromPeers = replica.RebuildOnNextStart;
+        replica.Replica = new PaxosReplica(options, executor, replica.Storage.Load(), logger, seed);
         replica.Executor = executor;
         replica.RecoveredAru = replica.Replica.Status.LocalAru.Value;
         Checker.OnStatus(replica.Replica.Status);
         Pump(replica);
+        replica.RebuildOnNextStart = false; // The storage now records the rebuild itself.
     }
 
     /// <summary>One tick for a running replica.</summary>

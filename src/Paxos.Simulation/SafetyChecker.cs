@@ -76,6 +76,9 @@ public sealed class SafetyChecker
         track.Incarnations++;
     }
 
+    /// <summary>A replica lost its disk: its views start again from zero (the only way they may go down).</summary>
+    public void OnWiped(ReplicaId replica) => _replicas[replica.Value].HighestInstalled = ViewNumber.None;
+
     /// <summary>A replica's executor ran <paramref name="update"/>.</summary>
     public void OnExecuted(ReplicaId replica, in OrderedUpdate update)
     {

@@ -13,6 +13,9 @@ public sealed class SimulatedStorage : IReplicaStorage
     /// <summary>Records written and not yet made durable by a sync.</summary>
     public int VolatileRecords => _records.Count - _durableCount;
 
+    /// <summary>Whether the durable state says the replica is rebuilding from peers.</summary>
+    public bool IsRebuilding { get; private set; }
+
     /// <summary>Batches persisted since the storage was created.</summary>
     public long BatchesPersisted { get; private set; }
 
@@ -51,7 +54,7 @@ public sealed class SimulatedStorage : IReplicaStorage
             }
         }
 
-        return new PersistentState { LastInstalled = view, AcceptedProposals = proposals, OrderedSlots = ordered, PendingUpdates = pending };
+        return new PersistentState { LastInstalled = view, AcceptedProposals = proposals, OrderedSlots = ordered, PendingUpdates = pending, RequiresRebuild = IsRebuilding };
     }
 
     /// <inheritdoc />
@@ -86,11 +89,22 @@ public sealed class SimulatedStorage : IReplicaStorage
             _records.Add(new Record(RecordKind.Ordered, default, null, slot, null));
         }
 
+        // The rebuild marker is synced with its batch (it always requires a sync).
+        IsRebuilding = (IsRebuilding || batch.RebuildStarted) && !batch.RebuildCompleted;
+
         if (batch.RequiresSync)
         {
             _durableCount = _records.Count;
             Syncs++;
         }
+    }
+
+    /// <summary>Models a lost disk: everything is gone (the replica must rebuild from its peers).</summary>
+    public void Wipe()
+    {
+        _records.Clear();
+        _durableCount = 0;
+        IsRebuilding = false;
     }
 
     /// <summary>Models a crash: keeps every durable record and a random prefix of the volatile ones

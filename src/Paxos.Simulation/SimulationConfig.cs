@@ -45,6 +45,11 @@ public sealed class FaultProfile
 
     /// <summary>Whether a crash may lose writes that were not yet synced.</summary>
     public bool LoseUnsyncedWrites { get; init; }
+
+    /// <summary>Mean time between lost disks (a replica crashes, its storage is wiped, and it restarts
+    /// rebuilding from its peers), in virtual microseconds; 0 for none. Only a minority is ever without intact
+    /// state at once.</summary>
+    public long WipeEveryMicros { get; init; }
 }
 
 /// <summary>Everything one seed fixes: cluster, options, clients, faults and phases.</summary>
@@ -132,17 +137,37 @@ public sealed class SimulationConfig
             LoseUnsyncedWrites = random.Chance(0.5),
         };
 
+        // Drawn last, so that the draws above mean the same for a seed as before lost disks were simulated.
+        var clientCount = random.Next(1, 9);
+        var safetyMicros = longRun ? random.Next(20_000_000, 60_000_001) : random.Next(1_000_000, 4_000_001);
+        var liveness = random.Chance(0.5) ? LivenessMode.HealAll : LivenessMode.StableMajority;
+        var maxPayload = random.Next(0, 65);
+        faults = new FaultProfile
+        {
+            LossRate = faults.LossRate,
+            DuplicateRate = faults.DuplicateRate,
+            MinDelayMicros = faults.MinDelayMicros,
+            MaxDelayMicros = faults.MaxDelayMicros,
+            TailRate = faults.TailRate,
+            TailMaxMicros = faults.TailMaxMicros,
+            PartitionEveryMicros = faults.PartitionEveryMicros,
+            CrashEveryMicros = faults.CrashEveryMicros,
+            PauseEveryMicros = faults.PauseEveryMicros,
+            LoseUnsyncedWrites = faults.LoseUnsyncedWrites,
+            WipeEveryMicros = random.Chance(0.6) ? 0 : random.Next(300_000, 3_000_001),
+        };
+
         return new SimulationConfig
         {
             Seed = seed,
             ClusterSize = clusterSize,
-            ClientCount = random.Next(1, 9),
+            ClientCount = clientCount,
             Options = options,
             Faults = faults,
             TickPeriodMicros = ticks,
-            SafetyPhaseMicros = longRun ? random.Next(20_000_000, 60_000_001) : random.Next(1_000_000, 4_000_001),
-            Liveness = random.Chance(0.5) ? LivenessMode.HealAll : LivenessMode.StableMajority,
-            MaxPayloadBytes = random.Next(0, 65),
+            SafetyPhaseMicros = safetyMicros,
+            Liveness = liveness,
+            MaxPayloadBytes = maxPayload,
         };
     }
 
@@ -154,7 +179,7 @@ public sealed class SimulationConfig
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"seed {Seed}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
         text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}\n");
-        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lose unsynced {f.LoseUnsyncedWrites}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, lose unsynced {f.LoseUnsyncedWrites}\n");
         text.Append("  tick periods (us): ").AppendJoin(' ', TickPeriodMicros);
         return text.ToString();
     }

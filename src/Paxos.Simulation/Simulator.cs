@@ -66,8 +66,11 @@ public enum CoverageProbes
     /// <summary>A partition healed while two replicas each believed they led.</summary>
     HealWithTwoLeaders = 1 << 6,
 
+    /// <summary>A replica that lost its disk rebuilt from its peers and voted again.</summary>
+    RebuildCompleted = 1 << 7,
+
     /// <summary>Every probe.</summary>
-    All = (1 << 7) - 1,
+    All = (1 << 8) - 1,
 }
 
 /// <summary>
@@ -216,6 +219,7 @@ public sealed class Simulator : IClusterObserver
         ScheduleFault(EventKind.Partition, faults.PartitionEveryMicros);
         ScheduleFault(EventKind.Crash, faults.CrashEveryMicros);
         ScheduleFault(EventKind.Pause, faults.PauseEveryMicros);
+        ScheduleFault(EventKind.Wipe, faults.WipeEveryMicros);
     }
 
     /// <summary>Schedules the client's next wake-up; an earlier one still queued is then ignored.</summary>
@@ -252,23 +256,31 @@ public sealed class Simulator : IClusterObserver
         }
 
         var keepDown = _config.Liveness == LivenessMode.StableMajority ? _random.Next(0, ((_config.ClusterSize - 1) / 2) + 1) : 0;
-        var down = new List<int>();
+        var up = new List<int>();
         for (var i = 0; i < _config.ClusterSize; i++)
         {
-            down.Add(i);
+            up.Add(i);
         }
 
+        var quorum = (_config.ClusterSize / 2) + 1;
         for (var i = 0; i < keepDown; i++)
         {
-            var victim = down[_random.Next(0, down.Count)];
-            down.Remove(victim);
+            var victim = up[_random.Next(0, up.Count)];
+
+            // Progress needs a majority of replicas with intact state up (a rebuilding one does not vote).
+            if (IsIntact(victim) && up.Count(IsIntact) - 1 < quorum)
+            {
+                continue;
+            }
+
+            up.Remove(victim);
             if (_harness.Replicas[victim].IsUp)
             {
                 _harness.Crash(new ReplicaId(victim), _random, _config.Faults.LoseUnsyncedWrites);
             }
         }
 
-        foreach (var replica in down)
+        foreach (var replica in up)
         {
             if (!_harness.Replicas[replica].IsUp)
             {
@@ -401,6 +413,9 @@ public sealed class Simulator : IClusterObserver
                 break;
             case EventKind.Pause:
                 OnPause();
+                break;
+            case EventKind.Wipe:
+                OnWipe();
                 break;
             case EventKind.Resume:
                 Resume(next.From);
@@ -584,6 +599,41 @@ public sealed class Simulator : IClusterObserver
         ScheduleFault(EventKind.Crash, _config.Faults.CrashEveryMicros);
     }
 
+    /// <summary>Whether a replica holds intact state: not rebuilding, and not waiting to rebuild.</summary>
+    private bool IsIntact(int replica)
+    {
+        var r = _harness.Replicas[replica];
+        return !r.RebuildOnNextStart && !r.Storage.IsRebuilding;
+    }
+
+    /// <summary>A lost disk, on a replica whose loss keeps a majority with intact state.</summary>
+    private void OnWipe()
+    {
+        if (_liveness)
+        {
+            return;
+        }
+
+        var victim = _random.Next(0, _config.ClusterSize);
+        var intact = Enumerable.Range(0, _config.ClusterSize).Count(IsIntact);
+        var quorum = (_config.ClusterSize / 2) + 1;
+        if (_config.ClusterSize > 1 && (!IsIntact(victim) || intact - 1 >= quorum))
+        {
+            var replica = _harness.Replicas[victim];
+            if (replica.Replica is { } paxos)
+            {
+                CollectProbes(paxos);
+            }
+
+            _harness.Wipe(replica.Id);
+            _deferred[victim].Clear();
+            _paused[victim] = false;
+            Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, replica.Id, ReplicaId.None, null, 0));
+        }
+
+        ScheduleFault(EventKind.Wipe, _config.Faults.WipeEveryMicros);
+    }
+
     private void OnRestart(ReplicaId replica)
     {
         if (!_harness.Replicas[replica.Value].IsUp)
@@ -663,6 +713,11 @@ public sealed class Simulator : IClusterObserver
         {
             _probes |= CoverageProbes.RetransmissionRecovered;
         }
+
+        if (c.RebuildsCompleted > 0)
+        {
+            _probes |= CoverageProbes.RebuildCompleted;
+        }
     }
 
     private void Push(long time, Event e) => _events.Enqueue(e with { Time = time }, (time, _order++));
@@ -733,6 +788,7 @@ public sealed class Simulator : IClusterObserver
         Restart,
         Pause,
         Resume,
+        Wipe,
     }
 
     private readonly record struct Event(EventKind Kind, ReplicaId From, ReplicaId To, PaxosMessage? Message, long Argument)

@@ -21,6 +21,15 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Information, "Replica {Replica}: rejoined view {View} (leader {Leader} is still leading it)")]
     public static partial void RejoinedView(ILogger logger, ReplicaId replica, ViewNumber view, ReplicaId leader);
 
+    [LoggerMessage(1004, LogLevel.Warning, "Replica {Replica}: storage is empty and the cluster exists; rebuilding from peers, not voting until that is safe")]
+    public static partial void RebuildStarted(ILogger logger, ReplicaId replica);
+
+    [LoggerMessage(1005, LogLevel.Information, "Replica {Replica}: rebuilding: joined view {View} led by {Leader}; votes again once slot {Target} is executed (views installed up to {Floor})")]
+    public static partial void RebuildJoined(ILogger logger, ReplicaId replica, ViewNumber view, ReplicaId leader, SequenceNumber target, ViewNumber floor);
+
+    [LoggerMessage(1006, LogLevel.Information, "Replica {Replica}: rebuild complete at slot {LocalAru}; voting again")]
+    public static partial void RebuildCompleted(ILogger logger, ReplicaId replica, SequenceNumber localAru);
+
     [LoggerMessage(1010, LogLevel.Debug, "Replica {Replica}: dropped {Message} from {Sender}: {Reason}")]
     public static partial void Dropped(ILogger logger, ReplicaId replica, PaxosMessage message, ReplicaId sender, DropReason reason);
 

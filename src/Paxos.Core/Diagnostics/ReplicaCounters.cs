@@ -26,6 +26,12 @@ public sealed class ReplicaCounters
     /// <summary>Times a non-leader rejoined the view it had left (G15).</summary>
     public long SameViewRejoins { get; internal set; }
 
+    /// <summary>Times a rebuilding replica joined a view through its leader's VC_Proof.</summary>
+    public long RebuildJoins { get; internal set; }
+
+    /// <summary>Times a rebuilding replica finished and began to vote again.</summary>
+    public long RebuildsCompleted { get; internal set; }
+
     /// <summary>Times this replica became the prepared leader of a view.</summary>
     public long ViewsLed { get; internal set; }
 

@@ -97,6 +97,14 @@ public sealed class PaxosOptions
     /// Default 65,536.</summary>
     public int MaxInboxMessages { get; set; } = 65_536;
 
+    /// <summary>Set when this replica's stable storage was lost or wiped while the cluster already existed.
+    /// With empty storage the replica then rebuilds from its peers: it learns the views a majority of the
+    /// others installed, joins only a view its leader is leading, accepts that view's Proposals, and votes
+    /// in a Prepare phase only once it has executed everything the leader had proposed when it joined — it
+    /// never votes on state it forgot (PROTOCOL.md §16.4, G16). Never set it on every replica of a new
+    /// cluster: a rebuilding replica does not lead. Ignored when the storage is not empty. Default false.</summary>
+    public bool RebuildFromPeers { get; set; }
+
     /// <summary>Whether a non-leader that left a view (its timer expired, or it restarted) may rejoin that
     /// same view when a peer's <c>VC_Proof</c> shows it is still installed (PROTOCOL.md G15, §16.4). Safe:
     /// the replica promised exactly that view. Default true.</summary>

@@ -300,7 +300,7 @@ public sealed class MessageCodec
         long length = message switch
         {
             ViewChange m => Int64Fields(m, 1, m.Attempted.Value),
-            VcProof m => Int64Fields(m, 1, m.Installed.Value),
+            VcProof m => Int64Fields(m, 2, m.Installed.Value, m.LastProposed.Value),
             Prepare m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
             PrepareReject m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
             Alive m => Int64Fields(m, 2, m.LocalAru.Value, m.LastInstalled.Value),
@@ -393,6 +393,7 @@ public sealed class MessageCodec
                 break;
             case VcProof m:
                 writer.WriteInt64(m.Installed.Value);
+                writer.WriteInt64(m.LastProposed.Value);
                 break;
             case Prepare m:
                 writer.WriteInt64(m.View.Value);
@@ -472,8 +473,8 @@ public sealed class MessageCodec
                 return reader.TryReadFields(out var a) && reader.IsEmpty
                     ? new ViewChange(sender, new ViewNumber(a)) : null;
             case MessageType.VcProof:
-                return reader.TryReadFields(out a) && reader.IsEmpty
-                    ? new VcProof(sender, new ViewNumber(a)) : null;
+                return reader.TryReadFields(out a, out var proposed) && reader.IsEmpty
+                    ? new VcProof(sender, new ViewNumber(a), new SequenceNumber(proposed)) : null;
             case MessageType.Prepare:
                 return reader.TryReadFields(out a, out var b) && reader.IsEmpty
                     ? new Prepare(sender, new ViewNumber(a), new SequenceNumber(b)) : null;

@@ -111,16 +111,31 @@ public sealed class VcProof : PaxosMessage
 {
     /// <summary>Creates the message.</summary>
     public VcProof(ReplicaId sender, ViewNumber installed)
-        : base(sender) => Installed = installed;
+        : this(sender, installed, SequenceNumber.None)
+    {
+    }
+
+    /// <summary>Creates the message, from a leader that reports how far it proposed.</summary>
+    public VcProof(ReplicaId sender, ViewNumber installed, SequenceNumber lastProposed)
+        : base(sender)
+    {
+        Installed = installed;
+        LastProposed = lastProposed;
+    }
 
     /// <summary>The sender's <c>Last_Installed</c>.</summary>
     public ViewNumber Installed { get; }
+
+    /// <summary>From the view's leader, its <c>Last_Proposed</c>: a replica rebuilding lost state must have
+    /// executed this far before it may vote again (PROTOCOL.md §16.4); <see cref="SequenceNumber.None"/> from others.</summary>
+    public SequenceNumber LastProposed { get; }
 
     /// <inheritdoc />
     public override MessageType Type => MessageType.VcProof;
 
     /// <inheritdoc />
-    public override string ToString() => Format($"VcProof v={Installed}");
+    public override string ToString() =>
+        LastProposed == SequenceNumber.None ? Format($"VcProof v={Installed}") : Format($"VcProof v={Installed} proposed={LastProposed}");
 }
 
 /// <summary>

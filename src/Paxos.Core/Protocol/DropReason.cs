@@ -37,6 +37,10 @@ public enum DropReason
     /// <summary>The leader's Update_Queue is full; the origin replica forwards the update again later.</summary>
     QueueFull,
 
+    /// <summary>The replica is rebuilding lost state from its peers and does not vote (no Prepare_OK, no
+    /// preparing as leader) until that is safe (PROTOCOL.md §16.4).</summary>
+    Rebuilding,
+
     /// <summary>A peer reported a slot ordered with a different update than this replica holds ordered. In
     /// the crash-fault model this cannot happen; the message is dropped, counted and logged as an error.</summary>
     ConflictingOrder,
@@ -56,7 +60,7 @@ public static class ProtocolLimits
     public static bool AreNumbersInRange(PaxosMessage message) => message switch
     {
         ViewChange m => IsView(m.Attempted),
-        VcProof m => IsView(m.Installed),
+        VcProof m => IsView(m.Installed) && IsSequence(m.LastProposed),
         Prepare m => IsView(m.View) && IsSequence(m.LocalAru),
         PrepareOk m => IsView(m.View) && AreEntriesInRange(m.Entries),
         PrepareReject m => IsView(m.View) && IsSequence(m.LocalAru),

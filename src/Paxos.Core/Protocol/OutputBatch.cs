@@ -81,6 +81,8 @@ public sealed class OutputBatch
     {
         Number = number;
         InstalledView = null;
+        RebuildStarted = false;
+        RebuildCompleted = false;
         _acceptedProposals?.Clear();
         _pendingUpdates?.Clear();
         _orderedSlots?.Clear();
@@ -91,6 +93,13 @@ public sealed class OutputBatch
     /// <summary>The view this replica installed (its new <c>Last_Installed</c>), if it installed one:
     /// persist and sync it. It is the replica's promise never to accept a Proposal of another view.</summary>
     public ViewNumber? InstalledView { get; internal set; }
+
+    /// <summary>Set when this replica starts rebuilding lost state from its peers: persist and sync the fact,
+    /// so that a crash during the rebuild restarts it still rebuilding (PROTOCOL.md §16.4).</summary>
+    public bool RebuildStarted { get; internal set; }
+
+    /// <summary>Set when the rebuild is complete and the replica votes again: persist and sync the fact.</summary>
+    public bool RebuildCompleted { get; internal set; }
 
     /// <summary>Proposals this replica accepted (or, as leader, made): persist and sync them. Apply them
     /// in this order when recovering; a later one for the same slot in a higher view replaces an earlier one.</summary>
@@ -111,7 +120,7 @@ public sealed class OutputBatch
 
     /// <summary>Whether the batch holds state that must be fsynced before its messages are sent.</summary>
     public bool RequiresSync =>
-        InstalledView.HasValue || _acceptedProposals is { Count: > 0 } || _pendingUpdates is { Count: > 0 };
+        InstalledView.HasValue || RebuildStarted || RebuildCompleted || _acceptedProposals is { Count: > 0 } || _pendingUpdates is { Count: > 0 };
 
     /// <summary>Whether the batch holds nothing at all.</summary>
     public bool IsEmpty =>

@@ -51,7 +51,10 @@ public sealed partial class PaxosReplica
         _progressTimer.Start();
         Counters.ViewsPreinstalled++;
         Log.Preinstalled(_logger, _id, _lastAttempted, _progressTimer.DurationTicks);
-        if (IsLeaderOf(_lastAttempted))
+
+        // A rebuilding replica does not lead: its own history would stand in for state it forgot. Its timer
+        // runs, so the attempt moves on to the next view's leader.
+        if (IsLeaderOf(_lastAttempted) && !_rebuilding)
         {
             ShiftToPreparePhase();
         }
@@ -73,6 +76,12 @@ public sealed partial class PaxosReplica
         if (reason != DropReason.None)
         {
             Drop(message, reason);
+            return;
+        }
+
+        if (_rebuilding)
+        {
+            OnVcProofWhileRebuilding(message);
             return;
         }
 
@@ -153,7 +162,8 @@ public sealed partial class PaxosReplica
         {
             if (_state != ReplicaState.LeaderElection)
             {
-                Broadcast(new VcProof(_id, _lastInstalled));
+                var lastProposed = _state == ReplicaState.RegularLeader ? new SequenceNumber(_lastProposed) : SequenceNumber.None;
+                Broadcast(new VcProof(_id, _lastInstalled, lastProposed));
             }
 
             _vcProofTimer.Start();

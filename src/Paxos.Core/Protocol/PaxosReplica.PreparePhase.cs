@@ -68,6 +68,12 @@ public sealed partial class PaxosReplica
             return;
         }
 
+        if (_rebuilding)
+        {
+            Drop(message, DropReason.Rebuilding); // §16.4: a Prepare_OK would vote on forgotten state.
+            return;
+        }
+
         var installing = _state == ReplicaState.LeaderElection;
         var retransmission = _state == ReplicaState.RegularNonLeader && message.View == _lastInstalled;
         if (!installing && !retransmission)

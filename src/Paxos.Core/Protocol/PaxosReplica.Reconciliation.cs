@@ -51,6 +51,7 @@ public sealed partial class PaxosReplica
         }
 
         NotePeerAru(message.Sender, message.LocalAru.Value);
+        NoteInstalledWhileRebuilding(message.Sender, message.LastInstalled);
         if (message.LocalAru.Value > _localAru)
         {
             ScheduleCatchUp(message.LocalAru.Value, message.Sender, immediately: false);

@@ -100,6 +100,7 @@ public sealed partial class PaxosReplica
 
         _output = new OutputBatch(1);
         Recover(recovered ?? PersistentState.Empty);
+        StartRebuildIfNeeded(recovered ?? PersistentState.Empty);
         _vcProofTimer.Start();
         _aliveTimer.Start();
         _updateTimer.Start();
@@ -124,7 +125,8 @@ public sealed partial class PaxosReplica
         new SequenceNumber(_lastProposed),
         _updateQueue.Count,
         _pending.Count,
-        _fault is not null);
+        _fault is not null,
+        _rebuilding);
 
     /// <summary>What the replica did and ignored so far.</summary>
     public ReplicaCounters Counters { get; } = new();
@@ -160,6 +162,7 @@ public sealed partial class PaxosReplica
                 Dispatch(message);
             }
 
+            CheckRebuildComplete();
             CheckInvariants();
         }
         catch (Exception exception) when (Fault(exception))
@@ -177,6 +180,7 @@ public sealed partial class PaxosReplica
         {
             _tick++;
             OnTick();
+            CheckRebuildComplete();
             CheckInvariants();
         }
         catch (Exception exception) when (Fault(exception))
@@ -278,6 +282,7 @@ public sealed partial class PaxosReplica
             _persistedBatch = batchNumber;
             CountDurableSelfAccepts();
             AdvanceAru();
+            CheckRebuildComplete();
             CheckInvariants();
         }
         catch (Exception exception) when (Fault(exception))

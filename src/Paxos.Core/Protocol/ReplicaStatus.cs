@@ -44,6 +44,7 @@ public enum SubmitStatus
 /// <param name="UpdateQueueLength">Updates waiting for the leader to bind them.</param>
 /// <param name="PendingUpdates">Local updates this replica is responsible for.</param>
 /// <param name="IsFaulted">Whether the replica stopped after a broken invariant.</param>
+/// <param name="IsRebuilding">Whether the replica is rebuilding lost state and does not vote yet.</param>
 public readonly record struct ReplicaStatus(
     ReplicaId Id,
     ReplicaState State,
@@ -54,4 +55,5 @@ public readonly record struct ReplicaStatus(
     SequenceNumber LastProposed,
     int UpdateQueueLength,
     int PendingUpdates,
-    bool IsFaulted);
+    bool IsFaulted,
+    bool IsRebuilding = false);

@@ -95,7 +95,20 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         lock (_gate)
         {
             ThrowIfUnusable();
-            return ValueTask.FromResult(Recover().State);
+            var state = Recover().State;
+            if (!File.Exists(RebuildMarkerPath))
+            {
+                return ValueTask.FromResult(state);
+            }
+
+            return ValueTask.FromResult(new PersistentState
+            {
+                LastInstalled = state.LastInstalled,
+                AcceptedProposals = state.AcceptedProposals,
+                OrderedSlots = state.OrderedSlots,
+                PendingUpdates = state.PendingUpdates,
+                RequiresRebuild = true,
+            });
         }
     }
 
@@ -141,7 +154,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             }
 
             _lastBatch = batch.Number;
-            if (bytes > 0 || view.HasValue)
+            if (bytes > 0 || view.HasValue || batch.RebuildStarted || batch.RebuildCompleted)
             {
                 Counters.CountBatch(records, bytes);
             }
@@ -185,6 +198,12 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// crashed in, since nothing of the batch was sent yet.</summary>
     private void Write(OutputBatch batch, int bytes, ViewNumber? view)
     {
+        // The marker goes first, so that no record of a rebuilding replica is ever durable without it.
+        if (batch.RebuildStarted)
+        {
+            WriteRebuildMarker();
+        }
+
         if (bytes > 0)
         {
             Append(batch, bytes);
@@ -202,6 +221,27 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         {
             _segment.Sync();
         }
+
+        // Removed last: the replica votes again only once everything it learned while rebuilding is durable.
+        if (batch.RebuildCompleted && File.Exists(RebuildMarkerPath))
+        {
+            File.Delete(RebuildMarkerPath);
+            DurableIo.FlushDirectory(_options.DataDirectory, _options.SyncEnabled, Counters);
+        }
+    }
+
+    /// <summary>The file whose presence says the replica is rebuilding lost state (PROTOCOL.md §16.4).</summary>
+    private string RebuildMarkerPath => Path.Combine(_options.DataDirectory, "rebuilding");
+
+    private void WriteRebuildMarker()
+    {
+        using (var handle = File.OpenHandle(RebuildMarkerPath, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            RandomAccess.Write(handle, "rebuilding from peers\n"u8, 0);
+            DurableIo.FlushFile(handle, _options.SyncEnabled, Counters);
+        }
+
+        DurableIo.FlushDirectory(_options.DataDirectory, _options.SyncEnabled, Counters);
     }
 
     private void Append(OutputBatch batch, int bytes)

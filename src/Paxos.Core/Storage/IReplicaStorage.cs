@@ -13,7 +13,8 @@ namespace Paxos;
 public interface IReplicaStorage
 {
     /// <summary>Reads everything persisted so far, to rebuild a replica after a restart. Returns
-    /// <see cref="PersistentState.Empty"/> on first boot.</summary>
+    /// <see cref="PersistentState.Empty"/> on first boot. It must return only state that is durable: the
+    /// replica treats every recovered Proposal as its own acceptance, a promise it may not forget.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default);
 
@@ -41,6 +42,10 @@ public sealed class PersistentState
     /// <summary>Updates of local clients taken responsibility for, in the order they were written; a later
     /// one of the same client replaces an earlier one, and those already executed are dropped on recovery.</summary>
     public IReadOnlyList<ClientUpdate> PendingUpdates { get; init; } = [];
+
+    /// <summary>Whether the replica was rebuilding lost state from its peers when it stopped, and must go on
+    /// doing so before it votes again (<see cref="OutputBatch.RebuildStarted"/>).</summary>
+    public bool RequiresRebuild { get; init; }
 
     /// <summary>Whether nothing was ever persisted.</summary>
     public bool IsEmpty =>

@@ -15,6 +15,7 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
     private readonly List<ClientId> _pendingOrder = [];
     private ViewNumber _lastInstalled;
     private long _lastBatch;
+    private bool _rebuilding;
 
     /// <summary>The number of the last batch persisted since the last <see cref="LoadAsync"/>.</summary>
     public long LastPersistedBatch
@@ -48,6 +49,7 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
                 AcceptedProposals = [.. _acceptedProposals],
                 OrderedSlots = [.. _orderedSlots],
                 PendingUpdates = pending,
+                RequiresRebuild = _rebuilding,
             });
         }
     }
@@ -70,6 +72,7 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
                 _lastInstalled = view;
             }
 
+            _rebuilding = (_rebuilding || batch.RebuildStarted) && !batch.RebuildCompleted;
             _acceptedProposals.AddRange(batch.AcceptedProposals);
             _orderedSlots.AddRange(batch.OrderedSlots);
             foreach (var update in batch.PendingUpdates)

@@ -27,10 +27,10 @@ public class FuzzerRegressionTests
     [Test]
     public void A_VcProof_for_view_long_MaxValue_is_dropped_as_malformed()
     {
-        // VcProof from replica 1, installed = 0x7FFFFFFFFFFFFFFF.
+        // VcProof from replica 1, installed = 0x7FFFFFFFFFFFFFFF, last proposed = 0.
         var replica = Replica();
 
-        Step(replica, "50580100070000000200010008000000FFFFFFFFFFFFFF7F3A33C64A");
+        Step(replica, "50580100070000000200010010000000FFFFFFFFFFFFFF7F000000000000000044C281F0");
         RunTicks(replica, 400);
 
         replica.IsFaulted.Should().BeFalse();

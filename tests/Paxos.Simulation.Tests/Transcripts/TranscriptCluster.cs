@@ -132,6 +132,15 @@ internal sealed class TranscriptCluster : IClusterObserver
         _lastState[replica.Value] = "down";
     }
 
+    /// <summary>The replica crashes and loses its disk; it restarts at once, rebuilding from its peers.</summary>
+    public void Wipe(ReplicaId replica)
+    {
+        _harness.Wipe(replica);
+        Say($"{replica}: crashed and lost its disk");
+        _lastState[replica.Value] = "down";
+        Restart(replica);
+    }
+
     public void Restart(ReplicaId replica)
     {
         Say($"{replica}: restarting");
@@ -170,7 +179,7 @@ internal sealed class TranscriptCluster : IClusterObserver
             }
 
             var s = paxos.Status;
-            Say($"{id}: {s.State} view {s.LastInstalled}/{s.LastAttempted} leader {s.Leader} aru {s.LocalAru} pending {s.PendingUpdates} executed {((RecordingExecutor)replica.Executor!).Executed}");
+            Say($"{id}: {s.State} view {s.LastInstalled}/{s.LastAttempted} leader {s.Leader} aru {s.LocalAru} pending {s.PendingUpdates} executed {((RecordingExecutor)replica.Executor!).Executed}{(s.IsRebuilding ? " rebuilding" : string.Empty)}");
         }
     }
 

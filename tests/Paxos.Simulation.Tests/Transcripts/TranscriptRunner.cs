@@ -114,6 +114,9 @@ public class TranscriptRunner
             case "restart":
                 cluster.Restart(new ReplicaId(Int(words[1])));
                 break;
+            case "wipe":
+                cluster.Wipe(new ReplicaId(Int(words[1])));
+                break;
             case "run":
                 cluster.Run(Int(words[1]), words.Contains("quiet"));
                 break;
