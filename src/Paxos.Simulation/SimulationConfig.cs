@@ -95,7 +95,7 @@ public sealed class SimulationConfig
         var options = new PaxosOptions
         {
             ProgressTimeoutTicks = progress,
-            MaxProgressTimeoutTicks = progress << random.Next(0, 6),
+            MaxProgressTimeoutTicks = progress << random.Next(1, 6),
             LeaderHeartbeatTicks = Math.Max(1, random.Next(progress / 10, Math.Max((progress / 10) + 1, progress / 3))),
             ViewChangeRetransmitTicks = random.Next(5, 51),
             VcProofIntervalTicks = random.Next(5, 101),

@@ -27,8 +27,10 @@ public sealed class PaxosOptions
     /// At least 4. Default 100 (1 s).</summary>
     public int ProgressTimeoutTicks { get; set; } = 100;
 
-    /// <summary>The cap on the doubled <c>Progress_Timer</c>; at least <see cref="ProgressTimeoutTicks"/>.
-    /// Default 3200 (32 s, 32× the base).</summary>
+    /// <summary>The cap on the doubled <c>Progress_Timer</c>; at least twice <see cref="ProgressTimeoutTicks"/>.
+    /// The doubling is what lets elections settle when delays or clock rates differ between replicas (TR
+    /// §5.3); with no room to double, a fast replica can keep abandoning each view before a slow one joins
+    /// it. Default 3200 (32 s, 32× the base).</summary>
     public int MaxProgressTimeoutTicks { get; set; } = 3200;
 
     /// <summary>How long an idle leader waits before it orders a no-op, so that a healthy idle cluster never

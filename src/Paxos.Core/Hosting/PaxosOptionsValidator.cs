@@ -23,7 +23,7 @@ public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
         }
 
         Range(failures, nameof(options.ProgressTimeoutTicks), options.ProgressTimeoutTicks, 4, 1_000_000);
-        Range(failures, nameof(options.MaxProgressTimeoutTicks), options.MaxProgressTimeoutTicks, options.ProgressTimeoutTicks, 100_000_000);
+        Range(failures, nameof(options.MaxProgressTimeoutTicks), options.MaxProgressTimeoutTicks, 2L * options.ProgressTimeoutTicks, 100_000_000);
         Range(failures, nameof(options.LeaderHeartbeatTicks), options.LeaderHeartbeatTicks, 1, Math.Max(1, (options.ProgressTimeoutTicks / 2) - 1));
         Range(failures, nameof(options.ViewChangeRetransmitTicks), options.ViewChangeRetransmitTicks, 1, 1_000_000);
         Range(failures, nameof(options.VcProofIntervalTicks), options.VcProofIntervalTicks, 1, 1_000_000);

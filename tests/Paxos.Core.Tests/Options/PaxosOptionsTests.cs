@@ -16,6 +16,7 @@ public class PaxosOptionsTests
     [TestCase(nameof(PaxosOptions.ReplicaId), -1)]
     [TestCase(nameof(PaxosOptions.ProgressTimeoutTicks), 3)]
     [TestCase(nameof(PaxosOptions.LeaderHeartbeatTicks), 50)]
+    [TestCase(nameof(PaxosOptions.MaxProgressTimeoutTicks), 150)]
     [TestCase(nameof(PaxosOptions.MaxBatchUpdates), 0)]
     [TestCase(nameof(PaxosOptions.WindowSlots), 10)]
     [TestCase(nameof(PaxosOptions.MaxMessageBytes), 100)]
