@@ -68,6 +68,7 @@ public class SeededSimulationTests
     [TestCase(58UL, TestName = "Regression seed 58: in-flight Proposals must be pruned as they execute")]
     [TestCase(65UL, TestName = "Regression seed 65: catch-up refusals must not make replicas ask in a loop")]
     [TestCase(72UL, TestName = "Regression seed 72: a replica outside the view (rejoin off) still converges by catch-up")]
+    [TestCase(3075731UL, TestName = "Regression seed 3075731: elections settle with skewed clocks because the Progress_Timer can double")]
     public void Regression(ulong seed)
     {
         var result = Simulator.Run(seed);
