@@ -17,7 +17,7 @@ internal static class ClientCommand
 
     public static readonly string[] Options = ["replica", "count", "payload", "client-id", "first-timestamp", "load", "seconds", "warmup", "payload-bytes"];
 
-    public static async Task<int> RunAsync(CommandLine line, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(CommandOptions line, CancellationToken cancellationToken)
     {
         var endpoint = Endpoint(line.Text("replica") ?? throw new UsageException("client needs --replica host:port, a replica's client port."));
         ReplicaClient client;
@@ -47,7 +47,7 @@ internal static class ClientCommand
         }
     }
 
-    private static async Task<int> SubmitAsync(ReplicaClient client, CommandLine line, CancellationToken cancellationToken)
+    private static async Task<int> SubmitAsync(ReplicaClient client, CommandOptions line, CancellationToken cancellationToken)
     {
         var count = line.Int("count", 10, 1, 1_000_000);
         var clientId = line.Long("client-id", Random.Shared.NextInt64(1, 1L << 40), 1, long.MaxValue);
@@ -109,7 +109,7 @@ internal static class ClientCommand
         return 0;
     }
 
-    private static async Task<int> LoadAsync(ReplicaClient client, CommandLine line, CancellationToken cancellationToken)
+    private static async Task<int> LoadAsync(ReplicaClient client, CommandOptions line, CancellationToken cancellationToken)
     {
         var request = new LoadRequest(
             line.Int("load", 1, 1, LoadRequest.MaxWriters),

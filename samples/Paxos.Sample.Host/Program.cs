@@ -19,17 +19,17 @@ try
     using var stop = new StopSignals();
     if (args.Length > 0 && args[0] == "client")
     {
-        var line = CommandLine.Parse(args[1..], ClientCommand.Flags, ClientCommand.Options);
+        var line = CommandOptions.Parse(args[1..], ClientCommand.Flags, ClientCommand.Options);
         return await ClientCommand.RunAsync(line, stop.Token);
     }
 
     if (args.Any(a => a.StartsWith("--id", StringComparison.Ordinal) || a.StartsWith("--peers", StringComparison.Ordinal)))
     {
-        var settings = ReplicaSettings.From(CommandLine.Parse(args, ReplicaSettings.Flags, ReplicaSettings.Options));
+        var settings = ReplicaSettings.From(CommandOptions.Parse(args, ReplicaSettings.Flags, ReplicaSettings.Options));
         return await RunReplicaAsync(settings, stop);
     }
 
-    var demo = DemoSettings.From(CommandLine.Parse(args, DemoSettings.Flags, DemoSettings.Options));
+    var demo = DemoSettings.From(CommandOptions.Parse(args, DemoSettings.Flags, DemoSettings.Options));
     return await RunDemoAsync(demo, stop.Token);
 }
 catch (UsageException exception)

@@ -13,7 +13,7 @@ internal sealed record DemoSettings(int Replicas, long Updates, int Writers, boo
     public const int MaxReplicas = 7;
     public const int MaxWriters = 64;
 
-    public static DemoSettings From(CommandLine line) => new(
+    public static DemoSettings From(CommandOptions line) => new(
         line.Int("replicas", 3, 1, MaxReplicas),
         line.Long("updates", 5000, 1, 10_000_000),
         line.Int("writers", 8, 1, MaxWriters),

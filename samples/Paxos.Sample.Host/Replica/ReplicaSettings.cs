@@ -32,7 +32,7 @@ internal sealed record ReplicaSettings(
     /// <summary>Reads <c>--id 2 --peers 0=host:port,1=host:port,2=host:port [--client-port P] [--cluster-key K]
     /// [--tick-ms T] [--max-datagram-bytes B]</c>.</summary>
     /// <exception cref="UsageException">Something is missing or out of range.</exception>
-    public static ReplicaSettings From(CommandLine line)
+    public static ReplicaSettings From(CommandOptions line)
     {
         var peersText = line.Text("peers") ?? throw new UsageException("A replica needs --peers 0=host:port,1=host:port,... (every replica, itself included).");
         var peers = ParsePeers(peersText);

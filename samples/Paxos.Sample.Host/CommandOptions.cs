@@ -25,20 +25,20 @@ internal sealed class UsageException : Exception
 /// names the command declares are accepted, each once; values are checked by the typed getters, which name the
 /// option and its range when a value does not fit.
 /// </summary>
-internal sealed class CommandLine
+internal sealed class CommandOptions
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
 
-    private CommandLine()
+    private CommandOptions()
     {
     }
 
     /// <summary>Parses <paramref name="args"/> against the declared <paramref name="flags"/> (no value) and
     /// <paramref name="options"/> (one value each).</summary>
     /// <exception cref="UsageException">An unknown or repeated name, a missing value, or a stray argument.</exception>
-    public static CommandLine Parse(IReadOnlyList<string> args, IReadOnlyCollection<string> flags, IReadOnlyCollection<string> options)
+    public static CommandOptions Parse(IReadOnlyList<string> args, IReadOnlyCollection<string> flags, IReadOnlyCollection<string> options)
     {
-        var line = new CommandLine();
+        var line = new CommandOptions();
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
