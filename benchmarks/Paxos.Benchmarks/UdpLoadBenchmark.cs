@@ -206,7 +206,7 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
             + Say($"peak MiB leader r{Leader} {PeakMemoryBytes[Leader] / (1024.0 * 1024):N0}, others {followers}  ")
             + Say($"| leader per 1k updates: {1000.0 * l.DatagramsSent / perUpdate:0.#} datagrams out, {1000.0 * l.DatagramsReceived / perUpdate:0.#} in, ")
             + Say($"{1000.0 * l.ThreadPoolWorkItems / perUpdate:0} thread-pool items; CPU {(l.UserCpuSeconds + l.SystemCpuSeconds) / l.Seconds:0.00} cores ({l.SystemCpuSeconds / l.Seconds:0.00} system); ")
-            + Say($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}; {l.Failures} failures");
+            + Say($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures");
     }
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

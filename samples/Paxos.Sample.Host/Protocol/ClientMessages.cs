@@ -111,7 +111,8 @@ internal sealed record LoadResult(
     long FramesSent,
     long FramesReceived,
     long ThreadPoolWorkItems,
-    long LockContentions)
+    long LockContentions,
+    double GcPauseSeconds)
 {
     public double UpdatesPerSecond => Seconds > 0 ? Updates / Seconds : 0;
 }
@@ -224,7 +225,7 @@ internal static class ClientMessages
 
     public static byte[] LoadReply(LoadResult x)
     {
-        var frame = ClientFrames.Allocate(FrameType.LoadReply, 4 + (8 * 19), out var body);
+        var frame = ClientFrames.Allocate(FrameType.LoadReply, 4 + (8 * 20), out var body);
         var w = new FieldWriter(body);
         w.Int32(x.Writers);
         w.Int64(x.Updates);
@@ -246,6 +247,7 @@ internal static class ClientMessages
         w.Int64(x.FramesReceived);
         w.Int64(x.ThreadPoolWorkItems);
         w.Int64(x.LockContentions);
+        w.Double(x.GcPauseSeconds);
         return frame;
     }
 
@@ -254,7 +256,7 @@ internal static class ClientMessages
         var r = new FieldReader(body);
         result = new LoadResult(
             r.Int32(), r.Int64(), r.Int64(), r.Double(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(),
-            r.Int64(), r.Int64(), r.Int64(), r.Double(), r.Double(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64());
+            r.Int64(), r.Int64(), r.Int64(), r.Double(), r.Double(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Double());
         return r.Complete;
     }
 }

@@ -119,7 +119,8 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
             after.Traffic.FramesSent - before.Traffic.FramesSent,
             after.Traffic.FramesReceived - before.Traffic.FramesReceived,
             after.WorkItems - before.WorkItems,
-            after.LockContentions - before.LockContentions);
+            after.LockContentions - before.LockContentions,
+            (after.GcPause - before.GcPause).TotalSeconds);
     }
 
     private Snapshot Sample()
@@ -134,7 +135,8 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
             system,
             traffic(),
             ThreadPool.CompletedWorkItemCount,
-            Monitor.LockContentionCount);
+            Monitor.LockContentionCount,
+            GC.GetTotalPauseDuration());
     }
 
     /// <summary>A few fixed payloads per writer, <c>SET w12/3 xxxx…</c>, exactly <paramref name="bytes"/> long. Payloads
@@ -164,5 +166,5 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
     }
 
     private readonly record struct Snapshot(
-        long Clock, long Gen0, long Gen1, long Gen2, TimeSpan User, TimeSpan System, TrafficCounts Traffic, long WorkItems, long LockContentions);
+        long Clock, long Gen0, long Gen1, long Gen2, TimeSpan User, TimeSpan System, TrafficCounts Traffic, long WorkItems, long LockContentions, TimeSpan GcPause);
 }
