@@ -44,7 +44,7 @@ internal sealed class CommandOptions
             var arg = args[i];
             if (!arg.StartsWith("--", StringComparison.Ordinal))
             {
-                throw new UsageException($"Unexpected argument '{arg}'. Options start with --; see --help.");
+                throw new UsageException($"Unexpected argument '{arg}'. Options start with --.");
             }
 
             var equals = arg.IndexOf('=', StringComparison.Ordinal);
@@ -71,7 +71,7 @@ internal sealed class CommandOptions
             }
             else
             {
-                throw new UsageException($"Unknown option --{name} here. See --help.");
+                throw new UsageException($"Unknown option --{name} here.");
             }
 
             if (!line._values.TryAdd(name, value))
