@@ -41,12 +41,16 @@ internal sealed class ClientProtocolException : Exception
 }
 
 /// <summary>
-/// Reads frames from one stream into a buffer of its own, which grows as needed up to
-/// <see cref="ClientFrames.MaxFrameBytes"/>. A frame's body is valid until the next read.
+/// Reads frames from one stream through a buffer of its own, which grows as needed up to
+/// <see cref="ClientFrames.MaxFrameBytes"/> plus the length prefix. Each read takes whatever the stream has, so a
+/// frame that arrived whole costs one read, not three (first byte, length, body). A frame's body is valid until
+/// the next read.
 /// </summary>
 internal sealed class FrameReader(Stream stream)
 {
-    private byte[] _buffer = new byte[256];
+    private byte[] _buffer = new byte[4096];
+    private int _start;
+    private int _end;
 
     /// <summary>Reads the next frame; null when the peer closed the stream between frames.</summary>
     /// <param name="idleTimeout">How long to wait for a frame to start.</param>
@@ -60,27 +64,23 @@ internal sealed class FrameReader(Stream stream)
         timeout.CancelAfter(idleTimeout);
         try
         {
-            var first = await stream.ReadAsync(_buffer.AsMemory(0, 1), timeout.Token);
-            if (first == 0)
+            if (_end == _start && !await FillAsync(1, timeout.Token))
             {
                 return null;
             }
 
             timeout.CancelAfter(frameTimeout);
-            await ReadExactlyAsync(_buffer.AsMemory(1, ClientFrames.LengthBytes - 1), timeout.Token);
-            var length = BinaryPrimitives.ReadInt32LittleEndian(_buffer);
+            await FillOrThrowAsync(ClientFrames.LengthBytes, timeout.Token);
+            var length = BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan(_start));
             if (length is < 1 or > ClientFrames.MaxFrameBytes)
             {
                 throw new ClientProtocolException($"A frame of {length} bytes; frames are 1 to {ClientFrames.MaxFrameBytes} bytes.");
             }
 
-            if (_buffer.Length < length)
-            {
-                _buffer = new byte[Math.Max(length, Math.Min(_buffer.Length * 2, ClientFrames.MaxFrameBytes))];
-            }
-
-            await ReadExactlyAsync(_buffer.AsMemory(0, length), timeout.Token);
-            return ((FrameType)_buffer[0], _buffer.AsMemory(1, length - 1));
+            await FillOrThrowAsync(ClientFrames.LengthBytes + length, timeout.Token);
+            var frame = _buffer.AsMemory(_start + ClientFrames.LengthBytes, length);
+            _start += ClientFrames.LengthBytes + length;
+            return ((FrameType)frame.Span[0], frame[1..]);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -88,15 +88,47 @@ internal sealed class FrameReader(Stream stream)
         }
     }
 
-    private async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    private async ValueTask FillOrThrowAsync(int count, CancellationToken cancellationToken)
     {
-        try
+        if (!await FillAsync(count, cancellationToken))
         {
-            await stream.ReadExactlyAsync(destination, cancellationToken);
+            throw new ClientProtocolException("The stream ended inside a frame.");
         }
-        catch (EndOfStreamException exception)
+    }
+
+    /// <summary>Reads until at least <paramref name="count"/> bytes are buffered; false if the stream ended first.</summary>
+    private async ValueTask<bool> FillAsync(int count, CancellationToken cancellationToken)
+    {
+        if (_end - _start >= count)
         {
-            throw new ClientProtocolException("The stream ended inside a frame.", exception);
+            return true;
         }
+
+        // Make room: move what is left to the front (the previous frame's body is no longer in use), and grow
+        // the buffer if a frame needs more than it holds.
+        if (_buffer.Length < count)
+        {
+            var larger = new byte[Math.Max(count, Math.Min(_buffer.Length * 2, ClientFrames.LengthBytes + ClientFrames.MaxFrameBytes))];
+            _buffer.AsSpan(_start, _end - _start).CopyTo(larger);
+            _buffer = larger;
+        }
+        else
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+        }
+
+        (_start, _end) = (0, _end - _start);
+        while (_end < count)
+        {
+            var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            _end += read;
+        }
+
+        return true;
     }
 }
