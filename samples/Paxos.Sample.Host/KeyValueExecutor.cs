@@ -30,6 +30,8 @@ internal sealed class KeyValueExecutor : IExecutor
     private const ulong FnvOffsetBasis = 14695981039346656037UL;
     private const ulong FnvPrime = 1099511628211UL;
 
+    // Each value is stored as a whole reply-to-be: ReplyHeaderBytes of room, then the value. When a SET replaces it,
+    // the old array gets its header filled in and becomes that SET's reply, so a SET allocates one array, not two.
     private readonly Dictionary<string, byte[]> _values = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly Lock _lock = new();
@@ -134,8 +136,8 @@ internal sealed class KeyValueExecutor : IExecutor
         var keyChars = chars[..Encoding.UTF8.GetChars(key, chars)];
         if (_lookup.TryGetValue(keyChars, out var previous))
         {
-            _lookup[keyChars] = value.ToArray();
-            return Reply(sequence, ReplyKind.Value, previous);
+            _lookup[keyChars] = Stored(value);
+            return WithHeader(previous, sequence, ReplyKind.Value); // No longer in the store: it is the reply now.
         }
 
         if (_values.Count >= MaxKeys)
@@ -143,7 +145,7 @@ internal sealed class KeyValueExecutor : IExecutor
             return Reply(sequence, ReplyKind.Error, "ERR the store is full"u8);
         }
 
-        _values.Add(new string(keyChars), value.ToArray());
+        _values.Add(new string(keyChars), Stored(value));
         return Reply(sequence, ReplyKind.None, default);
     }
 
@@ -151,9 +153,24 @@ internal sealed class KeyValueExecutor : IExecutor
     {
         Span<char> chars = stackalloc char[key.Length];
         var keyChars = chars[..Encoding.UTF8.GetChars(key, chars)];
-        return _lookup.TryGetValue(keyChars, out var value)
-            ? Reply(sequence, ReplyKind.Value, value)
+        return _lookup.TryGetValue(keyChars, out var stored)
+            ? Reply(sequence, ReplyKind.Value, stored.AsSpan(ReplyHeaderBytes))
             : Reply(sequence, ReplyKind.None, default);
+    }
+
+    /// <summary>A value as the store keeps it: header room, then the value.</summary>
+    private static byte[] Stored(ReadOnlySpan<byte> value)
+    {
+        var stored = new byte[ReplyHeaderBytes + value.Length];
+        value.CopyTo(stored.AsSpan(ReplyHeaderBytes));
+        return stored;
+    }
+
+    private static byte[] WithHeader(byte[] stored, long sequence, ReplyKind kind)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(stored, sequence);
+        stored[8] = (byte)kind;
+        return stored;
     }
 
     /// <summary>The sequence number leads the reply, so a client learns where its update executed — also when a
