@@ -1,6 +1,33 @@
 using System.Globalization;
 using BenchmarkDotNet.Running;
 using Paxos.Benchmarks;
+using Paxos.Sample;
+
+// `--udp` runs the UDP load generator against replica processes of the sample host (see UdpLoadBenchmark).
+if (args.Length > 0 && args[0] == "--udp")
+{
+    try
+    {
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        var options = UdpLoadOptions.From(CommandOptions.Parse(args[1..], [], UdpLoadOptions.Names));
+        return await UdpLoadBenchmark.RunAsync(options, stop.Token);
+    }
+    catch (UsageException exception)
+    {
+        Console.Error.WriteLine(exception.Message);
+        return 2;
+    }
+    catch (OperationCanceledException)
+    {
+        Console.Error.WriteLine("Stopped.");
+        return 130;
+    }
+}
 
 // `--cluster` measures the in-process 3-replica cluster (median of runs); anything else goes to
 // BenchmarkDotNet (`--filter *` runs every micro-benchmark).
@@ -18,7 +45,8 @@ if (args.Length > 0 && args[0] == "--cluster")
             $"{label}: median {rates[rates.Count / 2]:N0} ordered updates/s (min {rates[0]:N0}, max {rates[^1]:N0}), median {bytes[bytes.Count / 2]:N0} bytes allocated per update (payload shared, not counted); {runs} runs of {updates:N0}"));
     }
 
-    return;
+    return 0;
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(InProcessCluster).Assembly).Run(args);
+return 0;

@@ -210,7 +210,24 @@ public sealed partial class UdpTransport : ITransport
                 _running = true;
             }
 
-            _receiveLoop = Task.Run(ReceiveLoopAsync, CancellationToken.None);
+            var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _receiveLoop = finished.Task;
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    ReceiveLoop();
+                }
+                finally
+                {
+                    finished.TrySetResult();
+                }
+            })
+            {
+                IsBackground = true,
+                Name = string.Create(CultureInfo.InvariantCulture, $"Paxos UDP receive {_replicaId}"),
+            };
+            thread.Start();
         }
 
         UdpLog.Started(_logger, _replicaId, LocalEndpoint, _peerCount, _codec.IsAuthenticated ? "HMAC-SHA256" : "CRC-32C", _maxDatagramBytes);
@@ -246,6 +263,7 @@ public sealed partial class UdpTransport : ITransport
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        ShutDown(socket);
         socket?.Dispose();
         if (loop is not null)
         {
@@ -263,6 +281,24 @@ public sealed partial class UdpTransport : ITransport
         if (socket is not null)
         {
             UdpLog.Stopped(_logger, _replicaId);
+        }
+    }
+
+    /// <summary>Shuts the socket down before it is closed: on Linux that wakes the receive thread's poll() at once
+    /// (closing alone does not), even though an unconnected UDP socket reports that it is not connected.</summary>
+    private static void ShutDown(Socket? socket)
+    {
+        try
+        {
+            socket?.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // NotConnected, as expected for UDP; the poll was woken all the same.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed.
         }
     }
 

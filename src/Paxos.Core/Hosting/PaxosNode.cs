@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -11,13 +12,47 @@ namespace Paxos;
 /// persisted (one fsync for the whole batch: group commit), then sent, then answered.
 /// </summary>
 /// <remarks>
-/// All protocol work happens on one logical thread, the node's loop. <see cref="SubmitAsync"/> and the
+/// <para>All protocol work happens in the node's loop, on one thread at a time. <see cref="SubmitAsync"/> and the
 /// transport only post into the loop's bounded inbox; a full inbox drops peer messages (counted, and
-/// harmless: the protocol retransmits) and refuses submissions with <see cref="SubmitFailure.Overloaded"/>.
+/// harmless: the protocol retransmits) and refuses submissions with <see cref="SubmitFailure.Overloaded"/>.</para>
+/// <para>The loop has no thread of its own. When something is posted and no turn of the loop is running, one
+/// starts: right on the posting thread when that is the transport's receive thread or the clock's callback, and
+/// on the thread pool for a submission (so no caller's thread ever runs protocol work). A turn runs until the
+/// inbox is empty, or hands the rest to the thread pool after a few iterations.
+/// The reason is the cost of waking a thread: a received message is handled by the thread that received it,
+/// instead of that thread waking another (through a channel and the thread pool) that then handles it. On a
+/// small or virtualised machine those wake-ups cost more than the protocol itself.</para>
+/// <para>Answers go out the same way, in bulk: the tasks <see cref="SubmitAsync"/> returns are completed together,
+/// one batch's worth at a time, by one thread-pool work item — so their continuations run there, one after the
+/// other, and never on the loop — instead of each completion queueing a work item of its own.</para>
 /// </remarks>
 public sealed class PaxosNode : IAsyncDisposable
 {
     private const int MaxTicksPerIteration = 16;
+
+    /// <summary>Iterations one turn of the loop runs before it hands the rest to the thread pool, so that a
+    /// transport's receive thread goes back to receiving.</summary>
+    private const int MaxIterationsPerTurn = 16;
+
+    [ThreadStatic]
+    private static bool _threadInTurn;
+
+    private static readonly Action<PaxosNode> RunTurnOnPool = static node => node.RunTurn();
+
+    private static readonly Action<List<Completion>> DeliverOnPool = static completions =>
+    {
+        foreach (var completion in completions)
+        {
+            if (completion.Error is null)
+            {
+                completion.Source.TrySetResult(completion.Result);
+            }
+            else
+            {
+                completion.Source.TrySetException(completion.Error);
+            }
+        }
+    };
 
     private readonly PaxosOptions _options;
     private readonly IExecutor _executor;
@@ -28,15 +63,22 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ulong _seed;
     private readonly Channel<Input> _inbox;
-    private readonly Dictionary<(ClientId Client, long Timestamp), List<TaskCompletionSource<ReadOnlyMemory<byte>>>> _waiters = [];
+    private readonly Dictionary<(ClientId Client, long Timestamp), Waiters> _waiters = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lifecycle = new();
 
     private PaxosReplica? _replica;
     private ITimer? _timer;
-    private Task? _loop;
-    private Task? _stop;
+    private bool _started;
+    private Task? _stopped;
     private int _pendingTicks;
+
+    /// <summary>Answers decided in the current iteration, handed to the thread pool together at its end.</summary>
+    private List<Completion> _completions = [];
+
+    /// <summary>1 while a turn of the loop runs (or is queued to run); it is the loop's lock. Once the node stops or
+    /// faults it stays 1 for good, so no turn ever runs again.</summary>
+    private int _turnOwned;
     private volatile StatusBox _status;
     private volatile NodeState _nodeState;
     private long _messagesDroppedInboxFull;
@@ -105,12 +147,12 @@ public sealed class PaxosNode : IAsyncDisposable
     {
         lock (_lifecycle)
         {
-            if (_nodeState != NodeState.Created || _loop is not null)
+            if (_nodeState != NodeState.Created || _started)
             {
                 throw new InvalidOperationException("A node starts once.");
             }
 
-            _loop = Task.CompletedTask;
+            _started = true;
         }
 
         var recovered = await _storage.LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -118,7 +160,7 @@ public sealed class PaxosNode : IAsyncDisposable
         PublishStatus();
         await _transport.StartAsync(new Receiver(this), cancellationToken).ConfigureAwait(false);
         _nodeState = NodeState.Running;
-        _loop = Task.Run(RunAsync, CancellationToken.None);
+        Wake(runHere: false); // Anything the transport received before the node was running.
         _timer = _timeProvider.CreateTimer(static state => ((PaxosNode)state!).OnTimer(), this, _options.TickInterval, _options.TickInterval);
         NodeLog.Started(_logger, Id, _options.ClusterSize, recovered.LastInstalled);
     }
@@ -154,11 +196,14 @@ public sealed class PaxosNode : IAsyncDisposable
                 break;
         }
 
-        var completion = new TaskCompletionSource<ReadOnlyMemory<byte>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Continuations may run synchronously: the loop never completes a task itself (see DeliverCompletions).
+        var completion = new TaskCompletionSource<ReadOnlyMemory<byte>>();
         if (!_inbox.Writer.TryWrite(new Input(null, update, completion)))
         {
             return Task.FromException<ReadOnlyMemory<byte>>(Failure(SubmitFailure.Overloaded, "The node's inbox is full."));
         }
+
+        Wake(runHere: false);
 
         if (cancellationToken.CanBeCanceled)
         {
@@ -170,50 +215,92 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     /// <summary>Stops the loop, the clock and the transport. Waiting submissions fail with
-    /// <see cref="SubmitFailure.Stopped"/>; their updates may still execute elsewhere. Calling it again
-    /// waits for the first stop.</summary>
+    /// <see cref="SubmitFailure.Stopped"/>; their updates may still execute elsewhere.</summary>
     /// <param name="cancellationToken">Stops waiting for the loop to finish.</param>
-    public Task StopAsync(CancellationToken cancellationToken = default)
+    public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        Task stop;
+        TaskCompletionSource? mine = null;
+        Task stopped;
         lock (_lifecycle)
         {
-            if (_nodeState is NodeState.Created or NodeState.Running)
+            if (_stopped is null)
+            {
+                mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _stopped = mine.Task;
+            }
+
+            stopped = _stopped;
+        }
+
+        if (mine is not null)
+        {
+            try
+            {
+                await StopOnceAsync().ConfigureAwait(false);
+                mine.SetResult();
+            }
+            catch (Exception exception)
+            {
+                mine.SetException(exception);
+            }
+        }
+
+        await stopped.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task StopOnceAsync()
+    {
+        bool wasRunning;
+        lock (_lifecycle)
+        {
+            wasRunning = _nodeState == NodeState.Running;
+            if (_nodeState is NodeState.Running or NodeState.Created)
             {
                 _nodeState = NodeState.Stopped;
             }
 
-            stop = _stop ??= StopOnceAsync();
+            if (!_started)
+            {
+                return;
+            }
         }
 
-        return stop.WaitAsync(cancellationToken);
-    }
-
-    /// <summary>Stops the node (idempotent).</summary>
-    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
-
-    private async Task StopOnceAsync()
-    {
         if (_timer is not null)
         {
             await _timer.DisposeAsync().ConfigureAwait(false);
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _inbox.Writer.TryComplete();
-        if (_loop is { } loop)
+
+        // Take the loop for good: a turn that is running sees the cancellation at its next iteration and lets go.
+        while (Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0 && wasRunning && _nodeState != NodeState.Faulted)
         {
-            await loop.ConfigureAwait(false);
+            await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
         }
 
+        if (wasRunning && _nodeState != NodeState.Faulted)
+        {
+            FailAll(SubmitFailure.Stopped, "The node stopped.", null);
+            PublishStatus();
+            NodeLog.Stopped(_logger, Id);
+        }
+
+        _inbox.Writer.TryComplete();
         await _transport.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the node (idempotent).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
     }
 
     private void OnTimer()
     {
         if (Interlocked.Increment(ref _pendingTicks) == 1)
         {
-            _inbox.Writer.TryWrite(default); // A wake-up; if the inbox is full the loop is busy anyway.
+            Wake(runHere: true);
         }
     }
 
@@ -222,44 +309,111 @@ public sealed class PaxosNode : IAsyncDisposable
         if (!_inbox.Writer.TryWrite(new Input(message, null, null)))
         {
             Interlocked.Increment(ref _messagesDroppedInboxFull);
+            return;
+        }
+
+        Wake(runHere: true);
+    }
+
+    /// <summary>
+    /// Makes sure a turn of the loop will see what was just posted: if none is running, starts one — here when
+    /// <paramref name="runHere"/> allows it and this thread is not already in some node's turn (an in-process
+    /// transport delivers on the sender's turn), else on the thread pool. If a turn is running, it sees the post:
+    /// it looks at the inbox once more after it lets go of the loop.
+    /// </summary>
+    private void Wake(bool runHere)
+    {
+        if (_nodeState != NodeState.Running || Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
+        {
+            return;
+        }
+
+        if (runHere && !_threadInTurn)
+        {
+            RunTurn();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(RunTurnOnPool, this, preferLocal: false);
         }
     }
 
-    private async Task RunAsync()
+    /// <summary>One turn of the loop, by the thread that owns it (<see cref="_turnOwned"/> is 1).</summary>
+    private void RunTurn()
     {
         var replica = _replica!;
         var reader = _inbox.Reader;
+        _threadInTurn = true;
         try
         {
-            while (!_stopping.IsCancellationRequested)
+            while (true)
             {
-                if (!reader.TryPeek(out _) && Volatile.Read(ref _pendingTicks) == 0)
+                for (var iteration = 0; iteration < MaxIterationsPerTurn && HasWork(reader); iteration++)
                 {
-                    if (!await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+                    if (!RunIteration(replica, reader))
                     {
-                        break;
+                        // Stopping: let go, so that StopAsync takes the loop. Faulted: keep it, so no turn runs again.
+                        if (_nodeState != NodeState.Faulted)
+                        {
+                            Interlocked.Exchange(ref _turnOwned, 0);
+                        }
+
+                        return;
                     }
                 }
 
-                // Drain what is ready, so that one batch (one Proposal, one fsync) covers it all.
-                var drained = 0;
-                while (drained++ < _options.MaxInboxMessages && reader.TryRead(out var input))
+                if (HasWork(reader))
                 {
-                    Apply(replica, input);
+                    // Still busy: the rest runs on the thread pool, and this thread goes back to its own work.
+                    ThreadPool.UnsafeQueueUserWorkItem(RunTurnOnPool, this, preferLocal: false);
+                    return;
                 }
 
-                var ticks = Math.Min(Interlocked.Exchange(ref _pendingTicks, 0), MaxTicksPerIteration);
-                for (var i = 0; i < ticks; i++)
+                // Let go, then look once more: a post that found the loop owned relied on this turn to see it.
+                Interlocked.Exchange(ref _turnOwned, 0);
+                if (!HasWork(reader) || Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
                 {
-                    replica.Tick();
+                    return;
                 }
-
-                await ProcessOutputAsync(replica).ConfigureAwait(false);
-                PublishStatus();
             }
+        }
+        finally
+        {
+            _threadInTurn = false;
+        }
+    }
+
+    /// <summary>Drains the inbox, applies the pending ticks and the output; false once the node stopped or faulted.</summary>
+    private bool RunIteration(PaxosReplica replica, ChannelReader<Input> reader)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        try
+        {
+            // Drain what is ready, so that one batch (one Proposal, one fsync) covers it all.
+            var drained = 0;
+            while (drained++ < _options.MaxInboxMessages && reader.TryRead(out var input))
+            {
+                Apply(replica, input);
+            }
+
+            var ticks = Math.Min(Interlocked.Exchange(ref _pendingTicks, 0), MaxTicksPerIteration);
+            for (var i = 0; i < ticks; i++)
+            {
+                replica.Tick();
+            }
+
+            ProcessOutput(replica);
+            PublishStatus();
+            DeliverCompletions();
+            return true;
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
+            return false;
         }
         catch (Exception exception)
         {
@@ -267,13 +421,12 @@ public sealed class PaxosNode : IAsyncDisposable
             NodeLog.Faulted(_logger, Id, exception);
             FailAll(SubmitFailure.Faulted, "The node stopped after a failure.", exception);
             PublishStatus();
-            return;
+            return false;
         }
-
-        FailAll(SubmitFailure.Stopped, "The node stopped.", null);
-        PublishStatus();
-        NodeLog.Stopped(_logger, Id);
     }
+
+    private bool HasWork(ChannelReader<Input> reader) =>
+        !_stopping.IsCancellationRequested && (reader.TryPeek(out _) || Volatile.Read(ref _pendingTicks) > 0);
 
     private void Apply(PaxosReplica replica, Input input)
     {
@@ -294,30 +447,33 @@ public sealed class PaxosNode : IAsyncDisposable
         {
             case SubmitStatus.Accepted:
             case SubmitStatus.AlreadyExecuted:
-                var key = (update.ClientId, update.Timestamp);
-                if (!_waiters.TryGetValue(key, out var list))
+                ref var waiters = ref CollectionsMarshal.GetValueRefOrAddDefault(_waiters, (update.ClientId, update.Timestamp), out var exists);
+                if (!exists)
                 {
-                    list = [];
-                    _waiters[key] = list;
+                    waiters = new Waiters(completion, null);
+                }
+                else
+                {
+                    (waiters.More ??= []).Add(completion); // The same update submitted again while it waits.
                 }
 
-                list.Add(completion);
                 break;
             case SubmitStatus.Stale:
-                completion.TrySetException(Failure(SubmitFailure.Stale, $"Client {update.ClientId} already has a newer update than timestamp {update.Timestamp}."));
+                _completions.Add(new(completion, default, Failure(SubmitFailure.Stale, $"Client {update.ClientId} already has a newer update than timestamp {update.Timestamp}.")));
                 break;
             case SubmitStatus.TooLarge:
-                completion.TrySetException(Failure(SubmitFailure.UpdateTooLarge, "The update's payload is too large."));
+                _completions.Add(new(completion, default, Failure(SubmitFailure.UpdateTooLarge, "The update's payload is too large.")));
                 break;
             default:
-                completion.TrySetException(Failure(SubmitFailure.Overloaded, $"Replica {Id} is responsible for {_options.MaxPendingUpdates} pending updates already."));
+                _completions.Add(new(completion, default, Failure(SubmitFailure.Overloaded, $"Replica {Id} is responsible for {_options.MaxPendingUpdates} pending updates already.")));
                 break;
         }
     }
 
     /// <summary>Applies output batches until the replica has nothing more to say, under the contract:
-    /// persist (one sync covers the batch), acknowledge, send, answer.</summary>
-    private async ValueTask ProcessOutputAsync(PaxosReplica replica)
+    /// persist (one sync covers the batch), acknowledge, send, answer. The turn waits for the storage: nothing
+    /// else may happen in the loop before the batch is durable, and most stores complete synchronously anyway.</summary>
+    private void ProcessOutput(PaxosReplica replica)
     {
         while (true)
         {
@@ -327,7 +483,16 @@ public sealed class PaxosNode : IAsyncDisposable
                 return;
             }
 
-            await _storage.PersistAsync(batch, _stopping.Token).ConfigureAwait(false);
+            var persisted = _storage.PersistAsync(batch, _stopping.Token);
+            if (persisted.IsCompletedSuccessfully)
+            {
+                persisted.GetAwaiter().GetResult();
+            }
+            else
+            {
+                persisted.AsTask().GetAwaiter().GetResult();
+            }
+
             replica.AcknowledgePersisted(batch.Number);
             Send(batch);
             Answer(batch);
@@ -368,23 +533,33 @@ public sealed class PaxosNode : IAsyncDisposable
     {
         foreach (var reply in batch.Replies)
         {
-            if (!_waiters.Remove((reply.ClientId, reply.Timestamp), out var list))
+            if (!_waiters.Remove((reply.ClientId, reply.Timestamp), out var waiters))
             {
                 continue;
             }
 
-            foreach (var completion in list)
+            var error = reply.Status == ReplyStatus.Executed ? null
+                : Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed.");
+            _completions.Add(new(waiters.First, reply.Result, error));
+            foreach (var completion in waiters.More ?? [])
             {
-                if (reply.Status == ReplyStatus.Executed)
-                {
-                    completion.TrySetResult(reply.Result);
-                }
-                else
-                {
-                    completion.TrySetException(Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed."));
-                }
+                _completions.Add(new(completion, reply.Result, error));
             }
         }
+    }
+
+    /// <summary>Hands the answers decided so far to one thread-pool work item, which completes their tasks in order.
+    /// Their continuations (the callers' code) run there, never on the loop, and a whole batch costs one work item.</summary>
+    private void DeliverCompletions()
+    {
+        if (_completions.Count == 0)
+        {
+            return;
+        }
+
+        var completions = _completions;
+        _completions = new List<Completion>(Math.Min(completions.Count, 1024));
+        ThreadPool.UnsafeQueueUserWorkItem(DeliverOnPool, completions, preferLocal: false);
     }
 
     private void FailAll(SubmitFailure reason, string message, Exception? cause)
@@ -392,18 +567,23 @@ public sealed class PaxosNode : IAsyncDisposable
         _inbox.Writer.TryComplete();
         while (_inbox.Reader.TryRead(out var input))
         {
-            input.Completion?.TrySetException(Failure(reason, message, cause));
+            if (input.Completion is { } completion)
+            {
+                _completions.Add(new(completion, default, Failure(reason, message, cause)));
+            }
         }
 
-        foreach (var list in _waiters.Values)
+        foreach (var waiters in _waiters.Values)
         {
-            foreach (var completion in list)
+            _completions.Add(new(waiters.First, default, Failure(reason, message, cause)));
+            foreach (var completion in waiters.More ?? [])
             {
-                completion.TrySetException(Failure(reason, message, cause));
+                _completions.Add(new(completion, default, Failure(reason, message, cause)));
             }
         }
 
         _waiters.Clear();
+        DeliverCompletions();
     }
 
     private PaxosSubmitException Failure(SubmitFailure reason, string message, Exception? cause = null)
@@ -428,6 +608,13 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     private readonly record struct Input(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion);
+
+    /// <summary>Who waits for one update: almost always one caller; <see cref="More"/> only when the same update was
+    /// submitted again before it executed.</summary>
+    private record struct Waiters(TaskCompletionSource<ReadOnlyMemory<byte>> First, List<TaskCompletionSource<ReadOnlyMemory<byte>>>? More);
+
+    /// <summary>An answer to deliver: a result, or an error.</summary>
+    private readonly record struct Completion(TaskCompletionSource<ReadOnlyMemory<byte>> Source, ReadOnlyMemory<byte> Result, Exception? Error);
 
     private sealed record StatusBox(ReplicaStatus Value);
 

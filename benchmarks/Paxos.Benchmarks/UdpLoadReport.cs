@@ -1,0 +1,33 @@
+using System.Globalization;
+
+namespace Paxos.Benchmarks;
+
+/// <summary>The UDP load generator's table: per writer count, the median of the runs for each figure, with min–max.</summary>
+internal static class UdpLoadReport
+{
+    public static void Print(List<(int Writers, List<RunResult> Runs)> table, UdpLoadOptions options)
+    {
+        Console.WriteLine();
+        Console.WriteLine(Say($"Median of {options.Runs} runs (min-max); latency per SubmitAsync inside the leader's process; peak memory = VmHWM"));
+        Console.WriteLine("| writers | updates/s | p50 µs | p99 µs | p99.9 µs | leader peak MiB | max follower peak MiB |");
+        Console.WriteLine("|--------:|----------:|-------:|-------:|---------:|----------------:|----------------------:|");
+        foreach (var (writers, runs) in table)
+        {
+            Console.WriteLine(Say($"| {writers} | {Figure(runs, r => r.Load.UpdatesPerSecond, "N0")} | {Figure(runs, r => r.Load.P50Nanos / 1e3, "N0")} | ")
+                + Say($"{Figure(runs, r => r.Load.P99Nanos / 1e3, "N0")} | {Figure(runs, r => r.Load.P999Nanos / 1e3, "N0")} | ")
+                + Say($"{Figure(runs, r => r.PeakMemoryBytes[r.Leader] / (1024.0 * 1024), "N0")} | ")
+                + Say($"{Figure(runs, r => r.PeakMemoryBytes.Where((_, i) => i != r.Leader).DefaultIfEmpty(0).Max() / (1024.0 * 1024), "N0")} |"));
+        }
+    }
+
+    /// <summary>"median (min–max)" of one figure over the runs.</summary>
+    private static string Figure(List<RunResult> runs, Func<RunResult, double> figure, string format)
+    {
+        var values = runs.Select(figure).Order().ToArray();
+        var median = values.Length % 2 == 1 ? values[values.Length / 2] : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
+        var text = median.ToString(format, CultureInfo.InvariantCulture);
+        return values.Length == 1 ? text : $"{text} ({values[0].ToString(format, CultureInfo.InvariantCulture)}-{values[^1].ToString(format, CultureInfo.InvariantCulture)})";
+    }
+
+    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Paxos.Sample.Protocol;
+using Paxos.Transport.Udp;
+
+namespace Paxos.Sample;
+
+/// <summary>
+/// <c>client --replica host:port</c>: talks to a running replica's client port. By default it submits
+/// <c>--count</c> updates as one client and prints each answer; <c>--status</c> prints the replica's status;
+/// <c>--load W</c> asks the replica to run W writers inside its own process and prints the measurement.
+/// </summary>
+internal static class ClientCommand
+{
+    public static readonly string[] Flags = ["status"];
+
+    public static readonly string[] Options = ["replica", "count", "payload", "client-id", "first-timestamp", "load", "seconds", "warmup", "payload-bytes"];
+
+    public static async Task<int> RunAsync(CommandOptions line, CancellationToken cancellationToken)
+    {
+        var endpoint = Endpoint(line.Text("replica") ?? throw new UsageException("client needs --replica host:port, a replica's client port."));
+        ReplicaClient client;
+        try
+        {
+            client = await ReplicaClient.ConnectAsync(endpoint, cancellationToken);
+        }
+        catch (Exception exception) when (exception is System.Net.Sockets.SocketException or TimeoutException)
+        {
+            Console.Error.WriteLine($"Cannot connect to {endpoint}: {exception.Message}");
+            return 1;
+        }
+
+        await using (client)
+        {
+            try
+            {
+                return line.Has("status") ? await StatusAsync(client, cancellationToken)
+                    : line.Has("load") ? await LoadAsync(client, line, cancellationToken)
+                    : await SubmitAsync(client, line, cancellationToken);
+            }
+            catch (IOException exception)
+            {
+                Console.Error.WriteLine(exception.Message);
+                return 1;
+            }
+        }
+    }
+
+    private static async Task<int> SubmitAsync(ReplicaClient client, CommandOptions line, CancellationToken cancellationToken)
+    {
+        var count = line.Int("count", 10, 1, 1_000_000);
+        var clientId = line.Long("client-id", Random.Shared.NextInt64(1, 1L << 40), 1, long.MaxValue);
+        var first = line.Long("first-timestamp", 1, 1, long.MaxValue - count);
+        var text = line.Text("payload");
+        Console.WriteLine(Say($"client {clientId}: {count} updates to {client.Endpoint}, timestamps {first} to {first + count - 1}"));
+        for (var timestamp = first; timestamp < first + count; timestamp++)
+        {
+            var payload = Encoding.UTF8.GetBytes(text ?? Say($"SET key{timestamp % 10} value{timestamp}"));
+            var outcome = await client.SubmitAsync(clientId, timestamp, payload, cancellationToken);
+            Console.WriteLine(Say($"  c{clientId}#{timestamp} {Describe(outcome)}"));
+            if (outcome.Kind != SubmitOutcomeKind.Executed)
+            {
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
+    private static string Describe(SubmitOutcome outcome)
+    {
+        if (outcome.Kind == SubmitOutcomeKind.Unreachable)
+        {
+            return $"no answer: {outcome.Message} (the update may have executed; re-submit the same client id and timestamp)";
+        }
+
+        if (outcome.Kind == SubmitOutcomeKind.Refused)
+        {
+            return Say($"refused: {outcome.Code}: {outcome.Message}{(outcome.LeaderHint >= 0 ? Say($" (leader: replica {outcome.LeaderHint})") : string.Empty)}");
+        }
+
+        if (!KeyValueExecutor.TryParseReply(outcome.Result.Span, out var sequence, out var kind, out var value))
+        {
+            return $"executed; reply of {outcome.Result.Length} bytes";
+        }
+
+        var shown = kind switch
+        {
+            KeyValueExecutor.ReplyKind.Value => $"\"{Encoding.UTF8.GetString(value)}\"",
+            KeyValueExecutor.ReplyKind.None => "(none)",
+            _ => Encoding.UTF8.GetString(value),
+        };
+        return Say($"executed at sequence {sequence}: {shown}");
+    }
+
+    private static async Task<int> StatusAsync(ReplicaClient client, CancellationToken cancellationToken)
+    {
+        var s = await client.StatusAsync(TimeSpan.FromSeconds(5), cancellationToken);
+        Console.WriteLine(Say($"replica {s.Id} (pid {s.ProcessId}) at {client.Endpoint}"));
+        Console.WriteLine(Say($"  state          {s.State}{(s.IsFaulted ? " (FAULTED)" : string.Empty)}"));
+        Console.WriteLine(Say($"  view           installed {s.LastInstalled}, attempted {s.LastAttempted}, leader {s.Leader}"));
+        Console.WriteLine(Say($"  local aru      {s.LocalAru}"));
+        Console.WriteLine(Say($"  executed       {s.Executed} updates, last at sequence {s.LastExecutedSequence}"));
+        Console.WriteLine(Say($"  state digest   {s.Digest:x16}"));
+        Console.WriteLine(Say($"  pending        {s.PendingUpdates} local updates"));
+        Console.WriteLine(Say($"  datagrams      {s.DatagramsSent} sent, {s.DatagramsReceived} received"));
+        Console.WriteLine(Say($"  peak memory    {s.PeakMemoryBytes / (1024.0 * 1024):0.0} MiB"));
+        return 0;
+    }
+
+    private static async Task<int> LoadAsync(ReplicaClient client, CommandOptions line, CancellationToken cancellationToken)
+    {
+        var request = new LoadRequest(
+            line.Int("load", 1, 1, LoadRequest.MaxWriters),
+            line.Int("seconds", 10, 1, LoadRequest.MaxMillis / 1000) * 1000,
+            line.Int("payload-bytes", 64, LoadRequest.MinPayloadBytes, 65_000),
+            line.Int("warmup", 3, 0, LoadRequest.MaxMillis / 1000) * 1000);
+        Console.WriteLine(Say($"load: {request.Writers} writers inside replica {client.Endpoint}, {request.PayloadBytes}-byte updates, {request.WarmupMillis / 1000} s warm-up, {request.MeasureMillis / 1000} s measured"));
+        var r = await client.LoadAsync(request, cancellationToken);
+        Console.WriteLine(Say($"  throughput     {r.UpdatesPerSecond:N0} updates/s ({r.Updates:N0} in {r.Seconds:0.00} s, {r.Failures} failures)"));
+        Console.WriteLine(Say($"  latency        p50 {r.P50Nanos / 1000.0:N0} µs  p99 {r.P99Nanos / 1000.0:N0} µs  p99.9 {r.P999Nanos / 1000.0:N0} µs  max {r.MaxNanos / 1000.0:N0} µs"));
+        Console.WriteLine(Say($"  peak memory    {r.PeakMemoryBytes / (1024.0 * 1024):0.0} MiB"));
+        return 0;
+    }
+
+    private static IPEndPoint Endpoint(string text)
+    {
+        try
+        {
+            return UdpTransportOptions.ParseEndpoint(text);
+        }
+        catch (FormatException exception)
+        {
+            throw new UsageException($"--replica: {exception.Message}", exception);
+        }
+    }
+
+    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,50 @@
+using System.Globalization;
+using Paxos.Sample.Protocol;
+
+namespace Paxos.Sample.Demo;
+
+/// <summary>The demo's closing summary: what the clients saw, what every replica executed, and the verdict.</summary>
+internal static class DemoSummary
+{
+    public static void Print(DemoSettings settings, DemoWriters writers, TimeSpan duration, ReplicaStatusInfo?[] statuses, int killed, ConvergenceCheck check)
+    {
+        var latencies = writers.Latencies();
+        var acknowledged = writers.Acknowledged;
+        DemoConsole.Plain(string.Empty);
+        DemoConsole.Plain("Summary");
+        DemoConsole.Plain(Say($"  acknowledged   {acknowledged:N0} of {settings.Updates:N0} updates, from {settings.Writers} writers (one update outstanding each)"));
+        DemoConsole.Plain(Say($"  re-submitted   {writers.Moves:N0} updates to another replica, same client id and timestamp"));
+        DemoConsole.Plain(Say($"  throughput     {acknowledged / Math.Max(duration.TotalSeconds, 1e-9):N0} updates/s over {duration.TotalSeconds:0.00} s"));
+        DemoConsole.Plain(Say($"  latency        p50 {Millis(latencies.Percentile(0.50))}  p99 {Millis(latencies.Percentile(0.99))}  max {Millis(latencies.Max)} (client side, re-submits included)"));
+        for (var r = 0; r < statuses.Length; r++)
+        {
+            var line = r == killed ? "killed"
+                : statuses[r] is { } s ? Say($"executed {s.Executed:N0} updates (last sequence {s.LastExecutedSequence:N0}), digest {s.Digest:x16}, view {s.LastInstalled}{(s.IsLeader ? ", leader" : string.Empty)}, peak memory {s.PeakMemoryBytes / (1024.0 * 1024):N0} MiB")
+                : "did not answer";
+            DemoConsole.Plain(Say($"  replica r{r}     {line}"));
+        }
+
+        foreach (var failure in writers.Failures.Take(5))
+        {
+            DemoConsole.Plain($"  writer failed  {failure}");
+        }
+
+        DemoConsole.Plain(Verdict(check, writers.Failures.Count));
+    }
+
+    private static string Verdict(ConvergenceCheck check, int failures)
+    {
+        if (check.Passed && failures == 0)
+        {
+            var first = check.Answered[0];
+            return Say($"  check          PASSED: all {check.LiveReplicas} live replicas executed the same {first.Executed:N0} updates in the same order (digest {first.Digest:x16}), each acknowledged update exactly once");
+        }
+
+        var counts = string.Join(", ", check.Answered.Select(s => Say($"r{s.Id} {s.Executed:N0}/{s.Digest:x16}")));
+        return Say($"  check          FAILED: {check.Answered.Length} of {check.LiveReplicas} live replicas answered ({counts}); {check.Acknowledged:N0} acknowledged; {failures} writer failures");
+    }
+
+    private static string Millis(long nanos) => Say($"{nanos / 1e6:0.00} ms");
+
+    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

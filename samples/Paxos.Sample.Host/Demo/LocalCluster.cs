@@ -1,0 +1,135 @@
+using Microsoft.Extensions.Logging;
+using Paxos.Sample.Protocol;
+
+namespace Paxos.Sample.Demo;
+
+/// <summary>The demo's cluster inside this process: one <see cref="PaxosNode"/> per replica over an
+/// <see cref="InProcessNetwork"/>, no sockets at all (<c>--in-process</c>).</summary>
+internal sealed class LocalCluster : IDemoCluster
+{
+    private readonly InProcessNetwork _network;
+    private readonly PaxosNode[] _nodes;
+    private readonly KeyValueExecutor[] _executors;
+    private readonly ILoggerFactory[] _loggers;
+    private readonly bool[] _killed;
+
+    private LocalCluster(int size, DemoConsole console, int tickMillis)
+    {
+        _network = new InProcessNetwork(size);
+        _nodes = new PaxosNode[size];
+        _executors = new KeyValueExecutor[size];
+        _loggers = new ILoggerFactory[size];
+        _killed = new bool[size];
+        for (var i = 0; i < size; i++)
+        {
+            var options = new PaxosOptions { ReplicaId = i, ClusterSize = size, TickInterval = TimeSpan.FromMilliseconds(tickMillis) };
+            _executors[i] = new KeyValueExecutor();
+            _loggers[i] = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Information).AddProvider(new ConsoleLines(i, console)));
+            _nodes[i] = new PaxosNode(options, _executors[i], _network.CreateTransport(new ReplicaId(i)), new InMemoryReplicaStorage(), _loggers[i]);
+        }
+    }
+
+    public int Size => _nodes.Length;
+
+    public static async Task<LocalCluster> StartAsync(int size, int tickMillis, DemoConsole console, CancellationToken cancellationToken)
+    {
+        var cluster = new LocalCluster(size, console, tickMillis);
+        foreach (var node in cluster._nodes)
+        {
+            await node.StartAsync(cancellationToken);
+        }
+
+        console.Say($"{size} nodes started in this process, connected by an in-process network (no UDP)");
+        return cluster;
+    }
+
+    public bool IsAlive(int replica) => !Volatile.Read(ref _killed[replica]);
+
+    public Task<ISubmitter> ConnectAsync(int replica, CancellationToken cancellationToken) =>
+        IsAlive(replica) ? Task.FromResult<ISubmitter>(new NodeSubmitter(_nodes[replica])) : throw new IOException($"Replica {replica} was killed.");
+
+    public Task<ReplicaStatusInfo?> TryStatusAsync(int replica, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!IsAlive(replica))
+        {
+            return Task.FromResult<ReplicaStatusInfo?>(null);
+        }
+
+        var s = _nodes[replica].Status;
+        var e = _executors[replica].Snapshot();
+        return Task.FromResult<ReplicaStatusInfo?>(new ReplicaStatusInfo(
+            s.Id.Value, s.State, s.LastAttempted.Value, s.LastInstalled.Value, s.Leader.Value, s.LocalAru.Value, e.Executed, e.LastSequence,
+            e.Digest, ProcessMetrics.PeakMemoryBytes(), s.IsFaulted, s.PendingUpdates, 0, 0, Environment.ProcessId));
+    }
+
+    /// <summary>Cuts the node off the network first (so nothing more leaves it, as when a process dies), then stops it.</summary>
+    public string Describe(int replica) => "a node in this process: it is cut off the network, then stopped";
+
+    public async Task KillAsync(int replica)
+    {
+        Volatile.Write(ref _killed[replica], true);
+        _network.Isolate(new ReplicaId(replica), isolated: true);
+        await _nodes[replica].StopAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        foreach (var logger in _loggers)
+        {
+            logger.Dispose();
+        }
+    }
+
+    /// <summary>Submits straight to a node, translating its answers into the client protocol's.</summary>
+    private sealed class NodeSubmitter(PaxosNode node) : ISubmitter
+    {
+        public async Task<SubmitOutcome> SubmitAsync(long clientId, long timestamp, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Replica.ReplicaService.SubmitTimeout);
+            try
+            {
+                var result = await node.SubmitAsync(new ClientUpdate(new ClientId(clientId), timestamp, payload), timeout.Token);
+                return new SubmitOutcome(SubmitOutcomeKind.Executed, result, 0, -1, null);
+            }
+            catch (PaxosSubmitException exception)
+            {
+                return new SubmitOutcome(SubmitOutcomeKind.Refused, default, (ErrorCode)exception.Reason, exception.LeaderHint?.Value ?? -1, exception.Message);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return new SubmitOutcome(SubmitOutcomeKind.Refused, default, ErrorCode.Timeout, -1, "Not executed in time.");
+            }
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>Shows a node's log lines worth showing, under its replica's prefix.</summary>
+    private sealed class ConsoleLines(int replica, DemoConsole console) : ILoggerProvider, ILogger
+    {
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel) && ReplicaLogLines.Select(logLevel, eventId.Id, formatter(state, exception)) is { } shown)
+            {
+                console.Replica(replica, exception is null ? shown : $"{shown}: {exception.Message}");
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,63 @@
+namespace Paxos.Sample;
+
+/// <summary>What <c>--help</c> prints.</summary>
+internal static class HelpText
+{
+    public const string Text = """
+        Paxos.Core sample host: a replicated key-value store on Paxos for System Builders.
+
+        DEMO (the default)
+          dotnet run --project samples/Paxos.Sample.Host [-- options]
+
+          Starts a cluster of replica processes (children of this program) on 127.0.0.1 over UDP, injects client
+          updates through each replica's client port, kills the leader's process half-way, shows the others elect a
+          new leader and carry on, and checks at the end that every live replica executed the same updates in the
+          same order. Exits 0 only if that check passed. Ctrl+C stops it and its replicas.
+
+          --replicas N     replicas, 1 to 7 (default 3). With fewer than 3 the leader is not killed: no
+                           majority would survive.
+          --updates N      updates in all (default 5000)
+          --writers N      concurrent clients, 1 to 64 (default 8); each awaits its answer before its next update
+                           (timestamps 1, 2, 3...). A writer whose replica dies re-submits the same (client id,
+                           timestamp) to another replica: it executes once, and the answer is the same.
+          --no-kill        do not kill the leader
+          --in-process     the same demo with the replicas as nodes inside this process, connected by an
+                           in-process network instead of UDP
+
+        ONE REPLICA (to run a cluster by hand, across terminals or machines)
+          dotnet run --project samples/Paxos.Sample.Host -- --id 2 --peers 0=10.0.0.1:7001,1=10.0.0.2:7001,2=10.0.0.3:7001
+
+          Runs replica --id of the cluster --peers lists (every replica, itself included, as id=host:port; it binds
+          its own entry) until Ctrl+C or SIGTERM, logging to the console. Storage is in memory: a restarted replica
+          comes back empty and catches up from its peers.
+
+          --client-port P          TCP port for clients, on the same address (default: the UDP port + 100)
+          --cluster-key BASE64     shared secret (16+ bytes) of the cluster: every datagram is then
+                                   authenticated with HMAC-SHA256 (default: CRC-32C only)
+          --tick-ms T              the protocol clock's tick, in milliseconds (default 10)
+          --max-datagram-bytes B   the largest datagram (default 1472; on loopback up to 65507)
+          --child                  used by the demo: print a READY line and exit when standard input closes
+
+        CLIENT (talks to a running replica's client port)
+          dotnet run --project samples/Paxos.Sample.Host -- client --replica 127.0.0.1:7101 [options]
+
+          Submits updates as one client and prints each answer: the sequence number the update executed at, and
+          the previous value (SET) or the value (GET).
+
+          --count N            updates to submit (default 10)
+          --payload TEXT       the update, "SET key value" or "GET key" (default: SET key<i> value<i>)
+          --client-id N        the client id (default: random); with --first-timestamp, re-submitting an
+                               update already answered returns the same answer without executing it again
+          --first-timestamp N  the first timestamp (default 1)
+          --status             print the replica's status instead: state, view, leader, executed count,
+                               state digest, peak memory
+          --load W             run W writers inside the replica's own process and print throughput and
+                               latency (with --seconds S, default 10; --warmup S, default 3;
+                               --payload-bytes B, default 64)
+
+        The client protocol: 4-byte little-endian length, 1-byte type, fixed-width little-endian fields:
+        Submit(client id, timestamp, payload) -> Reply(executor reply: sequence, kind, value) or
+        Error(reason, leader hint, message); Status -> (id, state, views, leader, local aru, executed, digest,
+        peak memory, ...); Load(writers, ms measured, payload bytes, ms warm-up) -> the measurement.
+        """;
+}

@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Net;
+using Paxos.Transport.Udp;
+
+namespace Paxos.Sample.Replica;
+
+/// <summary>Everything one replica process needs: who it is, where its peers listen, where its clients connect.</summary>
+internal sealed record ReplicaSettings(
+    int Id,
+    IReadOnlyDictionary<int, string> Peers,
+    IPEndPoint UdpEndpoint,
+    IPEndPoint ClientEndpoint,
+    string? ClusterKey,
+    int TickMillis,
+    int MaxDatagramBytes,
+    bool Child)
+{
+    /// <summary>The cluster id every sample replica uses; frames of other clusters are dropped.</summary>
+    public const uint ClusterId = 0x5A4D_91E5;
+
+    public const int DefaultTickMillis = 10;
+
+    /// <summary>The client port is the UDP port plus this, unless <c>--client-port</c> says otherwise.</summary>
+    public const int ClientPortOffset = 100;
+
+    public static readonly string[] Flags = ["child"];
+
+    public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes"];
+
+    public int ClusterSize => Peers.Count;
+
+    /// <summary>Reads <c>--id 2 --peers 0=host:port,1=host:port,2=host:port [--client-port P] [--cluster-key K]
+    /// [--tick-ms T] [--max-datagram-bytes B]</c>.</summary>
+    /// <exception cref="UsageException">Something is missing or out of range.</exception>
+    public static ReplicaSettings From(CommandOptions line)
+    {
+        var peersText = line.Text("peers") ?? throw new UsageException("A replica needs --peers 0=host:port,1=host:port,... (every replica, itself included).");
+        var peers = ParsePeers(peersText);
+        if (!line.Has("id"))
+        {
+            throw new UsageException("A replica needs --id, its own id among --peers.");
+        }
+
+        var id = line.Int("id", 0, 0, peers.Count - 1);
+        var udp = ParseEndpoint(peers[id], $"--peers entry {id}");
+        var clientPort = line.Int("client-port", udp.Port + ClientPortOffset, 1, IPEndPoint.MaxPort);
+        if (clientPort > IPEndPoint.MaxPort)
+        {
+            throw new UsageException($"The default client port ({udp.Port} + {ClientPortOffset}) is out of range; give --client-port.");
+        }
+
+        var key = line.Text("cluster-key");
+        if (key is not null && !IsKey(key))
+        {
+            throw new UsageException("--cluster-key must be base64 of at least 16 bytes, the same on every replica.");
+        }
+
+        return new ReplicaSettings(
+            id,
+            peers,
+            udp,
+            new IPEndPoint(udp.Address, clientPort),
+            key,
+            line.Int("tick-ms", DefaultTickMillis, 1, 1000),
+            line.Int("max-datagram-bytes", UdpTransportOptions.DefaultMaxDatagramBytes, UdpTransportOptions.MinDatagramBytes, UdpTransportOptions.MaxDatagramBytesLimit),
+            line.Has("child"));
+    }
+
+    /// <summary>The replica's protocol options: defaults, but for this replica's id, size and tick, and messages as
+    /// large as the transport's datagrams allow.</summary>
+    public PaxosOptions PaxosOptions(int udpMaxMessageBytes) => new()
+    {
+        ReplicaId = Id,
+        ClusterSize = ClusterSize,
+        TickInterval = TimeSpan.FromMilliseconds(TickMillis),
+        MaxMessageBytes = Math.Min(udpMaxMessageBytes, MessageSizes.MaxMessageBytes),
+    };
+
+    public UdpTransportOptions UdpOptions()
+    {
+        var options = new UdpTransportOptions
+        {
+            ReplicaId = Id,
+            BindEndpoint = UdpEndpoint.ToString(),
+            ClusterId = ClusterId,
+            ClusterKey = ClusterKey,
+            MaxDatagramBytes = MaxDatagramBytes,
+        };
+        foreach (var (peer, endpoint) in Peers)
+        {
+            options.Peers[peer] = endpoint;
+        }
+
+        return options;
+    }
+
+    /// <summary>The command-line arguments that describe a replica of a cluster whose replicas listen on
+    /// <paramref name="udpPorts"/> of 127.0.0.1 and take clients on <paramref name="clientPorts"/>.</summary>
+    public static List<string> LocalArguments(int id, int[] udpPorts, int[] clientPorts)
+    {
+        var peers = string.Join(',', udpPorts.Select((port, i) => string.Create(CultureInfo.InvariantCulture, $"{i}=127.0.0.1:{port}")));
+        return ["--id", id.ToString(CultureInfo.InvariantCulture), "--peers", peers, "--client-port", clientPorts[id].ToString(CultureInfo.InvariantCulture)];
+    }
+
+    private static Dictionary<int, string> ParsePeers(string text)
+    {
+        var peers = new Dictionary<int, string>();
+        foreach (var entry in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0
+                || !int.TryParse(entry.AsSpan(0, equals), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+                || id >= PaxosOptionsValidator.MaxClusterSize)
+            {
+                throw new UsageException($"'{entry}' in --peers is not id=host:port with an id from 0 to {PaxosOptionsValidator.MaxClusterSize - 1}.");
+            }
+
+            var endpoint = entry[(equals + 1)..];
+            if (ParseEndpoint(endpoint, $"--peers entry {id}").Port == 0 || !peers.TryAdd(id, endpoint))
+            {
+                throw new UsageException($"--peers entry {id} is repeated or has port 0.");
+            }
+        }
+
+        for (var id = 0; id < peers.Count; id++)
+        {
+            if (!peers.ContainsKey(id))
+            {
+                throw new UsageException($"--peers must number the replicas 0 to {peers.Count - 1}; {id} is missing.");
+            }
+        }
+
+        return peers.Count > 0 ? peers : throw new UsageException("--peers is empty.");
+    }
+
+    private static IPEndPoint ParseEndpoint(string text, string what)
+    {
+        try
+        {
+            return UdpTransportOptions.ParseEndpoint(text);
+        }
+        catch (FormatException exception)
+        {
+            throw new UsageException($"{what}: {exception.Message}", exception);
+        }
+    }
+
+    private static bool IsKey(string text)
+    {
+        var bytes = new byte[(text.Length * 3 / 4) + 3];
+        return Convert.TryFromBase64String(text, bytes, out var written) && written >= 16;
+    }
+}

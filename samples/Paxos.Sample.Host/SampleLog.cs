@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Paxos.Sample;
+
+/// <summary>The sample's own log lines (event ids 5000–5099), source-generated like the library's.</summary>
+internal static partial class SampleLog
+{
+    [LoggerMessage(5000, LogLevel.Information, "Replica {Replica} ready: UDP {Udp}, clients on TCP {Client}, cluster of {ClusterSize}, storage {Storage}")]
+    public static partial void Ready(ILogger logger, int replica, string udp, string client, int clusterSize, string storage);
+
+    [LoggerMessage(5001, LogLevel.Warning, "Accepting a client connection failed: {Error}")]
+    public static partial void AcceptFailed(ILogger logger, string error);
+
+    [LoggerMessage(5002, LogLevel.Debug, "Closed the connection of client {Remote}: {Reason}")]
+    public static partial void ClientDropped(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(5003, LogLevel.Error, "Serving client {Remote} failed; its connection is closed")]
+    public static partial void HandlerFailed(ILogger logger, string remote, Exception exception);
+
+    [LoggerMessage(5004, LogLevel.Information, "Load run: {Writers} writers, {PayloadBytes}-byte updates, {WarmupMillis} ms warm-up, {MeasureMillis} ms measured")]
+    public static partial void LoadStarted(ILogger logger, int writers, int payloadBytes, int warmupMillis, int measureMillis);
+
+    [LoggerMessage(5005, LogLevel.Information, "Load run done: {Updates} updates in {Seconds:0.00} s, p50 {P50Micros} µs, p99 {P99Micros} µs, {Failures} failures")]
+    public static partial void LoadFinished(ILogger logger, long updates, double seconds, long p50Micros, long p99Micros, long failures);
+
+    [LoggerMessage(5006, LogLevel.Information, "Replica {Replica} stopping")]
+    public static partial void Stopping(ILogger logger, int replica);
+}
