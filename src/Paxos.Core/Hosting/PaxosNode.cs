@@ -58,6 +58,7 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly IExecutor _executor;
     private readonly ITransport _transport;
     private readonly IReplicaStorage _storage;
+    private readonly bool _ownsStorage;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
@@ -87,7 +88,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <param name="options">The replica's options; validated here.</param>
     /// <param name="executor">The application state machine, in its initial state.</param>
     /// <param name="transport">Carries messages to and from peers; the node disposes it.</param>
-    /// <param name="storage">Stable storage; in memory (nothing survives the process) when null.</param>
+    /// <param name="storage">Stable storage. When null, the node keeps a write-ahead log in
+    /// <see cref="PaxosOptions.DataDirectory"/>, or, without a directory, keeps everything in memory (nothing
+    /// survives the process). A storage given here is not disposed by the node.</param>
     /// <param name="loggerFactory">Where logs go; none when null.</param>
     /// <param name="timeProvider">The clock that drives ticks; the system clock when null.</param>
     /// <param name="seed">Seeds the replica's random choices.</param>
@@ -109,8 +112,9 @@ public sealed class PaxosNode : IAsyncDisposable
         _options = options;
         _executor = executor;
         _transport = transport;
-        _storage = storage ?? new InMemoryReplicaStorage();
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _storage = storage ?? DefaultStorage(options, _loggerFactory);
+        _ownsStorage = storage is null;
         _logger = _loggerFactory.CreateLogger<PaxosNode>();
         _timeProvider = timeProvider ?? TimeProvider.System;
         _seed = seed ?? (ulong)Random.Shared.NextInt64();
@@ -287,7 +291,21 @@ public sealed class PaxosNode : IAsyncDisposable
 
         _inbox.Writer.TryComplete();
         await _transport.DisposeAsync().ConfigureAwait(false);
+        if (_ownsStorage && _storage is IDisposable disposable)
+        {
+            disposable.Dispose();
+        }
     }
+
+    /// <summary>The storage a node uses when none is given: the file log in <see cref="PaxosOptions.DataDirectory"/>,
+    /// or memory when no directory is set.</summary>
+    private static IReplicaStorage DefaultStorage(PaxosOptions options, ILoggerFactory loggerFactory) =>
+        options.DataDirectory is { Length: > 0 } directory
+            ? new FileReplicaStorage(new FileReplicaStorageOptions { DataDirectory = directory }, loggerFactory.CreateLogger<FileReplicaStorage>())
+            : new InMemoryReplicaStorage();
+
+    /// <summary>What the node's storage counted, when it is the file log; null otherwise.</summary>
+    public StorageCounters? StorageCounters => (_storage as FileReplicaStorage)?.Counters;
 
     /// <summary>Stops the node (idempotent).</summary>
     public async ValueTask DisposeAsync()

@@ -99,6 +99,11 @@ public sealed class PaxosOptions
     /// Default 65,536.</summary>
     public int MaxInboxMessages { get; set; } = 65_536;
 
+    /// <summary>Where <see cref="PaxosNode"/> keeps this replica's write-ahead log (<see cref="FileReplicaStorage"/>),
+    /// when the node is not given a storage of its own. Null (the default) keeps everything in memory: nothing
+    /// survives the process, which suits tests and demos only.</summary>
+    public string? DataDirectory { get; set; }
+
     /// <summary>Set when this replica's stable storage was lost or wiped while the cluster already existed.
     /// With empty storage the replica then rebuilds from its peers: it learns the views a majority of the
     /// others installed, joins only a view its leader is leading, accepts that view's Proposals, and votes

@@ -42,6 +42,11 @@ public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
         Range(failures, nameof(options.MaxInboxMessages), options.MaxInboxMessages, 16, 10_000_000);
         Range(failures, nameof(options.CatchUpSlotsPerRequest), options.CatchUpSlotsPerRequest, 1, 65_536);
 
+        if (options.DataDirectory is { } directory && (directory.Length == 0 || directory.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0))
+        {
+            failures.Add(Say($"{nameof(options.DataDirectory)} is '{directory}'; it must be a valid directory path, or null to keep everything in memory."));
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

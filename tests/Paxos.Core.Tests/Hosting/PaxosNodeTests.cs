@@ -273,3 +273,39 @@ internal static class OptionsExtensions
         return options;
     }
 }
+
+public class PaxosNodeDurabilityTests
+{
+    [Test]
+    public async Task A_node_with_a_data_directory_keeps_its_log_there_and_resumes_from_it()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "paxos-node-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = NodeCluster.Options(0, 1);
+            options.DataDirectory = directory;
+            var network = new InProcessNetwork(1);
+            await using (var first = new PaxosNode(options, new RecordingExecutor(), network.CreateTransport(new ReplicaId(0))))
+            {
+                await first.StartAsync();
+                for (var ts = 1; ts <= 3; ts++)
+                {
+                    await first.SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { 1 }));
+                }
+
+                first.StorageCounters!.Fsyncs.Should().BeGreaterThan(0);
+            }
+
+            Directory.GetFiles(directory).Should().Contain(f => Path.GetFileName(f).StartsWith("wal-", StringComparison.Ordinal));
+            var executor = new RecordingExecutor();
+            await using var second = new PaxosNode(options, executor, network.CreateTransport(new ReplicaId(0)));
+            await second.StartAsync();
+
+            executor.Executed.Select(e => e.Timestamp).Should().Equal(1, 2, 3);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
