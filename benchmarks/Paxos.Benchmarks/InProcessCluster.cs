@@ -132,26 +132,9 @@ internal sealed class InProcessCluster
                 return;
             }
 
+            Route(replica, batch.ImmediateMessages);
             replica.AcknowledgePersisted(batch.Number);
-            var messages = batch.Messages;
-            for (var i = 0; i < messages.Count; i++)
-            {
-                var outbound = messages[i];
-                if (!outbound.IsBroadcast)
-                {
-                    _inboxes[outbound.Destination.Value].Enqueue(outbound.Message);
-                    continue;
-                }
-
-                for (var peer = 0; peer < _replicas.Length; peer++)
-                {
-                    if (peer != replica.Id.Value)
-                    {
-                        _inboxes[peer].Enqueue(outbound.Message);
-                    }
-                }
-            }
-
+            Route(replica, batch.Messages);
             var replies = batch.Replies;
             for (var i = 0; i < replies.Count; i++)
             {
@@ -163,6 +146,27 @@ internal sealed class InProcessCluster
             }
 
             replica.ReleaseOutput(batch);
+        }
+    }
+
+    private void Route(PaxosReplica replica, IReadOnlyList<OutboundMessage> messages)
+    {
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var outbound = messages[i];
+            if (!outbound.IsBroadcast)
+            {
+                _inboxes[outbound.Destination.Value].Enqueue(outbound.Message);
+                continue;
+            }
+
+            for (var peer = 0; peer < _replicas.Length; peer++)
+            {
+                if (peer != replica.Id.Value)
+                {
+                    _inboxes[peer].Enqueue(outbound.Message);
+                }
+            }
         }
     }
 

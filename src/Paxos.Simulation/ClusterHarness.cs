@@ -91,6 +91,10 @@ public sealed class ClusterHarness
     /// <summary>N.</summary>
     public int ClusterSize => _replicas.Length;
 
+    /// <summary>Which replicas run with <see cref="PaxosOptions.LeaderSendsAccept"/> on, one bit each, over the
+    /// template's setting (replicas may differ: each Proposal says how it was sent).</summary>
+    public ulong LeaderSendsAcceptMask { get; set; }
+
     /// <summary>Called after a replica's <see cref="RecordingExecutor"/> executed an update (recovery replays included).</summary>
     public Action<ReplicaId, OrderedUpdate>? Executed { get; set; }
 
@@ -113,6 +117,7 @@ public sealed class ClusterHarness
         ProgressTimeoutTicks = _template.ProgressTimeoutTicks,
         MaxProgressTimeoutTicks = _template.MaxProgressTimeoutTicks,
         LeaderHeartbeatTicks = _template.LeaderHeartbeatTicks,
+        LeaderSendsAccept = _template.LeaderSendsAccept,
         ViewChangeRetransmitTicks = _template.ViewChangeRetransmitTicks,
         VcProofIntervalTicks = _template.VcProofIntervalTicks,
         PrepareRetransmitTicks = _template.PrepareRetransmitTicks,
@@ -172,6 +177,7 @@ public sealed class ClusterHarness
         var seed = _seed ^ ((ulong)replica.Incarnation << 40) ^ (ulong)id.Value;
         var options = OptionsFor(id);
         options.RebuildFromPeers = replica.RebuildOnNextStart;
+        options.LeaderSendsAccept |= (LeaderSendsAcceptMask & (1UL << id.Value)) != 0;
         replica.Replica = new PaxosReplica(options, executor, replica.Storage.Load(), logger, seed);
         replica.Executor = executor;
         replica.RecoveredAru = replica.Replica.Status.LocalAru.Value;
@@ -234,6 +240,7 @@ public sealed class ClusterHarness
                 break;
             }
 
+            SendAll(replica, batch.ImmediateMessages);
             replica.Storage.Persist(batch);
             paxos.AcknowledgePersisted(batch.Number);
             foreach (var slot in batch.OrderedSlots)
@@ -241,23 +248,7 @@ public sealed class ClusterHarness
                 Checker.OnOrdered(replica.Id, slot, replica.RecoveredAru);
             }
 
-            foreach (var outbound in batch.Messages)
-            {
-                if (!outbound.IsBroadcast)
-                {
-                    _observer!.OnSend(replica.Id, outbound.Destination, outbound.Message);
-                    continue;
-                }
-
-                for (var peer = 0; peer < _replicas.Length; peer++)
-                {
-                    if (peer != replica.Id.Value)
-                    {
-                        _observer!.OnSend(replica.Id, new ReplicaId(peer), outbound.Message);
-                    }
-                }
-            }
-
+            SendAll(replica, batch.Messages);
             foreach (var reply in batch.Replies)
             {
                 _observer!.OnReply(replica.Id, reply);
@@ -267,5 +258,25 @@ public sealed class ClusterHarness
         }
 
         Checker.OnStatus(paxos.Status);
+    }
+
+    private void SendAll(SimulatedReplica replica, IReadOnlyList<OutboundMessage> messages)
+    {
+        foreach (var outbound in messages)
+        {
+            if (!outbound.IsBroadcast)
+            {
+                _observer!.OnSend(replica.Id, outbound.Destination, outbound.Message);
+                continue;
+            }
+
+            for (var peer = 0; peer < _replicas.Length; peer++)
+            {
+                if (peer != replica.Id.Value)
+                {
+                    _observer!.OnSend(replica.Id, new ReplicaId(peer), outbound.Message);
+                }
+            }
+        }
     }
 }

@@ -81,6 +81,10 @@ public sealed class SimulationConfig
     /// <summary>What the liveness phase heals.</summary>
     public LivenessMode Liveness { get; init; }
 
+    /// <summary>Which replicas send Proposals before their own write and acknowledge them with an explicit
+    /// Accept (<see cref="PaxosOptions.LeaderSendsAccept"/>), one bit per replica: none, all, or a mix.</summary>
+    public ulong LeaderSendsAcceptMask { get; init; }
+
     /// <summary>The longest payload a client writes.</summary>
     public int MaxPayloadBytes { get; init; } = 48;
 
@@ -156,6 +160,12 @@ public sealed class SimulationConfig
             LoseUnsyncedWrites = faults.LoseUnsyncedWrites,
             WipeEveryMicros = random.Chance(0.6) ? 0 : random.Next(300_000, 3_000_001),
         };
+        var leaderSendsAccept = random.Next(0, 3) switch
+        {
+            0 => 0UL,
+            1 => ulong.MaxValue,
+            _ => random.NextUInt64(),
+        };
 
         return new SimulationConfig
         {
@@ -168,6 +178,7 @@ public sealed class SimulationConfig
             SafetyPhaseMicros = safetyMicros,
             Liveness = liveness,
             MaxPayloadBytes = maxPayload,
+            LeaderSendsAcceptMask = leaderSendsAccept,
         };
     }
 
@@ -180,6 +191,7 @@ public sealed class SimulationConfig
         text.Append(CultureInfo.InvariantCulture, $"seed {Seed}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
         text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}\n");
         text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, lose unsynced {f.LoseUnsyncedWrites}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  leader sends Accept: {(LeaderSendsAcceptMask == 0 ? "none" : LeaderSendsAcceptMask == ulong.MaxValue ? "all" : $"mask {LeaderSendsAcceptMask & ((1UL << ClusterSize) - 1):x}")}\n");
         text.Append("  tick periods (us): ").AppendJoin(' ', TickPeriodMicros);
         return text.ToString();
     }

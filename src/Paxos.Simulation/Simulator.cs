@@ -111,7 +111,10 @@ public sealed class Simulator : IClusterObserver
         _config = config;
         _log = log;
         _random = new SimulationRandom(config.Seed ^ 0x5EEDUL);
-        _harness = new ClusterHarness(config.Options, config.ClusterSize, _ => new RecordingExecutor(), config.Seed, loggerFactory);
+        _harness = new ClusterHarness(config.Options, config.ClusterSize, _ => new RecordingExecutor(), config.Seed, loggerFactory)
+        {
+            LeaderSendsAcceptMask = config.LeaderSendsAcceptMask,
+        };
         _clients = new SimClient[config.ClientCount];
         for (var i = 0; i < _clients.Length; i++)
         {

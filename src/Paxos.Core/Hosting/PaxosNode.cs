@@ -488,8 +488,8 @@ public sealed class PaxosNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Applies output batches until the replica has nothing more to say, under the contract:
-    /// persist (one sync covers the batch), acknowledge, send, answer. The turn waits for the storage: nothing
+    /// <summary>Applies output batches until the replica has nothing more to say, under the contract: send the
+    /// immediate messages, persist (one sync covers the batch), acknowledge, send, answer. The turn waits for the storage: nothing
     /// else may happen in the loop before the batch is durable, and most stores complete synchronously anyway.</summary>
     private void ProcessOutput(PaxosReplica replica)
     {
@@ -501,6 +501,7 @@ public sealed class PaxosNode : IAsyncDisposable
                 return;
             }
 
+            Send(batch.ImmediateMessages);
             var persisted = _storage.PersistAsync(batch, _stopping.Token);
             if (persisted.IsCompletedSuccessfully)
             {
@@ -512,15 +513,14 @@ public sealed class PaxosNode : IAsyncDisposable
             }
 
             replica.AcknowledgePersisted(batch.Number);
-            Send(batch);
+            Send(batch.Messages);
             Answer(batch);
             replica.ReleaseOutput(batch);
         }
     }
 
-    private void Send(OutputBatch batch)
+    private void Send(IReadOnlyList<OutboundMessage> messages)
     {
-        var messages = batch.Messages;
         if (messages.Count == 0)
         {
             return;

@@ -35,6 +35,9 @@ namespace Paxos;
 /// </remarks>
 public sealed class MessageCodec
 {
+    /// <summary>Proposal flag: the Proposal counts as the leader's acceptance.</summary>
+    private const byte ProposalImpliesLeaderAcceptance = 1;
+
     /// <summary>The size of the frame header, in bytes.</summary>
     public const int HeaderBytes = 16;
 
@@ -306,7 +309,7 @@ public sealed class MessageCodec
             Alive m => Int64Fields(m, 2, m.LocalAru.Value, m.LastInstalled.Value),
             CatchUpRequest m => Int64Fields(m, 2, m.FromSequence.Value, m.ToSequence.Value),
             Accept m => Int64Fields(m, 3, m.View.Value, m.FirstSequence.Value, m.LastSequence.Value),
-            Proposal m => Int64Fields(m, 2, m.View.Value, m.FirstSequence.Value) + MeasureUpdates(m, m.UpdateArray, minimumCount: 1),
+            Proposal m => Int64Fields(m, 2, m.View.Value, m.FirstSequence.Value) + 1 + MeasureUpdates(m, m.UpdateArray, minimumCount: 1),
             GloballyOrderedUpdate m => Int64Fields(m, 1, m.FirstSequence.Value) + MeasureUpdates(m, m.UpdateArray, minimumCount: 0),
             ClientUpdateForward m => MeasureUpdates(m, m.UpdateArray, minimumCount: 1),
             PrepareOk m => MeasurePrepareOk(m),
@@ -429,6 +432,7 @@ public sealed class MessageCodec
             case Proposal m:
                 writer.WriteInt64(m.View.Value);
                 writer.WriteInt64(m.FirstSequence.Value);
+                writer.WriteByte(m.ImpliesLeaderAcceptance ? ProposalImpliesLeaderAcceptance : (byte)0);
                 UpdateEncoding.WriteList(m.UpdateArray, ref writer);
                 break;
             case GloballyOrderedUpdate m:
@@ -500,8 +504,10 @@ public sealed class MessageCodec
         switch (type)
         {
             case MessageType.Proposal:
-                return reader.TryReadFields(out var view, out var first) && UpdateEncoding.TryReadList(ref reader, minimumCount: 1, _clusterSize, out var updates)
-                    ? new Proposal(sender, new ViewNumber(view), new SequenceNumber(first), updates) : null;
+                return reader.TryReadFields(out var view, out var first)
+                    && reader.TryReadByte(out var flags) && (flags & ~ProposalImpliesLeaderAcceptance) == 0
+                    && UpdateEncoding.TryReadList(ref reader, minimumCount: 1, _clusterSize, out var updates)
+                    ? new Proposal(sender, new ViewNumber(view), new SequenceNumber(first), updates, (flags & ProposalImpliesLeaderAcceptance) != 0) : null;
             case MessageType.GloballyOrderedUpdate:
                 return reader.TryReadFields(out first) && UpdateEncoding.TryReadList(ref reader, minimumCount: 0, _clusterSize, out updates)
                     ? new GloballyOrderedUpdate(sender, new SequenceNumber(first), updates) : null;

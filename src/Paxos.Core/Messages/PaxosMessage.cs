@@ -251,19 +251,36 @@ public sealed class Proposal : PaxosMessage
 {
     private readonly ClientUpdate[] _updates;
 
-    /// <summary>Creates the message.</summary>
+    /// <summary>Creates the message; it implies the leader's acceptance (the leader wrote it to disk first).</summary>
     /// <param name="sender">The leader of <paramref name="view"/>.</param>
     /// <param name="view">The view.</param>
     /// <param name="firstSequence">The slot of the first update.</param>
     /// <param name="updates">At least one update. The array is not copied: do not change it afterwards.</param>
     public Proposal(ReplicaId sender, ViewNumber view, SequenceNumber firstSequence, ClientUpdate[] updates)
+        : this(sender, view, firstSequence, updates, impliesLeaderAcceptance: true)
+    {
+    }
+
+    /// <summary>Creates the message.</summary>
+    /// <param name="sender">The leader of <paramref name="view"/>.</param>
+    /// <param name="view">The view.</param>
+    /// <param name="firstSequence">The slot of the first update.</param>
+    /// <param name="updates">At least one update. The array is not copied: do not change it afterwards.</param>
+    /// <param name="impliesLeaderAcceptance">Whether the leader wrote the Proposal to disk before sending it, so
+    /// that it counts as the leader's acceptance; false when the leader sends it first and acknowledges it with
+    /// an explicit <see cref="Accept"/> once durable (<see cref="PaxosOptions.LeaderSendsAccept"/>).</param>
+    public Proposal(ReplicaId sender, ViewNumber view, SequenceNumber firstSequence, ClientUpdate[] updates, bool impliesLeaderAcceptance)
         : base(sender)
     {
         ArgumentNullException.ThrowIfNull(updates);
         View = view;
         FirstSequence = firstSequence;
         _updates = updates;
+        ImpliesLeaderAcceptance = impliesLeaderAcceptance;
     }
+
+    /// <summary>Whether receiving the Proposal counts as the leader's acceptance of its slots.</summary>
+    public bool ImpliesLeaderAcceptance { get; }
 
     /// <summary>The view the proposal belongs to.</summary>
     public ViewNumber View { get; }
@@ -289,6 +306,11 @@ public sealed class Proposal : PaxosMessage
         if (_updates.Length != 1)
         {
             text.Append(CultureInfo.InvariantCulture, $"..{LastSequence}");
+        }
+
+        if (!ImpliesLeaderAcceptance)
+        {
+            text.Append(" early");
         }
 
         AppendUpdates(text, _updates);

@@ -48,6 +48,10 @@ public readonly record struct OrderedSlot(SequenceNumber Sequence, ClientUpdate 
 /// <summary>
 /// Everything one step of a <see cref="PaxosReplica"/> asks its host to do, in this order:
 /// <list type="number">
+/// <item><description><b>Send</b> <see cref="ImmediateMessages"/>: they depend on nothing this batch persists
+/// (with <see cref="PaxosOptions.LeaderSendsAccept"/>, the leader's Proposals, which do not count as its acceptance,
+/// and the leader's Accepts of what earlier batches made durable), so sending them first lets the leader's write
+/// run in parallel with its peers'.</description></item>
 /// <item><description><b>Persist</b> <see cref="InstalledView"/>, <see cref="AcceptedProposals"/>,
 /// <see cref="PendingUpdates"/> and <see cref="OrderedSlots"/>; when <see cref="RequiresSync"/> is set the
 /// first three must be durable (written and fsynced) before anything else happens. Ordered slots may be
@@ -69,6 +73,7 @@ public sealed class OutputBatch
     private List<ClientUpdate>? _pendingUpdates;
     private List<OrderedSlot>? _orderedSlots;
     private List<OutboundMessage>? _messages;
+    private List<OutboundMessage>? _immediateMessages;
     private List<ClientReply>? _replies;
 
     internal OutputBatch(long number) => Number = number;
@@ -87,6 +92,7 @@ public sealed class OutputBatch
         _pendingUpdates?.Clear();
         _orderedSlots?.Clear();
         _messages?.Clear();
+        _immediateMessages?.Clear();
         _replies?.Clear();
     }
 
@@ -115,6 +121,10 @@ public sealed class OutputBatch
     /// <summary>Messages to send after the durable state above is on disk.</summary>
     public IReadOnlyList<OutboundMessage> Messages => (IReadOnlyList<OutboundMessage>?)_messages ?? [];
 
+    /// <summary>Messages that may be sent at once, before this batch is persisted: they promise nothing that
+    /// depends on it.</summary>
+    public IReadOnlyList<OutboundMessage> ImmediateMessages => (IReadOnlyList<OutboundMessage>?)_immediateMessages ?? [];
+
     /// <summary>Answers for local clients.</summary>
     public IReadOnlyList<ClientReply> Replies => (IReadOnlyList<ClientReply>?)_replies ?? [];
 
@@ -124,7 +134,8 @@ public sealed class OutputBatch
 
     /// <summary>Whether the batch holds nothing at all.</summary>
     public bool IsEmpty =>
-        !RequiresSync && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 } && _replies is not { Count: > 0 };
+        !RequiresSync && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 }
+        && _immediateMessages is not { Count: > 0 } && _replies is not { Count: > 0 };
 
     internal void AddAcceptedProposal(Proposal proposal) => (_acceptedProposals ??= []).Add(proposal);
 
@@ -133,6 +144,8 @@ public sealed class OutputBatch
     internal void AddOrderedSlot(OrderedSlot slot) => (_orderedSlots ??= []).Add(slot);
 
     internal void AddMessage(OutboundMessage message) => (_messages ??= []).Add(message);
+
+    internal void AddImmediateMessage(OutboundMessage message) => (_immediateMessages ??= []).Add(message);
 
     internal void AddReply(ClientReply reply) => (_replies ??= []).Add(reply);
 }

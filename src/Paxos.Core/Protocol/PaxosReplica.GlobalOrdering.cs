@@ -24,6 +24,9 @@ public sealed partial class PaxosReplica
     /// <summary>Accepts to send with the next batch, coalesced into ranges.</summary>
     private readonly List<SelfAcceptance> _acceptsToSend = [];
 
+    /// <summary>The leader's Accepts of its own Proposals, durable since the last batch: they go out at once.</summary>
+    private readonly List<SelfAcceptance> _leaderAcceptsToSend = [];
+
     private Timeout _proposalTimer;
     private Timeout _heartbeatTimer;
 
@@ -72,6 +75,7 @@ public sealed partial class PaxosReplica
     private void ResetLeaderState()
     {
         _inFlight.Clear();
+        _leaderAcceptsToSend.Clear();
         _heartbeatTimer.Stop();
         _proposalTimer.Stop();
         _constrainedUpTo = 0;
@@ -196,7 +200,8 @@ public sealed partial class PaxosReplica
     private void Propose(long first, ClientUpdate[] updates)
     {
         var view = _lastInstalled.Value;
-        var proposal = new Proposal(_id, _lastInstalled, new SequenceNumber(first), updates);
+        var early = _options.LeaderSendsAccept;
+        var proposal = new Proposal(_id, _lastInstalled, new SequenceNumber(first), updates, impliesLeaderAcceptance: !early);
         for (var i = 0; i < updates.Length; i++)
         {
             ref var slot = ref _history.At(first + i);
@@ -208,7 +213,19 @@ public sealed partial class PaxosReplica
         _lastProposed = first + updates.Length - 1;
         _output.AddAcceptedProposal(proposal);
         _selfAcceptances.Enqueue(new SelfAcceptance(_output.Number, view, first, _lastProposed));
-        Broadcast(proposal);
+
+        // With LeaderSendsAccept the Proposal leaves at once and the leader's Accept follows once its write is
+        // durable (CountDurableSelfAccepts); otherwise it leaves after the write and is the leader's acceptance.
+        // Either way a leader never proposes twice for one (view, slot): after a restart it moves to a higher view.
+        if (early)
+        {
+            BroadcastImmediate(proposal);
+        }
+        else
+        {
+            Broadcast(proposal);
+        }
+
         PruneInFlight();
         _inFlight.Enqueue(new InFlightProposal(proposal, _tick));
         _heartbeatTimer.Start();
@@ -246,7 +263,7 @@ public sealed partial class PaxosReplica
         }
 
         var view = message.View.Value;
-        var leaderBit = Bit(message.Sender);
+        var leaderBit = message.ImpliesLeaderAcceptance ? Bit(message.Sender) : 0UL;
         var changed = false;
         for (var i = 0; i < updates.Length; i++)
         {
@@ -474,37 +491,60 @@ public sealed partial class PaxosReplica
                 slot.Accepts |= _selfBit;
                 TryOrder(sequence);
             }
+
+            // The leader's explicit Accept (LeaderSendsAccept): its write is durable now.
+            if (_options.LeaderSendsAccept && _state == ReplicaState.RegularLeader && acceptance.View == _lastInstalled.Value)
+            {
+                _leaderAcceptsToSend.Add(acceptance);
+            }
         }
     }
 
-    /// <summary>Sends this batch's Accepts to all, one message per contiguous range of one view.</summary>
+    /// <summary>Sends this batch's Accepts to all, one message per contiguous range of one view: a non-leader's
+    /// after this batch is durable, the leader's (already durable) at once.</summary>
     private void FlushAccepts()
     {
-        if (_acceptsToSend.Count == 0)
+        FlushAccepts(_acceptsToSend, immediate: false);
+        FlushAccepts(_leaderAcceptsToSend, immediate: true);
+    }
+
+    private void FlushAccepts(List<SelfAcceptance> ranges, bool immediate)
+    {
+        if (ranges.Count == 0)
         {
             return;
         }
 
-        var current = _acceptsToSend[0];
-        for (var i = 1; i < _acceptsToSend.Count; i++)
+        var current = ranges[0];
+        for (var i = 1; i < ranges.Count; i++)
         {
-            var next = _acceptsToSend[i];
+            var next = ranges[i];
             if (next.View == current.View && next.First <= current.Last + 1 && next.Last >= current.First - 1)
             {
                 current = current with { First = Math.Min(current.First, next.First), Last = Math.Max(current.Last, next.Last) };
                 continue;
             }
 
-            SendAccept(current);
+            SendAccept(current, immediate);
             current = next;
         }
 
-        SendAccept(current);
-        _acceptsToSend.Clear();
+        SendAccept(current, immediate);
+        ranges.Clear();
     }
 
-    private void SendAccept(SelfAcceptance range) =>
-        Broadcast(new Accept(_id, new ViewNumber(range.View), new SequenceNumber(range.First), new SequenceNumber(range.Last)));
+    private void SendAccept(SelfAcceptance range, bool immediate)
+    {
+        var accept = new Accept(_id, new ViewNumber(range.View), new SequenceNumber(range.First), new SequenceNumber(range.Last));
+        if (immediate)
+        {
+            BroadcastImmediate(accept);
+        }
+        else
+        {
+            Broadcast(accept);
+        }
+    }
 
     private void OnGlobalOrderingTimers(bool proposalDue, bool heartbeatDue)
     {
@@ -566,9 +606,17 @@ public sealed partial class PaxosReplica
             inFlight.SentTick = _tick;
             inFlight.Retransmitted = true;
             Counters.ProposalsRetransmitted++;
+
+            // A retransmission promises nothing new, so it leaves at once. A peer that accepted may still lack
+            // the leader's explicit Accept: re-send that too, once the leader's own write is durable.
+            if (!proposal.ImpliesLeaderAcceptance && LeaderAcceptanceIsDurable(proposal))
+            {
+                SendAccept(new SelfAcceptance(0, proposal.View.Value, proposal.FirstSequence.Value, proposal.LastSequence.Value), immediate: true);
+            }
+
             if (BitOperations.PopCount(missing) == _clusterSize - 1)
             {
-                Broadcast(proposal);
+                BroadcastImmediate(proposal);
                 continue;
             }
 
@@ -576,10 +624,25 @@ public sealed partial class PaxosReplica
             {
                 if ((missing & (1UL << replica)) != 0)
                 {
-                    Send(new ReplicaId(replica), proposal);
+                    _output.AddImmediateMessage(new OutboundMessage(new ReplicaId(replica), proposal));
                 }
             }
         }
+    }
+
+    /// <summary>Whether this leader's own acceptance of every unordered slot of the Proposal is durable.</summary>
+    private bool LeaderAcceptanceIsDurable(Proposal proposal)
+    {
+        for (var sequence = proposal.FirstSequence.Value; sequence <= proposal.LastSequence.Value; sequence++)
+        {
+            ref readonly var slot = ref _history.Peek(sequence);
+            if (!slot.IsOrdered && (slot.ProposalView != proposal.View.Value || (slot.Accepts & _selfBit) == 0))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The other replicas not known to have accepted every unordered slot of the Proposal.</summary>

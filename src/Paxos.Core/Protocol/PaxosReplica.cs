@@ -393,6 +393,16 @@ public sealed partial class PaxosReplica
         }
     }
 
+    /// <summary>Sends to all at once, before this batch is persisted: only for messages that promise nothing
+    /// this batch makes durable.</summary>
+    private void BroadcastImmediate(PaxosMessage message)
+    {
+        if (_clusterSize > 1)
+        {
+            _output.AddImmediateMessage(new OutboundMessage(ReplicaId.None, message));
+        }
+    }
+
     private void Drop(PaxosMessage message, DropReason reason)
     {
         Counters.CountDrop(reason);
@@ -443,9 +453,9 @@ public sealed partial class PaxosReplica
 
                 if (slot.ProposalView == proposal.View.Value)
                 {
-                    // Both acceptances are on disk: the leader's (it sent the Proposal only after its own
-                    // write) and this replica's.
-                    slot.Accepts |= Bit(proposal.Sender) | _selfBit;
+                    // This replica's acceptance is on disk. Peers' acceptances (the leader's included: it may
+                    // have sent the Proposal before writing it) are learned again from their messages.
+                    slot.Accepts |= _selfBit;
                 }
             }
         }

@@ -519,7 +519,7 @@ public class MessageCodecFuzzTests
                         replica.AcknowledgePersisted(batch.Number);
                     }
 
-                    foreach (var outbound in batch.Messages)
+                    foreach (var outbound in batch.ImmediateMessages.Concat(batch.Messages))
                     {
                         for (var to = 0; to < replicas.Length; to++)
                         {

@@ -68,7 +68,7 @@ internal static class MessageSamples
             Update(3, 9, "payload with bytes", origin: -1),
         ]));
         yield return ("Proposal max payload", new Proposal(First, new ViewNumber(1), new SequenceNumber(1),
-            [Update(8, 1, new string('p', maxMessageBytes - 20 - MessageSizes.UpdateOverheadBytes), origin: 1)]));
+            [Update(8, 1, new string('p', maxMessageBytes - 21 - MessageSizes.UpdateOverheadBytes), origin: 1)]));
 
         yield return ("GloballyOrderedUpdate none", new GloballyOrderedUpdate(Last, new SequenceNumber(99), []));
         yield return ("GloballyOrderedUpdate some", new GloballyOrderedUpdate(First, new SequenceNumber(5),

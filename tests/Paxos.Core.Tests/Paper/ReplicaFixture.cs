@@ -59,7 +59,7 @@ internal sealed class ReplicaFixture
 
     public OutputBatch? LastBatch => _batches.Count == 0 ? null : _batches[^1];
 
-    public IEnumerable<OutboundMessage> Sent => _batches.SelectMany(b => b.Messages);
+    public IEnumerable<OutboundMessage> Sent => _batches.SelectMany(b => b.ImmediateMessages.Concat(b.Messages));
 
     public IEnumerable<ViewNumber> InstalledViews => _batches.Where(b => b.InstalledView.HasValue).Select(b => b.InstalledView!.Value);
 

@@ -263,7 +263,7 @@ internal sealed class StorageCluster
 
             OnBatch(id, batch);
             replica.AcknowledgePersisted(batch.Number);
-            foreach (var outbound in batch.Messages)
+            foreach (var outbound in batch.ImmediateMessages.Concat(batch.Messages))
             {
                 for (var peer = 0; peer < Replicas.Length; peer++)
                 {
