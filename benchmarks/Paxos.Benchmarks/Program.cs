@@ -14,7 +14,7 @@ if (args.Length > 0 && args[0] == "--udp")
             e.Cancel = true;
             stop.Cancel();
         };
-        var options = UdpLoadOptions.From(CommandOptions.Parse(args[1..], [], UdpLoadOptions.Names));
+        var options = UdpLoadOptions.From(CommandOptions.Parse(args[1..], UdpLoadOptions.Flags, UdpLoadOptions.Names));
         return await UdpLoadBenchmark.RunAsync(options, stop.Token);
     }
     catch (UsageException exception)

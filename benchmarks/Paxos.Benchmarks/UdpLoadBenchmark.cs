@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using Paxos.Sample;
@@ -8,11 +9,18 @@ using Paxos.Sample.Replica;
 namespace Paxos.Benchmarks;
 
 /// <summary>What the UDP load generator runs: <c>--writers 1,64 --runs 3 --seconds 10 --warmup 3 --payload-bytes 64
-/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T]</c>.</summary>
+/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT]</c>.</summary>
+/// <param name="DataRoot">Where durable runs put their replicas' data directories (a fresh directory per run,
+/// deleted after it); null for runs in memory.</param>
 internal sealed record UdpLoadOptions(
-    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis)
+    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot)
 {
-    public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms"];
+    public static readonly string[] Flags = ["durable"];
+
+    public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms", "data-dir"];
+
+    /// <summary>Whether the replicas keep write-ahead logs: every replica then fsyncs before it acknowledges.</summary>
+    public bool Durable => DataRoot is not null;
 
     public static UdpLoadOptions From(CommandOptions line)
     {
@@ -29,14 +37,21 @@ internal sealed record UdpLoadOptions(
             line.Int("replicas", 3, 1, 7),
             line.Text("host-dll"),
             line.Has("max-datagram-bytes") ? line.Int("max-datagram-bytes", 0, 576, 65_507) : null,
-            line.Has("tick-ms") ? line.Int("tick-ms", 0, 1, 1000) : null);
+            line.Has("tick-ms") ? line.Int("tick-ms", 0, 1, 1000) : null,
+            line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null);
     }
 
-    /// <summary>Arguments every replica gets after its own. Durable storage will add its <c>--data-dir</c> here (one
-    /// directory per replica), and a <c>--durable</c> switch of this generator will choose it.</summary>
-    public List<string> ReplicaArguments()
+    /// <summary>Arguments replica <paramref name="replica"/> gets after its own: its data directory under
+    /// <paramref name="runDirectory"/> for a durable run. No replica keeps the executed-update list (the History
+    /// request's, 24 bytes per update), so that peak memory measures the replication engine alone.</summary>
+    public List<string> ReplicaArguments(int replica, string? runDirectory)
     {
-        var arguments = new List<string>();
+        var arguments = new List<string> { "--no-history" };
+        if (runDirectory is not null)
+        {
+            arguments.AddRange(["--data-dir", Path.Combine(runDirectory, string.Create(CultureInfo.InvariantCulture, $"r{replica}"))]);
+        }
+
         if (MaxDatagramBytes is { } bytes)
         {
             arguments.AddRange(["--max-datagram-bytes", bytes.ToString(CultureInfo.InvariantCulture)]);
@@ -65,7 +80,8 @@ internal static class UdpLoadBenchmark
     public static async Task<int> RunAsync(UdpLoadOptions options, CancellationToken cancellationToken)
     {
         var command = Locate(options.HostDll);
-        Console.WriteLine(Say($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; storage in memory (no fsync)"));
+        var storage = options.DataRoot is { } root ? $"durable: a write-ahead log per replica under {root} (a fresh directory per run, deleted after), fsync before every acknowledgement" : "storage in memory (no fsync)";
+        Console.WriteLine(Say($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; {storage}"));
         WarnIfDebug(command);
         var table = new List<(int Writers, List<RunResult> Runs)>();
         foreach (var writers in options.Writers)
@@ -87,35 +103,74 @@ internal static class UdpLoadBenchmark
 
     private static async Task<RunResult> RunOnceAsync(LaunchCommand command, UdpLoadOptions options, int writers, CancellationToken cancellationToken)
     {
+        var runDirectory = options.DataRoot is { } root ? Path.Combine(root, $"paxos-bench-{Guid.NewGuid().ToString("N")[..12]}") : null;
         var environment = new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" };
-        var replicas = await ClusterLauncher.StartAsync(command, options.Replicas, options.ReplicaArguments(), ShowTrouble, environment, cancellationToken);
+        var replicas = await ClusterLauncher.StartAsync(command, options.Replicas, r => options.ReplicaArguments(r, runDirectory), ShowTrouble, environment, cancellationToken);
         var clients = new List<ReplicaClient>();
+        var observers = new List<ReplicaClient>(); // A second connection each: the leader's first is busy with Load.
         try
         {
             foreach (var replica in replicas)
             {
                 clients.Add(await ReplicaClient.ConnectAsync(replica.ClientEndpoint!, cancellationToken));
+                observers.Add(await ReplicaClient.ConnectAsync(replica.ClientEndpoint!, cancellationToken));
             }
 
             var leader = await WaitForLeaderAsync(clients, cancellationToken);
             var request = new LoadRequest(writers, options.Seconds * 1000, options.PayloadBytes, options.WarmupSeconds * 1000);
-            var load = await clients[leader].LoadAsync(request, cancellationToken);
+            var loading = clients[leader].LoadAsync(request, cancellationToken);
+            var storage = await SampleStorageAsync(observers, request, cancellationToken);
+            var load = await loading;
             var peaks = new long[clients.Count];
             for (var i = 0; i < clients.Count; i++)
             {
                 peaks[i] = (await clients[i].StatusAsync(TimeSpan.FromSeconds(5), cancellationToken)).PeakMemoryBytes;
             }
 
-            return new RunResult(load, leader, peaks);
+            return new RunResult(load, leader, peaks, options.Durable ? storage : null);
         }
         finally
         {
-            foreach (var client in clients)
+            foreach (var client in clients.Concat(observers))
             {
                 await client.DisposeAsync();
             }
 
             ClusterLauncher.DisposeAll(replicas);
+            DeleteRunDirectory(runDirectory);
+        }
+    }
+
+    /// <summary>
+    /// Every replica's storage counters over the measured interval, by this process's clock: sampled when the leader's
+    /// warm-up ends and again when its measurement ends (the leader starts both on receiving the request, a moment
+    /// after this does, so the two intervals agree within a few milliseconds of ten seconds).
+    /// </summary>
+    private static async Task<StorageFigures[]> SampleStorageAsync(List<ReplicaClient> observers, LoadRequest request, CancellationToken cancellationToken)
+    {
+        await Task.Delay(request.WarmupMillis, cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var before = await Task.WhenAll(observers.Select(o => o.StatusAsync(TimeSpan.FromSeconds(5), cancellationToken)));
+        await Task.Delay(TimeSpan.FromMilliseconds(request.MeasureMillis) - clock.Elapsed, cancellationToken);
+        var seconds = clock.Elapsed.TotalSeconds;
+        var after = await Task.WhenAll(observers.Select(o => o.StatusAsync(TimeSpan.FromSeconds(5), cancellationToken)));
+        return [.. before.Zip(after, (b, a) => StorageFigures.Between(b, a, seconds))];
+    }
+
+    private static void DeleteRunDirectory(string? runDirectory)
+    {
+        if (runDirectory is null || !Directory.Exists(runDirectory))
+        {
+            return;
+        }
+
+        try
+        {
+            Directory.Delete(runDirectory, recursive: true);
+        }
+        catch (IOException exception)
+        {
+            Console.WriteLine($"  (could not delete {runDirectory}: {exception.Message})");
         }
     }
 
@@ -194,8 +249,33 @@ internal static class UdpLoadBenchmark
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
 
-/// <summary>One run: the leader's measurement and every replica's peak memory.</summary>
-internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryBytes)
+/// <summary>What one replica's storage did over the measured interval.</summary>
+internal sealed record StorageFigures(long Fsyncs, long Batches, long BytesWritten, long FsyncTimeTicks, long Executed, double Seconds)
+{
+    public double FsyncsPerSecond => Fsyncs / Seconds;
+
+    /// <summary>Updates executed per fsync: how many updates one fsync made durable, on average.</summary>
+    public double UpdatesPerFsync => Fsyncs > 0 ? Executed / (double)Fsyncs : 0;
+
+    public double MeanFsyncMicros => Fsyncs > 0 ? FsyncTimeTicks / 10.0 / Fsyncs : 0;
+
+    public double MiBPerSecond => BytesWritten / (1024.0 * 1024) / Seconds;
+
+    public static StorageFigures Between(ReplicaStatusInfo before, ReplicaStatusInfo after, double seconds) => new(
+        after.Storage.Fsyncs - before.Storage.Fsyncs,
+        after.Storage.BatchesPersisted - before.Storage.BatchesPersisted,
+        after.Storage.BytesWritten - before.Storage.BytesWritten,
+        after.Storage.FsyncTimeTicks - before.Storage.FsyncTimeTicks,
+        after.Executed - before.Executed,
+        seconds);
+
+    public string Describe() => Say($"{FsyncsPerSecond:N0} fsyncs/s, {UpdatesPerFsync:0.0} updates/fsync, fsync mean {MeanFsyncMicros:N0} µs, {MiBPerSecond:0.0} MiB/s");
+
+    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>One run: the leader's measurement, every replica's peak memory, and (durable runs) every replica's storage figures.</summary>
+internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryBytes, StorageFigures[]? Storage)
 {
     public string Describe()
     {
@@ -206,7 +286,8 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
             + Say($"peak MiB leader r{Leader} {PeakMemoryBytes[Leader] / (1024.0 * 1024):N0}, others {followers}  ")
             + Say($"| leader per 1k updates: {1000.0 * l.DatagramsSent / perUpdate:0.#} datagrams out, {1000.0 * l.DatagramsReceived / perUpdate:0.#} in, ")
             + Say($"{1000.0 * l.ThreadPoolWorkItems / perUpdate:0} thread-pool items; CPU {(l.UserCpuSeconds + l.SystemCpuSeconds) / l.Seconds:0.00} cores ({l.SystemCpuSeconds / l.Seconds:0.00} system); ")
-            + Say($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures");
+            + Say($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures")
+            + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Say($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))));
     }
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

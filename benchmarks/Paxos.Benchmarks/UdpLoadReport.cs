@@ -18,6 +18,34 @@ internal static class UdpLoadReport
                 + Say($"{Figure(runs, r => r.PeakMemoryBytes[r.Leader] / (1024.0 * 1024), "N0")} | ")
                 + Say($"{Figure(runs, r => r.PeakMemoryBytes.Where((_, i) => i != r.Leader).DefaultIfEmpty(0).Max() / (1024.0 * 1024), "N0")} |"));
         }
+
+        if (options.Durable)
+        {
+            PrintStorage(table, options);
+        }
+    }
+
+    /// <summary>The storage table of durable runs: per writer count, the leader and the followers (their mean), each
+    /// figure the median of the runs over the measured interval.</summary>
+    private static void PrintStorage(List<(int Writers, List<RunResult> Runs)> table, UdpLoadOptions options)
+    {
+        Console.WriteLine();
+        Console.WriteLine(Say($"Storage over the measured interval, median of {options.Runs} runs (min-max); followers: the mean of the {options.Replicas - 1} non-leaders"));
+        Console.WriteLine("| writers | replica | fsyncs/s | updates/fsync | mean fsync µs | MiB/s written |");
+        Console.WriteLine("|--------:|:--------|---------:|--------------:|--------------:|--------------:|");
+        foreach (var (writers, runs) in table)
+        {
+            foreach (var (label, pick) in new (string, Func<RunResult, IEnumerable<StorageFigures>>)[]
+            {
+                ("leader", r => [r.Storage![r.Leader]]),
+                ("followers", r => r.Storage!.Where((_, i) => i != r.Leader)),
+            })
+            {
+                Console.WriteLine(Say($"| {writers} | {label} | {Figure(runs, r => pick(r).Average(f => f.FsyncsPerSecond), "N0")} | ")
+                    + Say($"{Figure(runs, r => pick(r).Average(f => f.UpdatesPerFsync), "0.0")} | {Figure(runs, r => pick(r).Average(f => f.MeanFsyncMicros), "N0")} | ")
+                    + Say($"{Figure(runs, r => pick(r).Average(f => f.MiBPerSecond), "0.0")} |"));
+            }
+        }
     }
 
     /// <summary>"median (min–max)" of one figure over the runs.</summary>

@@ -13,9 +13,9 @@ namespace Paxos.Sample;
 /// </summary>
 internal static class ClientCommand
 {
-    public static readonly string[] Flags = ["status"];
+    public static readonly string[] Flags = ["status", "history"];
 
-    public static readonly string[] Options = ["replica", "count", "payload", "client-id", "first-timestamp", "load", "seconds", "warmup", "payload-bytes"];
+    public static readonly string[] Options = ["replica", "count", "payload", "client-id", "first-timestamp", "load", "seconds", "warmup", "payload-bytes", "from"];
 
     public static async Task<int> RunAsync(CommandOptions line, CancellationToken cancellationToken)
     {
@@ -36,6 +36,7 @@ internal static class ClientCommand
             try
             {
                 return line.Has("status") ? await StatusAsync(client, cancellationToken)
+                    : line.Has("history") ? await HistoryAsync(client, line, cancellationToken)
                     : line.Has("load") ? await LoadAsync(client, line, cancellationToken)
                     : await SubmitAsync(client, line, cancellationToken);
             }
@@ -106,6 +107,34 @@ internal static class ClientCommand
         Console.WriteLine(Say($"  pending        {s.PendingUpdates} local updates"));
         Console.WriteLine(Say($"  datagrams      {s.DatagramsSent} sent, {s.DatagramsReceived} received"));
         Console.WriteLine(Say($"  peak memory    {s.PeakMemoryBytes / (1024.0 * 1024):0.0} MiB"));
+        Console.WriteLine(Describe(s.Storage, s.IsRebuilding));
+        return 0;
+    }
+
+    private static string Describe(StorageStatus storage, bool rebuilding)
+    {
+        if (!storage.Durable)
+        {
+            return Say($"  storage        in memory (no fsync); {storage.ReplayedUpdates} updates replayed at start");
+        }
+
+        var meanFsync = storage.Fsyncs > 0 ? storage.FsyncTimeTicks / 10.0 / storage.Fsyncs : 0;
+        return Say($"  storage        write-ahead log: {storage.Fsyncs} fsyncs (mean {meanFsync:0} µs), {storage.BatchesPersisted} batches, {storage.BytesWritten} bytes written")
+            + Environment.NewLine
+            + Say($"  recovery       {storage.RecoveredRecords} log records read at start, {storage.ReplayedUpdates} updates replayed{(rebuilding ? "; REBUILDING from peers (not voting yet)" : string.Empty)}");
+    }
+
+    private static async Task<int> HistoryAsync(ReplicaClient client, CommandOptions line, CancellationToken cancellationToken)
+    {
+        var from = line.Long("from", 1, 0, long.MaxValue);
+        var count = line.Int("count", 20, 1, ClientMessages.MaxHistoryEntries);
+        var page = await client.HistoryAsync(from, count, TimeSpan.FromSeconds(5), cancellationToken);
+        Console.WriteLine(Say($"replica at {client.Endpoint}: {page.Executed} updates executed; {page.Entries.Length} from sequence {from}:"));
+        foreach (var entry in page.Entries)
+        {
+            Console.WriteLine(Say($"  {entry.Sequence,10}  c{entry.ClientId}#{entry.Timestamp}"));
+        }
+
         return 0;
     }
 

@@ -39,7 +39,17 @@ internal sealed class KeyValueExecutor : IExecutor
     private long _lastSequence;
     private ulong _digest = FnvOffsetBasis;
 
-    public KeyValueExecutor() => _lookup = _values.GetAlternateLookup<ReadOnlySpan<char>>();
+    /// <summary>A store in its initial state.</summary>
+    /// <param name="keepHistory">Whether to keep the list of executed updates (<see cref="History"/>), 24 bytes per
+    /// update; a load run that measures memory can do without it.</param>
+    public KeyValueExecutor(bool keepHistory = true)
+    {
+        _lookup = _values.GetAlternateLookup<ReadOnlySpan<char>>();
+        History = keepHistory ? new ExecutionHistory() : null;
+    }
+
+    /// <summary>Every update executed, in order, or null when not kept.</summary>
+    public ExecutionHistory? History { get; }
 
     /// <summary>What a reply says.</summary>
     public enum ReplyKind : byte
@@ -83,6 +93,7 @@ internal sealed class KeyValueExecutor : IExecutor
             _lastSequence = update.Sequence.Value;
         }
 
+        History?.Add(new ExecutedEntry(update.Sequence.Value, update.ClientId.Value, update.Timestamp));
         return reply;
     }
 

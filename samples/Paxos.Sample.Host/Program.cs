@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Paxos;
 using Paxos.Sample;
 using Paxos.Sample.Demo;
 using Paxos.Sample.Processes;
@@ -66,17 +67,23 @@ static async Task<int> RunDemoAsync(DemoSettings settings, CancellationToken can
 {
     var console = new DemoConsole();
     DemoConsole.Plain(string.Create(CultureInfo.InvariantCulture,
-        $"Paxos.Core sample: {settings.Replicas} replicas {(settings.InProcess ? "in this process" : "as child processes on 127.0.0.1 over UDP")}, {settings.Writers} writers, {settings.Updates:N0} updates{(settings.KillsLeader ? "; the leader is killed half-way" : string.Empty)}."));
+        $"Paxos.Core sample: {settings.Replicas} replicas {(settings.InProcess ? "in this process" : "as child processes on 127.0.0.1 over UDP")}, {settings.Writers} writers, {settings.Updates:N0} updates{(settings.KillsLeader ? "; the leader is killed at 40 % and restarted at 65 %" : string.Empty)}."));
+    var data = settings.DataRoot is { } root ? DemoData.Open(root, settings.Replicas) : null;
+    DemoConsole.Plain(data is null
+        ? "Storage: in memory (--in-memory): nothing survives the run."
+        : data.Resumed
+            ? $"Storage: {data.Root} (run {data.Run}): the replicas resume from their write-ahead logs (r0..r{settings.Replicas - 1}); --in-memory to keep nothing."
+            : $"Storage: {data.Root} (run 1, empty): a write-ahead log per replica (r0..r{settings.Replicas - 1}); run again to resume from it, --in-memory to keep nothing.");
     IDemoCluster? cluster = null;
     try
     {
         cluster = settings.InProcess
-            ? await LocalCluster.StartAsync(settings.Replicas, ReplicaSettings.DefaultTickMillis, console, cancellationToken)
-            : await ProcessCluster.StartAsync(settings.Replicas, [], console, cancellationToken);
-        var passed = await new DemoRunner(cluster, settings, console).RunAsync(cancellationToken);
+            ? await LocalCluster.StartAsync(settings.Replicas, data, ReplicaSettings.DefaultTickMillis, console, cancellationToken)
+            : await ProcessCluster.StartAsync(settings.Replicas, data, console, cancellationToken);
+        var passed = await new DemoRunner(cluster, settings, data, console).RunAsync(cancellationToken);
         return passed ? 0 : 1;
     }
-    catch (InvalidOperationException exception)
+    catch (Exception exception) when (exception is InvalidOperationException or IOException or StorageCorruptionException)
     {
         Console.Error.WriteLine(exception.Message);
         return 1;

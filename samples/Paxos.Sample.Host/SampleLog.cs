@@ -25,4 +25,16 @@ internal static partial class SampleLog
 
     [LoggerMessage(5006, LogLevel.Information, "Replica {Replica} stopping")]
     public static partial void Stopping(ILogger logger, int replica);
+
+    [LoggerMessage(5007, LogLevel.Information, "Replica {Replica} data directory {Directory}{Note}")]
+    public static partial void DataDirectory(ILogger logger, int replica, string directory, string note);
+
+    [LoggerMessage(5008, LogLevel.Information, "Replica {Replica} recovered from its log: view {View}, {Records} log records read; replayed {Executed} updates (last sequence {LastSequence}); {TornBytes} torn bytes cut off")]
+    public static partial void Recovered(ILogger logger, int replica, long view, long records, long executed, long lastSequence, long tornBytes);
+
+    [LoggerMessage(5009, LogLevel.Information, "Replica {Replica} data directory {Directory} is empty: a first start")]
+    public static partial void FirstStart(ILogger logger, int replica, string directory);
+
+    [LoggerMessage(5010, LogLevel.Warning, "Replica {Replica}: --rebuild is ignored: {Directory} holds state, and that state is what the replica promised")]
+    public static partial void RebuildIgnored(ILogger logger, int replica, string directory);
 }

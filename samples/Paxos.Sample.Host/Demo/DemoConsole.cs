@@ -18,6 +18,7 @@ internal sealed class DemoConsole
     private readonly bool _colour = !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
     private readonly Lock _lock = new();
     private readonly Dictionary<int, (long Second, int Lines, int Suppressed)> _budget = [];
+    private volatile bool _replicasMuted;
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
@@ -27,9 +28,17 @@ internal sealed class DemoConsole
     /// <summary>A line without the time, for the header and the summary.</summary>
     public static void Plain(string text) => Console.Out.WriteLine(text);
 
+    /// <summary>From now on, lines from replicas are not shown, so that they do not break into the summary.</summary>
+    public void MuteReplicas() => _replicasMuted = true;
+
     /// <summary>A line from (or about) replica <paramref name="replica"/>, within its budget of lines per second.</summary>
     public void Replica(int replica, string text)
     {
+        if (_replicasMuted)
+        {
+            return;
+        }
+
         var suppressed = 0;
         lock (_lock)
         {

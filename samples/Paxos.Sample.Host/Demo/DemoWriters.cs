@@ -11,8 +11,11 @@ namespace Paxos.Sample.Demo;
 /// 3…), awaiting each answer before the next, until the run's total is issued. A writer starts at replica
 /// <c>index mod N</c>; when that replica dies it re-submits the very same (client id, timestamp) to another one —
 /// the update then executes once, and the answer is the same whichever replica gives it (PfSB's client table, G13).
+/// Every answer is recorded with the sequence number it names, for the final check.
 /// </summary>
-internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int writers, long total)
+/// <param name="firstClientId">The first writer's client id; the others follow. A client's timestamps start at 1, so
+/// ids must be new to the cluster: a replica that remembers a client refuses its old timestamps as stale.</param>
+internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int writers, long total, long firstClientId)
 {
     private const int MaxAttempts = 50;
     private const int MaxNarratedMoves = 4;
@@ -20,7 +23,9 @@ internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int
 
     private readonly LatencyHistogram[] _latencies = [.. Enumerable.Range(0, writers).Select(_ => new LatencyHistogram())];
     private readonly ConcurrentQueue<string> _failures = new();
-    private readonly TaskCompletionSource _halfway = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<ExecutedEntry>[] _answers = [.. Enumerable.Range(0, writers).Select(_ => new List<ExecutedEntry>())];
+    private readonly TaskCompletionSource _killPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _restartPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _issued;
     private long _acknowledged;
     private long _moves;
@@ -28,9 +33,17 @@ internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int
 
     public long Acknowledged => Interlocked.Read(ref _acknowledged);
 
-    /// <summary>Completes when half of the updates are acknowledged, so the leader can be killed right then even
+    /// <summary>The first writer's client id; writer <c>i</c> is <c>FirstClientId + i</c>.</summary>
+    public long FirstClientId => firstClientId;
+
+    public int Count => writers;
+
+    /// <summary>Completes when 40 % of the updates are acknowledged, so the leader can be killed right then even
     /// when the whole run takes less than one status poll.</summary>
-    public Task Halfway => _halfway.Task;
+    public Task KillPoint => _killPoint.Task;
+
+    /// <summary>Completes at 65 %: the killed replica is restarted once its successor has ordered for a while.</summary>
+    public Task RestartPoint => _restartPoint.Task;
 
     /// <summary>Updates re-submitted to another replica because theirs died or stopped answering.</summary>
     public long Moves => Interlocked.Read(ref _moves);
@@ -40,6 +53,9 @@ internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int
 
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(() => RunWriterAsync(w, cancellationToken), CancellationToken.None)));
+
+    /// <summary>Every acknowledged update with the sequence number its answer named. Read once the writers finished.</summary>
+    public IEnumerable<ExecutedEntry> Answers() => _answers.SelectMany(a => a);
 
     public LatencyHistogram Latencies()
     {
@@ -54,22 +70,29 @@ internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int
 
     private async Task RunWriterAsync(int index, CancellationToken cancellationToken)
     {
-        var writer = new Writer(index + 1L, index % cluster.Size);
+        var writer = new Writer(firstClientId + index, index % cluster.Size);
         try
         {
             for (var timestamp = 1L; Interlocked.Increment(ref _issued) <= total && !cancellationToken.IsCancellationRequested; timestamp++)
             {
                 var payload = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"SET c{writer.ClientId}/k{timestamp % 16} v{timestamp}"));
                 var start = Stopwatch.GetTimestamp();
-                if (!await SubmitUntilAnsweredAsync(writer, timestamp, payload, cancellationToken))
+                if (await SubmitUntilAnsweredAsync(writer, timestamp, payload, cancellationToken) is not { } reply)
                 {
                     return;
                 }
 
                 _latencies[index].Record((long)Stopwatch.GetElapsedTime(start).TotalNanoseconds);
-                if (Interlocked.Increment(ref _acknowledged) >= total / 2)
+                _answers[index].Add(new ExecutedEntry(KeyValueExecutor.TryParseReply(reply.Span, out var sequence, out _, out _) ? sequence : -1, writer.ClientId, timestamp));
+                var acknowledged = Interlocked.Increment(ref _acknowledged);
+                if (acknowledged >= total * 4 / 10)
                 {
-                    _halfway.TrySetResult();
+                    _killPoint.TrySetResult();
+                }
+
+                if (acknowledged >= total * 65 / 100)
+                {
+                    _restartPoint.TrySetResult();
                 }
             }
         }
@@ -79,8 +102,9 @@ internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int
         }
     }
 
-    /// <summary>Submits one update until some replica answers it, moving to another replica when this one is gone.</summary>
-    private async Task<bool> SubmitUntilAnsweredAsync(Writer writer, long timestamp, byte[] payload, CancellationToken cancellationToken)
+    /// <summary>Submits one update until some replica answers it, moving to another replica when this one is gone.
+    /// Returns the answer, or null when the writer gives up (recorded in <see cref="Failures"/>).</summary>
+    private async Task<ReadOnlyMemory<byte>?> SubmitUntilAnsweredAsync(Writer writer, long timestamp, byte[] payload, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var moved = false;
@@ -98,7 +122,7 @@ internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int
             {
                 case { Kind: SubmitOutcomeKind.Executed }:
                     NarrateAnswer(writer, timestamp, moved, outcome.Result.Span);
-                    return true;
+                    return outcome.Result;
                 case { Kind: SubmitOutcomeKind.Refused, Code: ErrorCode.Overloaded }:
                     await Task.Delay(10 * attempt, cancellationToken);
                     break;
@@ -114,12 +138,12 @@ internal sealed class DemoWriters(IDemoCluster cluster, DemoConsole console, int
                     break;
                 default:
                     _failures.Enqueue($"c{writer.ClientId}#{timestamp}: {outcome.Code}: {outcome.Message}");
-                    return false;
+                    return null;
             }
         }
 
         _failures.Enqueue($"c{writer.ClientId}#{timestamp}: no answer after {MaxAttempts} attempts or {MaxTimePerUpdate.TotalSeconds} s");
-        return false;
+        return null;
     }
 
     /// <summary>Sends the writer to the next live replica, to re-submit the same update there.</summary>

@@ -26,4 +26,13 @@ internal interface IDemoCluster : IAsyncDisposable
 
     /// <summary>Kills the replica as a crash would: no goodbye to its peers or its clients.</summary>
     Task KillAsync(int replica);
+
+    /// <summary>Starts a killed replica again and waits until it runs: from its data directory (it replays its log),
+    /// or, kept in memory, empty and rebuilding from its peers.</summary>
+    /// <exception cref="InvalidOperationException">It did not start.</exception>
+    Task RestartAsync(int replica, CancellationToken cancellationToken);
+
+    /// <summary>The updates the replica executed from sequence <paramref name="fromSequence"/> on, in order; null when it
+    /// does not answer.</summary>
+    Task<List<ExecutedEntry>?> TryHistoryAsync(int replica, long fromSequence, CancellationToken cancellationToken);
 }

@@ -7,25 +7,30 @@ namespace Paxos.Sample.Demo;
 /// <summary>The demo's cluster as child processes of this program, reached through their client ports.</summary>
 internal sealed class ProcessCluster : IDemoCluster
 {
+    private static readonly TimeSpan HistoryPageTimeout = TimeSpan.FromSeconds(5);
+
     private readonly ReplicaProcess[] _replicas;
     private readonly ReplicaClient?[] _statusClients;
+    private readonly bool _durable;
 
-    private ProcessCluster(ReplicaProcess[] replicas)
+    private ProcessCluster(ReplicaProcess[] replicas, bool durable)
     {
         _replicas = replicas;
         _statusClients = new ReplicaClient?[replicas.Length];
+        _durable = durable;
     }
 
     public int Size => _replicas.Length;
 
-    /// <summary>Starts the replicas as children of this program, prints where each listens, and relays the lines of
-    /// their logs worth showing.</summary>
-    public static async Task<ProcessCluster> StartAsync(int size, IReadOnlyList<string> extraArguments, DemoConsole console, CancellationToken cancellationToken)
+    /// <summary>Starts the replicas as children of this program, each with its data directory when
+    /// <paramref name="data"/> is given (else in memory), prints where each listens, and relays the lines of their
+    /// logs worth showing.</summary>
+    public static async Task<ProcessCluster> StartAsync(int size, DemoData? data, DemoConsole console, CancellationToken cancellationToken)
     {
         var replicas = await ClusterLauncher.StartAsync(
             LaunchCommand.ForThisProgram(),
             size,
-            extraArguments,
+            replica => data?.Arguments(replica) ?? [],
             (replica, line) =>
             {
                 if (ReplicaLogLines.SelectChildLine(line) is { } shown)
@@ -41,7 +46,7 @@ internal sealed class ProcessCluster : IDemoCluster
                 $"{console.Prefix(replica.Id)} pid {replica.ProcessId}, UDP {replica.UdpEndpoint}, clients on TCP {replica.ClientEndpoint}"));
         }
 
-        return new ProcessCluster(replicas);
+        return new ProcessCluster(replicas, data is not null);
     }
 
     public bool IsAlive(int replica) => !_replicas[replica].HasExited;
@@ -72,13 +77,17 @@ internal sealed class ProcessCluster : IDemoCluster
         }
         catch (Exception exception) when (exception is IOException or System.Net.Sockets.SocketException or TimeoutException)
         {
-            if (_statusClients[replica] is { } broken)
-            {
-                await broken.DisposeAsync();
-                _statusClients[replica] = null;
-            }
-
+            await ForgetStatusClientAsync(replica);
             return null;
+        }
+    }
+
+    private async Task ForgetStatusClientAsync(int replica)
+    {
+        if (_statusClients[replica] is { } client)
+        {
+            await client.DisposeAsync();
+            _statusClients[replica] = null;
         }
     }
 
@@ -89,6 +98,35 @@ internal sealed class ProcessCluster : IDemoCluster
         var process = _replicas[replica];
         process.Kill();
         await process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>Starts the killed replica's process again, on its ports: with its data directory it replays its log;
+    /// in memory it comes back empty, so it is told to rebuild from its peers (<c>--rebuild</c>) instead of voting on
+    /// promises it forgot.</summary>
+    public async Task RestartAsync(int replica, CancellationToken cancellationToken)
+    {
+        await ForgetStatusClientAsync(replica);
+        var restarted = await ClusterLauncher.RelaunchAsync(_replicas[replica], _durable ? null : ["--rebuild"], cancellationToken);
+        _replicas[replica].Dispose();
+        _replicas[replica] = restarted;
+    }
+
+    public async Task<List<ExecutedEntry>?> TryHistoryAsync(int replica, long fromSequence, CancellationToken cancellationToken)
+    {
+        if (!IsAlive(replica))
+        {
+            return null;
+        }
+
+        try
+        {
+            await using var client = await ReplicaClient.ConnectAsync(_replicas[replica].ClientEndpoint!, cancellationToken);
+            return await client.ReadHistoryAsync(fromSequence, long.MaxValue, HistoryPageTimeout, cancellationToken);
+        }
+        catch (Exception exception) when (exception is IOException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            return null;
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -10,16 +10,30 @@ namespace Paxos.Sample.Processes;
 /// </summary>
 internal static class ClusterLauncher
 {
+    /// <summary>How long a replica may take to print its ready line (starting the runtime, replaying its log).</summary>
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+
     private const int MaxAttempts = 5;
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Starts <paramref name="size"/> replicas; each gets <paramref name="extraArguments"/> after its own.</summary>
     /// <exception cref="InvalidOperationException">A replica failed to start for another reason than a port clash, or
     /// every attempt clashed; the message carries the child's last lines.</exception>
-    public static async Task<ReplicaProcess[]> StartAsync(
+    public static Task<ReplicaProcess[]> StartAsync(
         LaunchCommand command,
         int size,
         IReadOnlyList<string> extraArguments,
+        Action<int, string> onLine,
+        IReadOnlyDictionary<string, string>? environment,
+        CancellationToken cancellationToken) =>
+        StartAsync(command, size, _ => extraArguments, onLine, environment, cancellationToken);
+
+    /// <summary>Starts <paramref name="size"/> replicas; replica <c>i</c> gets <paramref name="extraArguments"/>(i) after
+    /// its own (its data directory, say).</summary>
+    /// <exception cref="InvalidOperationException">As the other overload.</exception>
+    public static async Task<ReplicaProcess[]> StartAsync(
+        LaunchCommand command,
+        int size,
+        Func<int, IReadOnlyList<string>> extraArguments,
         Action<int, string> onLine,
         IReadOnlyDictionary<string, string>? environment,
         CancellationToken cancellationToken)
@@ -34,7 +48,7 @@ internal static class ClusterLauncher
                 {
                     var arguments = ReplicaSettings.LocalArguments(id, udp, tcp);
                     arguments.Add("--child");
-                    arguments.AddRange(extraArguments);
+                    arguments.AddRange(extraArguments(id));
                     replicas[id] = ReplicaProcess.Start(command, id, arguments, onLine, environment);
                 }
 
@@ -57,6 +71,36 @@ internal static class ClusterLauncher
             }
 
             DisposeAll(replicas); // A port clash: start again on other ports.
+        }
+    }
+
+    /// <summary>Starts a replica that exited (was killed) again, on the same ports and with the same data directory, and
+    /// waits until it is ready. Its peers know it by those ports, so a port clash is not answered with new ones: the
+    /// start is retried a few times, a moment apart (a port taken by some other program is usually given back soon).</summary>
+    /// <exception cref="InvalidOperationException">It did not start; the message carries its last lines.</exception>
+    /// <param name="exited">The replica's process, which has exited.</param>
+    /// <param name="flags">Flags to add (<see cref="ReplicaProcess.Relaunch"/>).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public static async Task<ReplicaProcess> RelaunchAsync(ReplicaProcess exited, IReadOnlyList<string>? flags, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var replica = exited.Relaunch(flags);
+            if (await replica.WaitReadyAsync(ReadyTimeout, cancellationToken))
+            {
+                return replica;
+            }
+
+            var exitCode = replica.ExitCode;
+            var tail = replica.Tail;
+            replica.Dispose();
+            if (exitCode != ReplicaHost.AddressInUseExitCode || attempt == MaxAttempts)
+            {
+                var why = exitCode is { } code ? string.Create(CultureInfo.InvariantCulture, $"it exited with code {code}") : $"it was not ready within {ReadyTimeout.TotalSeconds} s";
+                throw new InvalidOperationException($"Replica {exited.Id} did not restart (attempt {attempt}): {why}. Its last lines:{Environment.NewLine}{tail}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellationToken);
         }
     }
 

@@ -22,12 +22,18 @@ internal sealed class ReplicaProcess : IDisposable
     private readonly TaskCompletionSource<bool> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<string> _tail = new();
     private readonly Action<int, string> _onLine;
+    private readonly LaunchCommand _command;
+    private readonly IReadOnlyList<string> _arguments;
+    private readonly IReadOnlyDictionary<string, string>? _environment;
 
-    private ReplicaProcess(int id, Process process, Action<int, string> onLine)
+    private ReplicaProcess(int id, Process process, Action<int, string> onLine, LaunchCommand command, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
         Id = id;
         _process = process;
         _onLine = onLine;
+        _command = command;
+        _arguments = arguments;
+        _environment = environment;
     }
 
     public int Id { get; }
@@ -64,6 +70,7 @@ internal sealed class ReplicaProcess : IDisposable
     /// every line it prints except the ready line.</summary>
     public static ReplicaProcess Start(LaunchCommand command, int id, IEnumerable<string> arguments, Action<int, string> onLine, IReadOnlyDictionary<string, string>? environment = null)
     {
+        var argumentList = arguments.ToArray();
         InstallExitHook();
         var info = new ProcessStartInfo(command.FileName)
         {
@@ -73,7 +80,7 @@ internal sealed class ReplicaProcess : IDisposable
             UseShellExecute = false,
             CreateNoWindow = true,
         };
-        foreach (var argument in command.Prefix.Concat(arguments))
+        foreach (var argument in command.Prefix.Concat(argumentList))
         {
             info.ArgumentList.Add(argument);
         }
@@ -85,7 +92,7 @@ internal sealed class ReplicaProcess : IDisposable
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var replica = new ReplicaProcess(id, process, onLine);
+        var replica = new ReplicaProcess(id, process, onLine, command, argumentList, environment);
         process.OutputDataReceived += (_, e) => replica.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => replica.OnLine(e.Data);
         process.Exited += (_, _) => replica._ready.TrySetResult(false);
@@ -95,6 +102,21 @@ internal sealed class ReplicaProcess : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return replica;
+    }
+
+    /// <summary>Starts the same replica again — same program, arguments (ports, data directory) and environment — as a
+    /// new process, as an operator restarts a crashed one. This one must have exited.</summary>
+    /// <param name="flags">Flags to add, such as <c>--rebuild</c>; those already given are not repeated.</param>
+    /// <exception cref="InvalidOperationException">This process is still running.</exception>
+    public ReplicaProcess Relaunch(IReadOnlyList<string>? flags = null)
+    {
+        if (!HasExited)
+        {
+            throw new InvalidOperationException($"Replica {Id} (pid {ProcessId}) is still running; kill it first.");
+        }
+
+        var arguments = _arguments.Concat((flags ?? []).Where(flag => !_arguments.Contains(flag))).ToArray();
+        return Start(_command, Id, arguments, _onLine, _environment);
     }
 
     /// <summary>True once the child printed its ready line; false if it exited first or <paramref name="timeout"/> passed.</summary>

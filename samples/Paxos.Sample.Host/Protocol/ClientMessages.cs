@@ -18,6 +18,10 @@ internal enum FrameType : byte
     /// <summary>A <see cref="LoadRequest"/>: run writers inside the replica's process. Answered by <see cref="LoadReply"/> or <see cref="Error"/>.</summary>
     Load = 0x03,
 
+    /// <summary>From sequence (i64), at most how many (i32): the replica's executed updates from that sequence on.
+    /// Answered by <see cref="HistoryReply"/>, or <see cref="Error"/> when the replica does not keep its history.</summary>
+    History = 0x04,
+
     /// <summary>The executor's reply (the rest of the body), as <see cref="PaxosNode.SubmitAsync"/> returned it.</summary>
     SubmitReply = 0x81,
 
@@ -29,6 +33,9 @@ internal enum FrameType : byte
 
     /// <summary>A <see cref="LoadResult"/>.</summary>
     LoadReply = 0x84,
+
+    /// <summary>Executed in all (i64), entries (i32), then each entry: sequence, client id, timestamp (i64 each).</summary>
+    HistoryReply = 0x85,
 }
 
 /// <summary>Why a request failed: 1 to 6 are <see cref="SubmitFailure"/>'s values, the rest are the sample's own.</summary>
@@ -67,11 +74,39 @@ internal sealed record ReplicaStatusInfo(
     int PendingUpdates,
     long DatagramsSent,
     long DatagramsReceived,
-    int ProcessId)
+    int ProcessId,
+    bool IsRebuilding,
+    StorageStatus Storage)
 {
     /// <summary>Whether this replica is the prepared leader of its view.</summary>
     public bool IsLeader => State == ReplicaState.RegularLeader;
 }
+
+/// <summary>
+/// What a replica's storage did since its process started: zeros for a replica that keeps its state in memory.
+/// </summary>
+/// <param name="Durable">Whether the replica keeps a write-ahead log on disk.</param>
+/// <param name="Fsyncs">fsync calls of every kind (log segments, the view file, the directory).</param>
+/// <param name="BatchesPersisted">Output batches that wrote something (group commit: one per loop iteration at most).</param>
+/// <param name="BytesWritten">Bytes appended to the log.</param>
+/// <param name="FsyncTimeTicks">Time spent in fsync, in 100 ns ticks.</param>
+/// <param name="RecoveredRecords">Log records read back when the process started.</param>
+/// <param name="ReplayedUpdates">Updates the executor had executed when the node had started: those replayed from
+/// the log.</param>
+internal readonly record struct StorageStatus(
+    bool Durable, long Fsyncs, long BatchesPersisted, long BytesWritten, long FsyncTimeTicks, long RecoveredRecords, long ReplayedUpdates)
+{
+    public static StorageStatus InMemory => default;
+
+    public static StorageStatus From(StorageCounters? counters, long replayedUpdates) => counters is null
+        ? new StorageStatus(false, 0, 0, 0, 0, 0, replayedUpdates)
+        : new StorageStatus(true, counters.Fsyncs, counters.BatchesPersisted, counters.BytesWritten, counters.FsyncTimeTicks, counters.LastRecoveryRecordsRead, replayedUpdates);
+}
+
+/// <summary>A page of a replica's executed updates, as <see cref="FrameType.HistoryReply"/> carries it.</summary>
+/// <param name="Executed">How many updates the replica executed in all, when it answered.</param>
+/// <param name="Entries">The page, in sequence order.</param>
+internal sealed record HistoryPage(long Executed, ExecutedEntry[] Entries);
 
 /// <summary>What a <see cref="FrameType.Load"/> request asks: <paramref name="Writers"/> writers, each with one update
 /// outstanding, for <paramref name="WarmupMillis"/> unmeasured then <paramref name="MeasureMillis"/> measured.</summary>
@@ -122,8 +157,14 @@ internal static class ClientMessages
 {
     public const int MaxErrorTextBytes = 1024;
 
-    // Id, state, two views, leader, five 64-bit counters, faulted, pending, two datagram counts, process id.
-    private const int StatusReplyBytes = 4 + 1 + (8 * 2) + 4 + (8 * 5) + 1 + 4 + (8 * 2) + 4;
+    /// <summary>The most entries one <see cref="FrameType.HistoryReply"/> carries: 48 KiB of entries, within a frame.</summary>
+    public const int MaxHistoryEntries = 2048;
+
+    private const int HistoryEntryBytes = 24;
+
+    // Id, state, two views, leader, five 64-bit counters, faulted, pending, two datagram counts, process id,
+    // rebuilding; then the storage: durable, six 64-bit counters.
+    private const int StatusReplyBytes = 4 + 1 + (8 * 2) + 4 + (8 * 5) + 1 + 4 + (8 * 2) + 4 + 1 + 1 + (8 * 6);
 
     public static byte[] Submit(long clientId, long timestamp, ReadOnlySpan<byte> payload)
     {
@@ -193,6 +234,15 @@ internal static class ClientMessages
         w.Int64(s.DatagramsSent);
         w.Int64(s.DatagramsReceived);
         w.Int32(s.ProcessId);
+        w.Byte(s.IsRebuilding ? (byte)1 : (byte)0);
+        var storage = s.Storage;
+        w.Byte(storage.Durable ? (byte)1 : (byte)0);
+        w.Int64(storage.Fsyncs);
+        w.Int64(storage.BatchesPersisted);
+        w.Int64(storage.BytesWritten);
+        w.Int64(storage.FsyncTimeTicks);
+        w.Int64(storage.RecoveredRecords);
+        w.Int64(storage.ReplayedUpdates);
         return frame;
     }
 
@@ -201,7 +251,62 @@ internal static class ClientMessages
         var r = new FieldReader(body);
         status = new ReplicaStatusInfo(
             r.Int32(), (ReplicaState)r.Byte(), r.Int64(), r.Int64(), r.Int32(), r.Int64(), r.Int64(), r.Int64(),
-            (ulong)r.Int64(), r.Int64(), r.Byte() != 0, r.Int32(), r.Int64(), r.Int64(), r.Int32());
+            (ulong)r.Int64(), r.Int64(), r.Byte() != 0, r.Int32(), r.Int64(), r.Int64(), r.Int32(), r.Byte() != 0,
+            new StorageStatus(r.Byte() != 0, r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64()));
+        return r.Complete;
+    }
+
+    public static byte[] History(long fromSequence, int maxCount)
+    {
+        var frame = ClientFrames.Allocate(FrameType.History, 12, out var body);
+        var w = new FieldWriter(body);
+        w.Int64(fromSequence);
+        w.Int32(maxCount);
+        return frame;
+    }
+
+    public static bool TryReadHistory(ReadOnlySpan<byte> body, out long fromSequence, out int maxCount)
+    {
+        var r = new FieldReader(body);
+        fromSequence = r.Int64();
+        maxCount = r.Int32();
+        return r.Complete;
+    }
+
+    public static byte[] HistoryReply(HistoryPage page)
+    {
+        var frame = ClientFrames.Allocate(FrameType.HistoryReply, 12 + (HistoryEntryBytes * page.Entries.Length), out var body);
+        var w = new FieldWriter(body);
+        w.Int64(page.Executed);
+        w.Int32(page.Entries.Length);
+        foreach (var entry in page.Entries)
+        {
+            w.Int64(entry.Sequence);
+            w.Int64(entry.ClientId);
+            w.Int64(entry.Timestamp);
+        }
+
+        return frame;
+    }
+
+    public static bool TryReadHistoryReply(ReadOnlySpan<byte> body, out HistoryPage page)
+    {
+        var r = new FieldReader(body);
+        var executed = r.Int64();
+        var count = r.Int32();
+        if (!r.Ok || count < 0 || count > MaxHistoryEntries || body.Length != 12 + (HistoryEntryBytes * count))
+        {
+            page = new HistoryPage(0, []);
+            return false;
+        }
+
+        var entries = new ExecutedEntry[count];
+        for (var i = 0; i < count; i++)
+        {
+            entries[i] = new ExecutedEntry(r.Int64(), r.Int64(), r.Int64());
+        }
+
+        page = new HistoryPage(executed, entries);
         return r.Complete;
     }
 

@@ -115,6 +115,44 @@ internal sealed class ReplicaClient : ISubmitter
         throw new IOException("The replica answered Status with something else.");
     }
 
+    /// <summary>Asks for one page of the replica's executed updates: at most <paramref name="maxCount"/> of them, from
+    /// sequence <paramref name="fromSequence"/> on.</summary>
+    /// <exception cref="IOException">The connection failed, the answer did not come in time, or the replica refused
+    /// (it does not keep its history).</exception>
+    public async Task<HistoryPage> HistoryAsync(long fromSequence, int maxCount, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var (type, body) = await RequestOrThrowAsync(ClientMessages.History(fromSequence, maxCount), timeout, cancellationToken);
+        if (type == FrameType.HistoryReply && ClientMessages.TryReadHistoryReply(body.Span, out var page))
+        {
+            return page;
+        }
+
+        var error = AsError(type, body.Span);
+        _broken = true;
+        throw new IOException(error is { } e ? $"The replica refused History: {e.Code}: {e.Message}" : "The replica answered History with something else.");
+    }
+
+    /// <summary>Every update the replica executed from sequence <paramref name="fromSequence"/> on, page by page, up to
+    /// <paramref name="maxEntries"/> (a bound, so that a replica that keeps executing cannot keep this going).</summary>
+    /// <exception cref="IOException">As <see cref="HistoryAsync"/>.</exception>
+    public async Task<List<ExecutedEntry>> ReadHistoryAsync(long fromSequence, long maxEntries, TimeSpan timeoutPerPage, CancellationToken cancellationToken)
+    {
+        var entries = new List<ExecutedEntry>();
+        while (entries.Count < maxEntries)
+        {
+            var page = await HistoryAsync(fromSequence, ClientMessages.MaxHistoryEntries, timeoutPerPage, cancellationToken);
+            entries.AddRange(page.Entries);
+            if (page.Entries.Length < ClientMessages.MaxHistoryEntries)
+            {
+                break;
+            }
+
+            fromSequence = page.Entries[^1].Sequence + 1;
+        }
+
+        return entries;
+    }
+
     /// <summary>Asks the replica to run writers inside its own process and waits for the measurement.</summary>
     /// <exception cref="IOException">The connection failed, the answer did not come in time, or the replica refused.</exception>
     public async Task<LoadResult> LoadAsync(LoadRequest request, CancellationToken cancellationToken)

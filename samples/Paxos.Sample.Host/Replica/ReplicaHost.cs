@@ -19,6 +19,10 @@ internal static class ReplicaHost
     /// <summary>The exit code when an endpoint is in use (EADDRINUSE); the launcher then retries with other ports.</summary>
     public const int AddressInUseExitCode = 98;
 
+    /// <summary>The exit code when the data directory cannot be used: locked by another replica, not writable, or
+    /// damaged (the message says which). The replica refuses to run on state it cannot trust.</summary>
+    public const int StorageFailureExitCode = 3;
+
     /// <summary>Runs the replica until <paramref name="stop"/> is cancelled; returns the process exit code.</summary>
     public static async Task<int> RunAsync(ReplicaSettings settings, ILoggerFactory loggerFactory, CancellationToken stop)
     {
@@ -26,19 +30,28 @@ internal static class ReplicaHost
         var udpOptions = settings.UdpOptions();
         var options = settings.PaxosOptions(udpOptions.MaxMessageBytes);
         UdpTransport.CheckCompatible(options, udpOptions);
-        var executor = new KeyValueExecutor();
-        var (storage, storageDescription) = CreateStorage();
+        var executor = new KeyValueExecutor(settings.KeepHistory);
         var transport = new UdpTransport(udpOptions, loggerFactory);
-        var node = new PaxosNode(options, executor, transport, storage, loggerFactory);
-        var service = new ReplicaService(node, executor, options, () => Traffic(transport), logger);
+        PaxosNode? node = null;
         ClientServer? server = null;
         try
         {
+            if (settings.DataDirectory is { } directory)
+            {
+                SampleLog.DataDirectory(logger, settings.Id, directory, settings.Rebuild ? " (--rebuild: its state was lost; rebuild it from the peers)" : string.Empty);
+            }
+
+            // With no storage given, the node keeps its write-ahead log in options.DataDirectory (memory without one).
+            node = new PaxosNode(options, executor, transport, storage: null, loggerFactory);
+
+            var service = new ReplicaService(node, executor, options, () => Traffic(transport), logger);
+
             // The TCP port first: it is the cheaper one to give back if the UDP port turns out to be taken.
             server = new ClientServer(settings.ClientEndpoint, service, logger);
             await node.StartAsync(stop);
+            service.ReplayedUpdates = ReportRecovery(logger, settings.Id, settings.DataDirectory, settings.Rebuild, node, executor);
             server.Start();
-            SampleLog.Ready(logger, settings.Id, transport.LocalEndpoint!.ToString(), server.Endpoint.ToString(), settings.ClusterSize, storageDescription);
+            SampleLog.Ready(logger, settings.Id, transport.LocalEndpoint!.ToString(), server.Endpoint.ToString(), settings.ClusterSize, StorageDescription(settings));
             if (settings.Child)
             {
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -55,6 +68,11 @@ internal static class ReplicaHost
             Console.Error.WriteLine($"Replica {settings.Id}: an endpoint is in use ({settings.UdpEndpoint} UDP or {settings.ClientEndpoint} TCP): {exception.Message}");
             return AddressInUseExitCode;
         }
+        catch (Exception exception) when (settings.DataDirectory is not null && exception is IOException or UnauthorizedAccessException or StorageCorruptionException)
+        {
+            Console.Error.WriteLine($"Replica {settings.Id}: the data directory {settings.DataDirectory} cannot be used: {exception.GetType().Name}: {exception.Message}");
+            return StorageFailureExitCode;
+        }
         finally
         {
             if (server is not null)
@@ -62,17 +80,44 @@ internal static class ReplicaHost
                 await server.DisposeAsync();
             }
 
-            await node.DisposeAsync();
+            if (node is not null)
+            {
+                await node.DisposeAsync();
+            }
+
             await transport.DisposeAsync(); // The node disposes it only if it started; idempotent.
         }
     }
 
-    /// <summary>
-    /// In memory for now: nothing survives the process, and a replica that restarts comes back empty and catches
-    /// up from its peers. A file-based store (and a <c>--data-dir</c> option) plugs in here, and nowhere else.
-    /// </summary>
-    private static (IReplicaStorage Storage, string Description) CreateStorage() =>
-        (new InMemoryReplicaStorage(), "in memory (no fsync; lost with the process)");
+    /// <summary>Says what a started node recovered: the view and the updates its log replayed through the executor
+    /// (the node replays before its transport starts, so nothing else has executed yet). Returns the updates replayed.</summary>
+    public static long ReportRecovery(ILogger logger, int replica, string? dataDirectory, bool rebuild, PaxosNode node, KeyValueExecutor executor)
+    {
+        var executed = executor.Snapshot();
+        if (node.StorageCounters is not { } counters)
+        {
+            return executed.Executed;
+        }
+
+        var view = node.Status.LastInstalled.Value;
+        if (counters.LastRecoveryRecordsRead == 0 && view == 0)
+        {
+            SampleLog.FirstStart(logger, replica, dataDirectory ?? "?");
+            return executed.Executed;
+        }
+
+        SampleLog.Recovered(logger, replica, view, counters.LastRecoveryRecordsRead, executed.Executed, executed.LastSequence, counters.LastRecoveryTornBytes);
+        if (rebuild)
+        {
+            SampleLog.RebuildIgnored(logger, replica, dataDirectory ?? "?");
+        }
+
+        return executed.Executed;
+    }
+
+    private static string StorageDescription(ReplicaSettings settings) => settings.DataDirectory is { } directory
+        ? $"a write-ahead log in {directory} (fsync before every acknowledgement)"
+        : "in memory (no fsync; lost with the process)";
 
     private static TrafficCounts Traffic(UdpTransport transport)
     {

@@ -4,7 +4,8 @@ using Paxos.Sample.Protocol;
 namespace Paxos.Sample.Replica;
 
 /// <summary>Answers the client protocol for one replica: submissions go to its <see cref="PaxosNode"/>, status comes
-/// from the node and the executor, and load runs happen inside this process, one at a time.</summary>
+/// from the node, its storage and the executor, the history from the executor, and load runs happen inside this
+/// process, one at a time.</summary>
 internal sealed class ReplicaService(
     PaxosNode node,
     KeyValueExecutor executor,
@@ -18,11 +19,16 @@ internal sealed class ReplicaService(
     private readonly LoadGenerator _load = new(node, traffic);
     private int _loadRunning;
 
+    /// <summary>Updates the executor had executed once the node started: those replayed from its log. Set once, before
+    /// the client server starts serving.</summary>
+    public long ReplayedUpdates { get; set; }
+
     public ValueTask<byte[]> HandleAsync(FrameType type, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => type switch
     {
         FrameType.Submit => SubmitAsync(body.Span, cancellationToken),
         FrameType.Status when body.IsEmpty => ValueTask.FromResult(ClientMessages.StatusReply(Status())),
         FrameType.Load => LoadAsync(body.Span, cancellationToken),
+        FrameType.History => ValueTask.FromResult(History(body.Span)),
         _ => throw new ClientProtocolException($"Unknown request 0x{(byte)type:X2} with a body of {body.Length} bytes."),
     };
 
@@ -34,7 +40,30 @@ internal sealed class ReplicaService(
         return new ReplicaStatusInfo(
             status.Id.Value, status.State, status.LastAttempted.Value, status.LastInstalled.Value, status.Leader.Value,
             status.LocalAru.Value, executed.Executed, executed.LastSequence, executed.Digest, ProcessMetrics.PeakMemoryBytes(),
-            status.IsFaulted, status.PendingUpdates, counts.DatagramsSent, counts.DatagramsReceived, Environment.ProcessId);
+            status.IsFaulted, status.PendingUpdates, counts.DatagramsSent, counts.DatagramsReceived, Environment.ProcessId,
+            status.IsRebuilding, StorageStatus.From(node.StorageCounters, ReplayedUpdates));
+    }
+
+    private byte[] History(ReadOnlySpan<byte> body)
+    {
+        if (!ClientMessages.TryReadHistory(body, out var fromSequence, out var maxCount))
+        {
+            throw new ClientProtocolException("A History request of the wrong length.");
+        }
+
+        if (maxCount is < 1 or > ClientMessages.MaxHistoryEntries)
+        {
+            return Error(ErrorCode.BadRequest, $"A History page holds 1 to {ClientMessages.MaxHistoryEntries} entries.");
+        }
+
+        if (executor.History is not { } history)
+        {
+            return Error(ErrorCode.BadRequest, "This replica does not keep its history (--no-history).");
+        }
+
+        // The count is read after the page, so that it covers at least every entry on it.
+        var entries = history.Read(fromSequence, maxCount);
+        return ClientMessages.HistoryReply(new HistoryPage(history.Count, entries));
     }
 
     private ValueTask<byte[]> SubmitAsync(ReadOnlySpan<byte> body, CancellationToken cancellationToken)

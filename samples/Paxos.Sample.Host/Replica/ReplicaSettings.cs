@@ -13,7 +13,10 @@ internal sealed record ReplicaSettings(
     string? ClusterKey,
     int TickMillis,
     int MaxDatagramBytes,
-    bool Child)
+    bool Child,
+    string? DataDirectory = null,
+    bool Rebuild = false,
+    bool KeepHistory = true)
 {
     /// <summary>The cluster id every sample replica uses; frames of other clusters are dropped.</summary>
     public const uint ClusterId = 0x5A4D_91E5;
@@ -23,14 +26,14 @@ internal sealed record ReplicaSettings(
     /// <summary>The client port is the UDP port plus this, unless <c>--client-port</c> says otherwise.</summary>
     public const int ClientPortOffset = 100;
 
-    public static readonly string[] Flags = ["child"];
+    public static readonly string[] Flags = ["child", "rebuild", "no-history"];
 
-    public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes"];
+    public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes", "data-dir"];
 
     public int ClusterSize => Peers.Count;
 
     /// <summary>Reads <c>--id 2 --peers 0=host:port,1=host:port,2=host:port [--client-port P] [--cluster-key K]
-    /// [--tick-ms T] [--max-datagram-bytes B]</c>.</summary>
+    /// [--tick-ms T] [--max-datagram-bytes B] [--data-dir DIR] [--rebuild] [--no-history]</c>.</summary>
     /// <exception cref="UsageException">Something is missing or out of range.</exception>
     public static ReplicaSettings From(CommandOptions line)
     {
@@ -63,7 +66,10 @@ internal sealed record ReplicaSettings(
             key,
             line.Int("tick-ms", DefaultTickMillis, 1, 1000),
             line.Int("max-datagram-bytes", UdpTransportOptions.DefaultMaxDatagramBytes, UdpTransportOptions.MinDatagramBytes, UdpTransportOptions.MaxDatagramBytesLimit),
-            line.Has("child"));
+            line.Has("child"),
+            DataDirectoryOption(line),
+            line.Has("rebuild"),
+            !line.Has("no-history"));
     }
 
     /// <summary>The replica's protocol options: defaults, but for this replica's id, size and tick, and messages as
@@ -74,6 +80,8 @@ internal sealed record ReplicaSettings(
         ClusterSize = ClusterSize,
         TickInterval = TimeSpan.FromMilliseconds(TickMillis),
         MaxMessageBytes = Math.Min(udpMaxMessageBytes, MessageSizes.MaxMessageBytes),
+        DataDirectory = DataDirectory,
+        RebuildFromPeers = Rebuild,
     };
 
     public UdpTransportOptions UdpOptions()
@@ -100,6 +108,24 @@ internal sealed record ReplicaSettings(
     {
         var peers = string.Join(',', udpPorts.Select((port, i) => string.Create(CultureInfo.InvariantCulture, $"{i}=127.0.0.1:{port}")));
         return ["--id", id.ToString(CultureInfo.InvariantCulture), "--peers", peers, "--client-port", clientPorts[id].ToString(CultureInfo.InvariantCulture)];
+    }
+
+    /// <summary><c>--data-dir</c> as a full path, so that what the replica prints is unambiguous; null when absent.</summary>
+    private static string? DataDirectoryOption(CommandOptions line)
+    {
+        if (line.Text("data-dir") is not { } text)
+        {
+            return null;
+        }
+
+        try
+        {
+            return string.IsNullOrWhiteSpace(text) ? throw new UsageException("--data-dir needs a directory.") : Path.GetFullPath(text);
+        }
+        catch (Exception exception) when (exception is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new UsageException($"--data-dir '{text}' is not a usable path: {exception.Message}", exception);
+        }
     }
 
     private static Dictionary<int, string> ParsePeers(string text)
