@@ -157,10 +157,38 @@ public sealed class ClusterHarness
         Checker.OnWiped(id);
     }
 
-    /// <summary>Starts (or restarts) a replica from its storage, with a fresh executor that it replays into.</summary>
+    /// <summary>Crashes a replica and damages a durable record of its storage, which its restart then detects; false
+    /// (and nothing happens) when no record can be damaged yet.</summary>
+    public bool CrashWithDamagedDisk(ReplicaId id, SimulationRandom random, bool loseUnsyncedWrites)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        var replica = _replicas[id.Value];
+        var storage = replica.Storage;
+        Crash(id, random, loseUnsyncedWrites);
+        return storage.CorruptDurableRecord(random);
+    }
+
+    /// <summary>Restarts that found their storage damaged, and so rebuilt the replica from its peers.</summary>
+    public int DamagedDisksDetected { get; private set; }
+
+    /// <summary>Starts (or restarts) a replica from its storage, with a fresh executor that it replays into. A storage
+    /// that reports damage is treated as an operator would treat a <see cref="StorageCorruptionException"/>: the data
+    /// directory is wiped and the replica rejoins as one that lost its disk.</summary>
     public void Restart(ReplicaId id)
     {
         var replica = _replicas[id.Value];
+        PersistentState state;
+        try
+        {
+            state = replica.Storage.Load();
+        }
+        catch (StorageCorruptionException)
+        {
+            DamagedDisksDetected++;
+            Wipe(id);
+            state = replica.Storage.Load();
+        }
+
         var executor = _executorFactory(id);
         replica.Incarnation++;
         Checker.OnIncarnation(id);
@@ -178,7 +206,7 @@ public sealed class ClusterHarness
         var options = OptionsFor(id);
         options.RebuildFromPeers = replica.RebuildOnNextStart;
         options.LeaderSendsAccept |= (LeaderSendsAcceptMask & (1UL << id.Value)) != 0;
-        replica.Replica = new PaxosReplica(options, executor, replica.Storage.Load(), logger, seed);
+        replica.Replica = new PaxosReplica(options, executor, state, logger, seed);
         replica.Executor = executor;
         replica.RecoveredAru = replica.Replica.Status.LocalAru.Value;
         Checker.OnStatus(replica.Replica.Status);

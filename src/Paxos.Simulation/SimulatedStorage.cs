@@ -3,15 +3,22 @@ namespace Paxos.Simulation;
 /// <summary>
 /// Storage for a simulated replica that models a disk: a batch that requires a sync makes everything
 /// written so far durable; records written without a sync (ordered slots) stay volatile until the next
-/// sync, and a crash may lose any suffix of them. Durable records always survive.
+/// sync, and a crash may lose any suffix of them (a torn write cut off at recovery leaves the same). Durable
+/// records survive, unless the disk damages one (<see cref="CorruptDurableRecord"/>): then loading fails the way
+/// <see cref="FileReplicaStorage"/>'s does, with a <see cref="StorageCorruptionException"/>.
 /// </summary>
 public sealed class SimulatedStorage : IReplicaStorage
 {
     private readonly List<Record> _records = [];
     private int _durableCount;
+    private int _previousDurableCount;
+    private int? _corruptRecord;
 
     /// <summary>Records written and not yet made durable by a sync.</summary>
     public int VolatileRecords => _records.Count - _durableCount;
+
+    /// <summary>Whether a durable record is damaged, so that loading fails until the storage is wiped.</summary>
+    public bool IsDamaged => _corruptRecord is not null;
 
     /// <summary>Whether the durable state says the replica is rebuilding from peers.</summary>
     public bool IsRebuilding { get; private set; }
@@ -27,8 +34,17 @@ public sealed class SimulatedStorage : IReplicaStorage
         ValueTask.FromResult(Load());
 
     /// <summary>Reads what the storage holds, as a restarting replica would.</summary>
+    /// <exception cref="StorageCorruptionException">A durable record is damaged.</exception>
     public PersistentState Load()
     {
+        if (_corruptRecord is { } damaged)
+        {
+            throw new StorageCorruptionException(
+                $"Simulated disk damage: record {damaged} of {_records.Count} fails its checksum, and records made durable after it follow.",
+                "simulated",
+                damaged);
+        }
+
         var view = ViewNumber.None;
         var proposals = new List<Proposal>();
         var ordered = new List<OrderedSlot>();
@@ -94,6 +110,7 @@ public sealed class SimulatedStorage : IReplicaStorage
 
         if (batch.RequiresSync)
         {
+            _previousDurableCount = _durableCount;
             _durableCount = _records.Count;
             Syncs++;
         }
@@ -104,7 +121,29 @@ public sealed class SimulatedStorage : IReplicaStorage
     {
         _records.Clear();
         _durableCount = 0;
+        _previousDurableCount = 0;
+        _corruptRecord = null;
         IsRebuilding = false;
+    }
+
+    /// <summary>
+    /// Models a damaged disk: one durable record, chosen at random among those a later sync vouches for, fails its
+    /// checksum from now on. Those are the records whose damage the file storage detects: a later batch records that
+    /// the log was durable beyond them (see <see cref="FileReplicaStorage"/>). Damage to the last synced batch
+    /// cannot be told from a torn write by the file storage, so it is not simulated here; that limit is documented
+    /// there.
+    /// </summary>
+    /// <returns>Whether a record was damaged (false when no sync vouches for any yet).</returns>
+    public bool CorruptDurableRecord(SimulationRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        if (_previousDurableCount == 0)
+        {
+            return false;
+        }
+
+        _corruptRecord ??= random.Next(0, _previousDurableCount);
+        return true;
     }
 
     /// <summary>Models a crash: keeps every durable record and a random prefix of the volatile ones
@@ -112,14 +151,18 @@ public sealed class SimulatedStorage : IReplicaStorage
     public void Crash(SimulationRandom random, bool loseVolatile)
     {
         ArgumentNullException.ThrowIfNull(random);
-        if (!loseVolatile || _records.Count == _durableCount)
+        if (loseVolatile && _records.Count > _durableCount)
         {
-            _durableCount = _records.Count;
-            return;
+            var keep = _durableCount + random.Next(0, _records.Count - _durableCount + 1);
+            _records.RemoveRange(keep, _records.Count - keep);
         }
 
-        var keep = _durableCount + random.Next(0, _records.Count - _durableCount + 1);
-        _records.RemoveRange(keep, _records.Count - keep);
+        // Writes that survive past the last sync carry batch records saying the log was durable up to it.
+        if (_records.Count > _durableCount)
+        {
+            _previousDurableCount = _durableCount;
+        }
+
         _durableCount = _records.Count;
     }
 

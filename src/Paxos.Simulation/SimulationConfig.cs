@@ -14,7 +14,7 @@ public enum LivenessMode
 }
 
 /// <summary>The faults of one simulation run.</summary>
-public sealed class FaultProfile
+public sealed record FaultProfile
 {
     /// <summary>Probability that a message is lost.</summary>
     public double LossRate { get; init; }
@@ -50,10 +50,16 @@ public sealed class FaultProfile
     /// rebuilding from its peers), in virtual microseconds; 0 for none. Only a minority is ever without intact
     /// state at once.</summary>
     public long WipeEveryMicros { get; init; }
+
+    /// <summary>Mean time between damaged disks (a replica crashes and one of its durable records fails its
+    /// checksum; its restart detects the damage, and the replica is wiped and rebuilds from its peers, as an operator
+    /// would do), in virtual microseconds; 0 for none. Counted with lost disks: only a minority is ever without
+    /// intact state at once.</summary>
+    public long DamageEveryMicros { get; init; }
 }
 
 /// <summary>Everything one seed fixes: cluster, options, clients, faults and phases.</summary>
-public sealed class SimulationConfig
+public sealed record SimulationConfig
 {
     private static readonly int[] ClusterSizes = [1, 2, 3, 3, 4, 5, 5, 7];
 
@@ -146,26 +152,17 @@ public sealed class SimulationConfig
         var safetyMicros = longRun ? random.Next(20_000_000, 60_000_001) : random.Next(1_000_000, 4_000_001);
         var liveness = random.Chance(0.5) ? LivenessMode.HealAll : LivenessMode.StableMajority;
         var maxPayload = random.Next(0, 65);
-        faults = new FaultProfile
-        {
-            LossRate = faults.LossRate,
-            DuplicateRate = faults.DuplicateRate,
-            MinDelayMicros = faults.MinDelayMicros,
-            MaxDelayMicros = faults.MaxDelayMicros,
-            TailRate = faults.TailRate,
-            TailMaxMicros = faults.TailMaxMicros,
-            PartitionEveryMicros = faults.PartitionEveryMicros,
-            CrashEveryMicros = faults.CrashEveryMicros,
-            PauseEveryMicros = faults.PauseEveryMicros,
-            LoseUnsyncedWrites = faults.LoseUnsyncedWrites,
-            WipeEveryMicros = random.Chance(0.6) ? 0 : random.Next(300_000, 3_000_001),
-        };
+        faults = faults with { WipeEveryMicros = random.Chance(0.6) ? 0 : random.Next(300_000, 3_000_001) };
         var leaderSendsAccept = random.Next(0, 3) switch
         {
             0 => 0UL,
             1 => ulong.MaxValue,
             _ => random.NextUInt64(),
         };
+
+        // Drawn after everything else, so that the draws above mean the same for a seed as before damaged disks
+        // were simulated (and a seed without them runs as it did).
+        faults = faults with { DamageEveryMicros = random.Chance(0.7) ? 0 : random.Next(300_000, 3_000_001) };
 
         return new SimulationConfig
         {
@@ -190,7 +187,7 @@ public sealed class SimulationConfig
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"seed {Seed}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
         text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}\n");
-        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, lose unsynced {f.LoseUnsyncedWrites}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, lose unsynced {f.LoseUnsyncedWrites}\n");
         text.Append(CultureInfo.InvariantCulture, $"  leader sends Accept: {(LeaderSendsAcceptMask == 0 ? "none" : LeaderSendsAcceptMask == ulong.MaxValue ? "all" : $"mask {LeaderSendsAcceptMask & ((1UL << ClusterSize) - 1):x}")}\n");
         text.Append("  tick periods (us): ").AppendJoin(' ', TickPeriodMicros);
         return text.ToString();

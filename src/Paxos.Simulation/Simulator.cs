@@ -69,8 +69,11 @@ public enum CoverageProbes
     /// <summary>A replica that lost its disk rebuilt from its peers and voted again.</summary>
     RebuildCompleted = 1 << 7,
 
+    /// <summary>A replica restarted on a damaged disk, detected the damage and was rebuilt from its peers.</summary>
+    DamagedDiskDetected = 1 << 8,
+
     /// <summary>Every probe.</summary>
-    All = (1 << 8) - 1,
+    All = (1 << 9) - 1,
 }
 
 /// <summary>
@@ -223,6 +226,7 @@ public sealed class Simulator : IClusterObserver
         ScheduleFault(EventKind.Crash, faults.CrashEveryMicros);
         ScheduleFault(EventKind.Pause, faults.PauseEveryMicros);
         ScheduleFault(EventKind.Wipe, faults.WipeEveryMicros);
+        ScheduleFault(EventKind.Damage, faults.DamageEveryMicros);
     }
 
     /// <summary>Schedules the client's next wake-up; an earlier one still queued is then ignored.</summary>
@@ -420,6 +424,9 @@ public sealed class Simulator : IClusterObserver
             case EventKind.Wipe:
                 OnWipe();
                 break;
+            case EventKind.Damage:
+                OnDamage();
+                break;
             case EventKind.Resume:
                 Resume(next.From);
                 break;
@@ -606,7 +613,7 @@ public sealed class Simulator : IClusterObserver
     private bool IsIntact(int replica)
     {
         var r = _harness.Replicas[replica];
-        return !r.RebuildOnNextStart && !r.Storage.IsRebuilding;
+        return !r.RebuildOnNextStart && !r.Storage.IsRebuilding && !r.Storage.IsDamaged;
     }
 
     /// <summary>A lost disk, on a replica whose loss keeps a majority with intact state.</summary>
@@ -635,6 +642,36 @@ public sealed class Simulator : IClusterObserver
         }
 
         ScheduleFault(EventKind.Wipe, _config.Faults.WipeEveryMicros);
+    }
+
+    /// <summary>A damaged disk, on a replica whose loss keeps a majority with intact state: the replica crashes and a
+    /// durable record of its storage fails its checksum; its restart finds that out.</summary>
+    private void OnDamage()
+    {
+        if (_liveness)
+        {
+            return;
+        }
+
+        var victim = _random.Next(0, _config.ClusterSize);
+        var intact = Enumerable.Range(0, _config.ClusterSize).Count(IsIntact);
+        var quorum = (_config.ClusterSize / 2) + 1;
+        var replica = _harness.Replicas[victim];
+        if (_config.ClusterSize > 1 && replica.IsUp && IsIntact(victim) && intact - 1 >= quorum)
+        {
+            if (replica.Replica is { } paxos)
+            {
+                CollectProbes(paxos);
+            }
+
+            // False when no durable record is vouched for yet: then it was an ordinary crash.
+            _ = _harness.CrashWithDamagedDisk(replica.Id, _random, _config.Faults.LoseUnsyncedWrites);
+            _deferred[victim].Clear();
+            _paused[victim] = false;
+            Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, replica.Id, ReplicaId.None, null, 0));
+        }
+
+        ScheduleFault(EventKind.Damage, _config.Faults.DamageEveryMicros);
     }
 
     private void OnRestart(ReplicaId replica)
@@ -721,6 +758,11 @@ public sealed class Simulator : IClusterObserver
         {
             _probes |= CoverageProbes.RebuildCompleted;
         }
+
+        if (_harness.DamagedDisksDetected > 0)
+        {
+            _probes |= CoverageProbes.DamagedDiskDetected;
+        }
     }
 
     private void Push(long time, Event e) => _events.Enqueue(e with { Time = time }, (time, _order++));
@@ -792,6 +834,7 @@ public sealed class Simulator : IClusterObserver
         Pause,
         Resume,
         Wipe,
+        Damage,
     }
 
     private readonly record struct Event(EventKind Kind, ReplicaId From, ReplicaId To, PaxosMessage? Message, long Argument)

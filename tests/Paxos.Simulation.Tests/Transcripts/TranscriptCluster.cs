@@ -141,10 +141,24 @@ internal sealed class TranscriptCluster : IClusterObserver
         Restart(replica);
     }
 
+    /// <summary>The replica crashes and one of its durable records is damaged; its next restart detects that.</summary>
+    public void Damage(ReplicaId replica)
+    {
+        var damaged = _harness.CrashWithDamagedDisk(replica, new SimulationRandom(1), loseUnsyncedWrites: false);
+        Say($"{replica}: crashed{(damaged ? " with a damaged durable record" : "; nothing durable to damage yet")}");
+        _lastState[replica.Value] = "down";
+    }
+
     public void Restart(ReplicaId replica)
     {
         Say($"{replica}: restarting");
+        var detected = _harness.DamagedDisksDetected;
         _harness.Restart(replica);
+        if (_harness.DamagedDisksDetected > detected)
+        {
+            Say($"{replica}: its storage reported damage: wiped, rebuilding from peers");
+        }
+
         ReportStateChanges();
     }
 

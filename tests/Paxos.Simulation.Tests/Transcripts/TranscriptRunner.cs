@@ -117,6 +117,9 @@ public class TranscriptRunner
             case "wipe":
                 cluster.Wipe(new ReplicaId(Int(words[1])));
                 break;
+            case "damage":
+                cluster.Damage(new ReplicaId(Int(words[1])));
+                break;
             case "run":
                 cluster.Run(Int(words[1]), words.Contains("quiet"));
                 break;
