@@ -9,13 +9,13 @@ using Paxos.Sample.Replica;
 namespace Paxos.Benchmarks;
 
 /// <summary>What the UDP load generator runs: <c>--writers 1,64 --runs 3 --seconds 10 --warmup 3 --payload-bytes 64
-/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT]</c>.</summary>
+/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept]</c>.</summary>
 /// <param name="DataRoot">Where durable runs put their replicas' data directories (a fresh directory per run,
 /// deleted after it); null for runs in memory.</param>
 internal sealed record UdpLoadOptions(
-    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot)
+    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept)
 {
-    public static readonly string[] Flags = ["durable"];
+    public static readonly string[] Flags = ["durable", "leader-sends-accept"];
 
     public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms", "data-dir"];
 
@@ -38,7 +38,8 @@ internal sealed record UdpLoadOptions(
             line.Text("host-dll"),
             line.Has("max-datagram-bytes") ? line.Int("max-datagram-bytes", 0, 576, 65_507) : null,
             line.Has("tick-ms") ? line.Int("tick-ms", 0, 1, 1000) : null,
-            line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null);
+            line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null,
+            line.Has("leader-sends-accept"));
     }
 
     /// <summary>Arguments replica <paramref name="replica"/> gets after its own: its data directory under
@@ -47,6 +48,11 @@ internal sealed record UdpLoadOptions(
     public List<string> ReplicaArguments(int replica, string? runDirectory)
     {
         var arguments = new List<string> { "--no-history" };
+        if (LeaderSendsAccept)
+        {
+            arguments.Add("--leader-sends-accept");
+        }
+
         if (runDirectory is not null)
         {
             arguments.AddRange(["--data-dir", Path.Combine(runDirectory, string.Create(CultureInfo.InvariantCulture, $"r{replica}"))]);
@@ -81,6 +87,7 @@ internal static class UdpLoadBenchmark
     {
         var command = Locate(options.HostDll);
         var storage = options.DataRoot is { } root ? $"durable: a write-ahead log per replica under {root} (a fresh directory per run, deleted after), fsync before every acknowledgement" : "storage in memory (no fsync)";
+        storage += options.LeaderSendsAccept ? "; LeaderSendsAccept on" : string.Empty;
         Console.WriteLine(Say($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; {storage}"));
         WarnIfDebug(command);
         var table = new List<(int Writers, List<RunResult> Runs)>();

@@ -52,6 +52,9 @@ internal static class HelpText
                                    DIR holds state.
           --no-history             do not keep the list of executed updates (24 bytes per update) that the
                                    History request serves
+          --leader-sends-accept    the leader writes its own Proposal in parallel with its peers and counts
+                                   its acceptance by an explicit Accept once durable (PfSB's variant: one
+                                   fsync less on the commit path; helps when the disk is slow)
           --client-port P          TCP port for clients, on the same address (default: the UDP port + 100)
           --cluster-key BASE64     shared secret (16+ bytes) of the cluster: every datagram is then
                                    authenticated with HMAC-SHA256 (default: CRC-32C only)
