@@ -168,8 +168,23 @@ public sealed class ClusterHarness
         return storage.CorruptDurableRecord(random);
     }
 
+    /// <summary>
+    /// Consulted before each batch that must be synced (never during a restart): true crashes the replica with
+    /// that batch's fsync in flight, after its immediate messages and replies left and before anything else did.
+    /// The crash uses <see cref="CrashRandom"/> and <see cref="LoseUnsyncedWritesOnCrash"/>. Null: never.
+    /// </summary>
+    public Func<ReplicaId, bool>? CrashBeforeSync { get; set; }
+
+    /// <summary>The random source of crashes <see cref="CrashBeforeSync"/> causes.</summary>
+    public SimulationRandom? CrashRandom { get; set; }
+
+    /// <summary>Whether crashes <see cref="CrashBeforeSync"/> causes may lose unsynced writes.</summary>
+    public bool LoseUnsyncedWritesOnCrash { get; set; }
+
     /// <summary>Restarts that found their storage damaged, and so rebuilt the replica from its peers.</summary>
     public int DamagedDisksDetected { get; private set; }
+
+    private bool _restarting;
 
     /// <summary>Starts (or restarts) a replica from its storage, with a fresh executor that it replays into. A storage
     /// that reports damage is treated as an operator would treat a <see cref="StorageCorruptionException"/>: the data
@@ -210,7 +225,16 @@ public sealed class ClusterHarness
         replica.Executor = executor;
         replica.RecoveredAru = replica.Replica.Status.LocalAru.Value;
         Checker.OnStatus(replica.Replica.Status);
-        Pump(replica);
+        _restarting = true;
+        try
+        {
+            Pump(replica);
+        }
+        finally
+        {
+            _restarting = false;
+        }
+
         replica.RebuildOnNextStart = false; // The storage now records the rebuild itself.
     }
 
@@ -268,7 +292,23 @@ public sealed class ClusterHarness
                 break;
             }
 
+            // As PaxosNode does: immediate messages and replies before the batch is durable (OutputBatch says why
+            // that is safe), everything else after.
             SendAll(replica, batch.ImmediateMessages);
+            foreach (var reply in batch.Replies)
+            {
+                _observer!.OnReply(replica.Id, reply);
+            }
+
+            if (!_restarting && batch.RequiresSync && CrashBeforeSync?.Invoke(replica.Id) == true)
+            {
+                // The process dies while the batch's fsync is in flight: its writes may or may not have reached
+                // the disk (the crash's random decides, as for any unsynced write), and none of its messages left.
+                replica.Storage.WriteWithoutSync(batch);
+                Crash(replica.Id, CrashRandom!, LoseUnsyncedWritesOnCrash);
+                return;
+            }
+
             replica.Storage.Persist(batch);
             paxos.AcknowledgePersisted(batch.Number);
             foreach (var slot in batch.OrderedSlots)
@@ -277,11 +317,6 @@ public sealed class ClusterHarness
             }
 
             SendAll(replica, batch.Messages);
-            foreach (var reply in batch.Replies)
-            {
-                _observer!.OnReply(replica.Id, reply);
-            }
-
             paxos.ReleaseOutput(batch);
         }
 

@@ -81,7 +81,13 @@ public sealed class SimulatedStorage : IReplicaStorage
     }
 
     /// <summary>Writes a batch, syncing when it requires it.</summary>
-    public void Persist(OutputBatch batch)
+    public void Persist(OutputBatch batch) => Write(batch, sync: true);
+
+    /// <summary>Writes a batch whose fsync never completes (the process dies during it): its records stay
+    /// volatile, and its rebuild marker change does not happen.</summary>
+    public void WriteWithoutSync(OutputBatch batch) => Write(batch, sync: false);
+
+    private void Write(OutputBatch batch, bool sync)
     {
         ArgumentNullException.ThrowIfNull(batch);
         BatchesPersisted++;
@@ -103,6 +109,11 @@ public sealed class SimulatedStorage : IReplicaStorage
         foreach (var slot in batch.OrderedSlots)
         {
             _records.Add(new Record(RecordKind.Ordered, default, null, slot, null));
+        }
+
+        if (!sync)
+        {
+            return;
         }
 
         // The rebuild marker is synced with its batch (it always requires a sync).

@@ -72,8 +72,11 @@ public enum CoverageProbes
     /// <summary>A replica restarted on a damaged disk, detected the damage and was rebuilt from its peers.</summary>
     DamagedDiskDetected = 1 << 8,
 
+    /// <summary>A replica died with a batch's fsync in flight, after its replies left.</summary>
+    CrashMidFsync = 1 << 9,
+
     /// <summary>Every probe.</summary>
-    All = (1 << 9) - 1,
+    All = (1 << 10) - 1,
 }
 
 /// <summary>
@@ -103,6 +106,7 @@ public sealed class Simulator : IClusterObserver
     private bool _partitioned;
     private CoverageProbes _probes;
     private long _convergenceTarget = -1;
+    private int _crashesBeforeSync;
 
     /// <summary>Prepares a run of <paramref name="config"/>.</summary>
     /// <param name="config">The run's configuration.</param>
@@ -118,6 +122,12 @@ public sealed class Simulator : IClusterObserver
         {
             LeaderSendsAcceptMask = config.LeaderSendsAcceptMask,
         };
+        if (config.Faults.CrashBeforeSyncRate > 0)
+        {
+            _harness.CrashRandom = _random;
+            _harness.LoseUnsyncedWritesOnCrash = config.Faults.LoseUnsyncedWrites;
+            _harness.CrashBeforeSync = OnCrashBeforeSync;
+        }
         _clients = new SimClient[config.ClientCount];
         for (var i = 0; i < _clients.Length; i++)
         {
@@ -609,6 +619,29 @@ public sealed class Simulator : IClusterObserver
         ScheduleFault(EventKind.Crash, _config.Faults.CrashEveryMicros);
     }
 
+    /// <summary>Decides whether replica <paramref name="id"/> dies with a batch's fsync in flight; if so, schedules
+    /// its restart (the harness crashes it).</summary>
+    private bool OnCrashBeforeSync(ReplicaId id)
+    {
+        if (_liveness || !_random.Chance(_config.Faults.CrashBeforeSyncRate))
+        {
+            return false;
+        }
+
+        if (_harness.Replicas[id.Value].Replica is { } paxos)
+        {
+            CollectProbes(paxos);
+        }
+
+        _deferred[id.Value].Clear();
+        _paused[id.Value] = false;
+        _crashesBeforeSync++;
+        _trace = (_trace ^ (0xC0DEUL + (ulong)id.Value)) * 0x100000001B3UL;
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} crash {id} with a batch's fsync in flight"));
+        Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, id, ReplicaId.None, null, 0));
+        return true;
+    }
+
     /// <summary>Whether a replica holds intact state: not rebuilding, and not waiting to rebuild.</summary>
     private bool IsIntact(int replica)
     {
@@ -762,6 +795,11 @@ public sealed class Simulator : IClusterObserver
         if (_harness.DamagedDisksDetected > 0)
         {
             _probes |= CoverageProbes.DamagedDiskDetected;
+        }
+
+        if (_crashesBeforeSync > 0)
+        {
+            _probes |= CoverageProbes.CrashMidFsync;
         }
     }
 

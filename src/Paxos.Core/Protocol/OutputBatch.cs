@@ -52,6 +52,11 @@ public readonly record struct OrderedSlot(SequenceNumber Sequence, ClientUpdate 
 /// (with <see cref="PaxosOptions.LeaderSendsAccept"/>, the leader's Proposals, which do not count as its acceptance,
 /// and the leader's Accepts of what earlier batches made durable), so sending them first lets the leader's write
 /// run in parallel with its peers'.</description></item>
+/// <item><description><b>Deliver</b> <see cref="Replies"/> to local clients, at once or at any later step. Each
+/// answers an update that has executed (or can never execute), and an update executes only once a majority is
+/// known to have accepted it durably: the replica counts its own acceptance only after
+/// <see cref="PaxosReplica.AcknowledgePersisted"/>, and a peer's only from a message sent after its write. So a
+/// reply depends on nothing this batch persists, and waiting for this batch's fsync would only delay it.</description></item>
 /// <item><description><b>Persist</b> <see cref="InstalledView"/>, <see cref="AcceptedProposals"/>,
 /// <see cref="PendingUpdates"/> and <see cref="OrderedSlots"/>; when <see cref="RequiresSync"/> is set the
 /// first three must be durable (written and fsynced) before anything else happens. Ordered slots may be
@@ -61,8 +66,6 @@ public readonly record struct OrderedSlot(SequenceNumber Sequence, ClientUpdate 
 /// <item><description><b>Send</b> <see cref="Messages"/>. No message may leave before the durable state of its
 /// own batch and of every earlier batch is durable: a Prepare_OK, an Accept or a forwarded update is a
 /// promise about state that must survive a crash.</description></item>
-/// <item><description><b>Deliver</b> <see cref="Replies"/> to local clients. Each answers an update that has
-/// executed (or can never execute).</description></item>
 /// </list>
 /// Batches are numbered in order and must be persisted in order. A host may take the next batch while the
 /// previous one is being persisted (pipelining), as long as it keeps that order.
