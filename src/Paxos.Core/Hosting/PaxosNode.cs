@@ -8,8 +8,9 @@ namespace Paxos;
 
 /// <summary>
 /// Runs one replica for an application (DESIGN.md §1): it owns the replica's inbox, its clock, its storage,
-/// its transport and its executor, and applies every output batch under the durability contract —
-/// persisted (one fsync for the whole batch: group commit), then sent, then answered.
+/// its transport and its executor, and applies every output batch under the durability contract: answered at once
+/// (an executed update rests on a durable majority already), persisted (one fsync for the whole batch, or for
+/// several: group commit), then sent.
 /// </summary>
 /// <remarks>
 /// <para>All protocol work happens in the node's loop, on one thread at a time. <see cref="SubmitAsync"/> and the
@@ -22,6 +23,11 @@ namespace Paxos;
 /// The reason is the cost of waking a thread: a received message is handled by the thread that received it,
 /// instead of that thread waking another (through a channel and the thread pool) that then handles it. On a
 /// small or virtualised machine those wake-ups cost more than the protocol itself.</para>
+/// <para>With the file log (<see cref="PaxosOptions.DataDirectory"/> or a <see cref="FileReplicaStorage"/>), writes
+/// run on a storage thread of the node's own while the loop goes on: batches the loop produces during one fsync are
+/// written together and covered by the next (group commit across batches), and each batch's messages leave once it
+/// and every batch before it are durable. When nothing else is waiting, the loop writes the batch itself, which
+/// saves the two thread wake-ups of the hand-over. Other stores are called on the loop, one batch at a time.</para>
 /// <para>Answers go out the same way, in bulk: the tasks <see cref="SubmitAsync"/> returns are completed together,
 /// one batch's worth at a time, by one thread-pool work item — so their continuations run there, one after the
 /// other, and never on the loop — instead of each completion queueing a work item of its own.</para>
@@ -73,6 +79,13 @@ public sealed class PaxosNode : IAsyncDisposable
     private bool _started;
     private Task? _stopped;
     private int _pendingTicks;
+
+    /// <summary>Persists batches on a thread of its own when the storage is the file log (null otherwise: the loop
+    /// persists inline, as most stores complete synchronously).</summary>
+    private StorageWriter? _writer;
+
+    /// <summary>Batches the writer made durable, being acknowledged and sent by the loop.</summary>
+    private readonly List<OutputBatch> _durable = [];
 
     /// <summary>Answers decided in the current iteration, handed to the thread pool together at its end.</summary>
     private List<Completion> _completions = [];
@@ -161,6 +174,11 @@ public sealed class PaxosNode : IAsyncDisposable
 
         var recovered = await _storage.LoadAsync(cancellationToken).ConfigureAwait(false);
         _replica = new PaxosReplica(_options, _executor, recovered, _loggerFactory.CreateLogger<PaxosReplica>(), _seed);
+        if (_storage is FileReplicaStorage file)
+        {
+            _writer = new StorageWriter(file, () => Wake(runHere: true), $"Paxos storage r{Id.Value}");
+        }
+
         PublishStatus();
         await _transport.StartAsync(new Receiver(this), cancellationToken).ConfigureAwait(false);
         _nodeState = NodeState.Running;
@@ -290,6 +308,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         _inbox.Writer.TryComplete();
+        _writer?.Dispose();
         await _transport.DisposeAsync().ConfigureAwait(false);
         if (_ownsStorage && _storage is IDisposable disposable)
         {
@@ -444,7 +463,8 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     private bool HasWork(ChannelReader<Input> reader) =>
-        !_stopping.IsCancellationRequested && (reader.TryPeek(out _) || Volatile.Read(ref _pendingTicks) > 0);
+        !_stopping.IsCancellationRequested
+        && (reader.TryPeek(out _) || Volatile.Read(ref _pendingTicks) > 0 || _writer?.HasDurable == true);
 
     private void Apply(PaxosReplica replica, Input input)
     {
@@ -488,11 +508,19 @@ public sealed class PaxosNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Applies output batches until the replica has nothing more to say, under the contract: send the
-    /// immediate messages, persist (one sync covers the batch), acknowledge, send, answer. The turn waits for the storage: nothing
-    /// else may happen in the loop before the batch is durable, and most stores complete synchronously anyway.</summary>
+    /// <summary>Applies output batches until the replica has nothing more to say, under the contract
+    /// (<see cref="OutputBatch"/>): send the immediate messages, answer (an executed update rests on a durable
+    /// majority already, so its caller need not wait for this batch's fsync), persist (one sync covers the batch),
+    /// acknowledge, send. The turn waits for the storage: nothing else may happen in the loop before the batch is
+    /// durable, and most stores complete synchronously anyway.</summary>
     private void ProcessOutput(PaxosReplica replica)
     {
+        if (_writer is { } writer)
+        {
+            ProcessOutputPipelined(replica, writer);
+            return;
+        }
+
         while (true)
         {
             var batch = replica.TakeOutput();
@@ -502,20 +530,76 @@ public sealed class PaxosNode : IAsyncDisposable
             }
 
             Send(batch.ImmediateMessages);
-            var persisted = _storage.PersistAsync(batch, _stopping.Token);
-            if (persisted.IsCompletedSuccessfully)
-            {
-                persisted.GetAwaiter().GetResult();
-            }
-            else
-            {
-                persisted.AsTask().GetAwaiter().GetResult();
-            }
-
+            Answer(batch);
+            DeliverCompletions();
+            PersistInline(batch);
             replica.AcknowledgePersisted(batch.Number);
             Send(batch.Messages);
-            Answer(batch);
             replica.ReleaseOutput(batch);
+        }
+    }
+
+    /// <summary>
+    /// The same contract with the writes on the <see cref="StorageWriter"/>'s thread: first acknowledge and send the
+    /// batches it made durable (in order: a batch's messages wait for it and every batch before it), then take the
+    /// replica's new output, send its immediate messages, answer, and hand it to the writer. While an fsync is in
+    /// flight the loop goes on taking messages; what they produce is written together and covered by the next fsync.
+    /// At <see cref="StorageWriter.MaxBatchesInFlight"/> batches handed over, output stays in the replica until the
+    /// disk catches up.
+    /// </summary>
+    private void ProcessOutputPipelined(PaxosReplica replica, StorageWriter writer)
+    {
+        writer.TakeDurable(_durable);
+        foreach (var batch in _durable)
+        {
+            replica.AcknowledgePersisted(batch.Number);
+            Send(batch.Messages);
+        }
+
+        foreach (var batch in _durable)
+        {
+            replica.ReleaseOutput(batch);
+        }
+
+        _durable.Clear();
+        while (writer.InFlight < StorageWriter.MaxBatchesInFlight)
+        {
+            var batch = replica.TakeOutput();
+            if (batch.IsEmpty)
+            {
+                break;
+            }
+
+            Send(batch.ImmediateMessages);
+            Answer(batch);
+            if (writer.InFlight == 0 && !_inbox.Reader.TryPeek(out _))
+            {
+                // Nothing to overlap the fsync with, and nothing before it in the writer: writing it here, as the
+                // inline path does, saves the two thread wake-ups of a round trip through the writer.
+                DeliverCompletions();
+                PersistInline(batch);
+                replica.AcknowledgePersisted(batch.Number);
+                Send(batch.Messages);
+                replica.ReleaseOutput(batch);
+                continue;
+            }
+
+            writer.Enqueue(batch);
+        }
+
+        DeliverCompletions();
+    }
+
+    private void PersistInline(OutputBatch batch)
+    {
+        var persisted = _storage.PersistAsync(batch, _stopping.Token);
+        if (persisted.IsCompletedSuccessfully)
+        {
+            persisted.GetAwaiter().GetResult();
+        }
+        else
+        {
+            persisted.AsTask().GetAwaiter().GetResult();
         }
     }
 

@@ -10,17 +10,19 @@ internal sealed class NodeCluster : IAsyncDisposable
 
     private readonly Func<int, PaxosOptions> _options;
 
-    public NodeCluster(int size, Func<int, PaxosOptions>? options = null, Func<int, IReplicaStorage>? storage = null, Func<int, ITransport, ITransport>? wrapTransport = null)
+    /// <param name="storage">Each node's storage; in memory when absent. A null storage lets the node open its own
+    /// (the file log in <see cref="PaxosOptions.DataDirectory"/>).</param>
+    public NodeCluster(int size, Func<int, PaxosOptions>? options = null, Func<int, IReplicaStorage?>? storage = null, Func<int, ITransport, ITransport>? wrapTransport = null)
     {
         Network = new InProcessNetwork(size);
         _options = options ?? (i => Options(i, size));
         Executors = new RecordingExecutor[size];
-        Storage = new IReplicaStorage[size];
+        Storage = new IReplicaStorage?[size];
         Nodes = new PaxosNode[size];
         for (var i = 0; i < size; i++)
         {
             Executors[i] = new RecordingExecutor();
-            Storage[i] = storage?.Invoke(i) ?? new InMemoryReplicaStorage();
+            Storage[i] = storage is null ? new InMemoryReplicaStorage() : storage(i);
             var transport = Network.CreateTransport(new ReplicaId(i));
             Nodes[i] = new PaxosNode(_options(i), Executors[i], wrapTransport?.Invoke(i, transport) ?? transport, Storage[i], seed: (ulong)i);
         }
@@ -32,7 +34,7 @@ internal sealed class NodeCluster : IAsyncDisposable
 
     public RecordingExecutor[] Executors { get; }
 
-    public IReplicaStorage[] Storage { get; }
+    public IReplicaStorage?[] Storage { get; }
 
     public static PaxosOptions Options(int id, int size) => new()
     {

@@ -1,0 +1,145 @@
+namespace Paxos;
+
+/// <summary>
+/// Persists a node's output batches on a thread of its own, so that the node's loop keeps working — taking peer
+/// messages, executing, answering — while an fsync is in flight (DESIGN.md §2: "a driver may pipeline"). Whatever
+/// the loop hands over during one fsync is written together and covered by the next one (group commit across
+/// batches). Batches come back in order, durable, for the loop to acknowledge and send.
+/// </summary>
+/// <remarks>
+/// Only the loop calls <see cref="Enqueue"/> and <see cref="TakeDurable"/>; only the writer's thread touches the
+/// storage. A failed write stops the writer: <see cref="TakeDurable"/> then throws it, and the node faults.
+/// </remarks>
+internal sealed class StorageWriter : IDisposable
+{
+    /// <summary>Batches handed over and not yet taken back; the loop stops taking output from the replica at this
+    /// many, so that the queue is bounded by the disk's pace.</summary>
+    public const int MaxBatchesInFlight = 64;
+
+    private readonly FileReplicaStorage _storage;
+    private readonly Action _onDurable;
+    private readonly object _gate = new();
+    private readonly List<OutputBatch> _queued = [];
+    private readonly List<OutputBatch> _writing = [];
+    private readonly List<OutputBatch> _durable = [];
+    private readonly Thread _thread;
+    private int _inFlight;
+    private Exception? _failure;
+    private bool _stopping;
+
+    /// <param name="storage">The log the batches go to.</param>
+    /// <param name="onDurable">Called on the writer's thread after batches became durable (or the writer failed):
+    /// it wakes the loop.</param>
+    /// <param name="name">The thread's name, for debuggers and dumps.</param>
+    public StorageWriter(FileReplicaStorage storage, Action onDurable, string name)
+    {
+        _storage = storage;
+        _onDurable = onDurable;
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    /// <summary>Batches handed over and not yet taken back durable.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Whether batches (or a failure) wait for <see cref="TakeDurable"/>.</summary>
+    public bool HasDurable
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _durable.Count > 0 || _failure is not null;
+            }
+        }
+    }
+
+    /// <summary>Hands a batch over to be persisted after every batch handed over before it.</summary>
+    public void Enqueue(OutputBatch batch)
+    {
+        lock (_gate)
+        {
+            _queued.Add(batch);
+            _inFlight++;
+            Monitor.Pulse(_gate);
+        }
+    }
+
+    /// <summary>Moves the batches that became durable, oldest first, into <paramref name="into"/>.</summary>
+    /// <exception cref="IOException">The writer failed (as did any other exception the storage threw); the batch it
+    /// was writing and every later one are not durable.</exception>
+    public void TakeDurable(List<OutputBatch> into)
+    {
+        lock (_gate)
+        {
+            into.AddRange(_durable);
+            _inFlight -= _durable.Count;
+            _durable.Clear();
+            if (_failure is { } failure && into.Count == 0)
+            {
+                throw new IOException("The storage failed to persist a batch; the node stops (fail-stop).", failure);
+            }
+        }
+    }
+
+    /// <summary>Stops the thread once the write in flight, if any, is done; what is still queued is never written.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.Pulse(_gate);
+        }
+
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join();
+        }
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            lock (_gate)
+            {
+                while (_queued.Count == 0 && !_stopping)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                if (_stopping)
+                {
+                    return;
+                }
+
+                _writing.AddRange(_queued);
+                _queued.Clear();
+            }
+
+            try
+            {
+                _storage.PersistAll(_writing);
+            }
+            catch (Exception exception)
+            {
+                lock (_gate)
+                {
+                    _failure = exception;
+                    _stopping = true;
+                }
+
+                _onDurable();
+                return;
+            }
+
+            lock (_gate)
+            {
+                _durable.AddRange(_writing);
+            }
+
+            _writing.Clear();
+            _onDurable();
+        }
+    }
+}
