@@ -611,9 +611,7 @@ public sealed class Simulator : IClusterObserver
 
             CollectProbes(paxos);
             _harness.Crash(replica.Id, _random, _config.Faults.LoseUnsyncedWrites);
-            _deferred[victim].Clear();
-            _paused[victim] = false;
-            Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, replica.Id, ReplicaId.None, null, 0));
+            ScheduleRestart(replica.Id);
         }
 
         ScheduleFault(EventKind.Crash, _config.Faults.CrashEveryMicros);
@@ -633,13 +631,19 @@ public sealed class Simulator : IClusterObserver
             CollectProbes(paxos);
         }
 
-        _deferred[id.Value].Clear();
-        _paused[id.Value] = false;
         _crashesBeforeSync++;
         _trace = (_trace ^ (0xC0DEUL + (ulong)id.Value)) * 0x100000001B3UL;
         _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} crash {id} with a batch's fsync in flight"));
-        Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, id, ReplicaId.None, null, 0));
+        ScheduleRestart(id);
         return true;
+    }
+
+    /// <summary>After a crash: what was held for the replica is gone, and it restarts 10 ms to 1.5 s later.</summary>
+    private void ScheduleRestart(ReplicaId id)
+    {
+        _deferred[id.Value].Clear();
+        _paused[id.Value] = false;
+        Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, id, ReplicaId.None, null, 0));
     }
 
     /// <summary>Whether a replica holds intact state: not rebuilding, and not waiting to rebuild.</summary>
@@ -669,9 +673,7 @@ public sealed class Simulator : IClusterObserver
             }
 
             _harness.Wipe(replica.Id);
-            _deferred[victim].Clear();
-            _paused[victim] = false;
-            Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, replica.Id, ReplicaId.None, null, 0));
+            ScheduleRestart(replica.Id);
         }
 
         ScheduleFault(EventKind.Wipe, _config.Faults.WipeEveryMicros);
@@ -699,9 +701,7 @@ public sealed class Simulator : IClusterObserver
 
             // False when no durable record is vouched for yet: then it was an ordinary crash.
             _ = _harness.CrashWithDamagedDisk(replica.Id, _random, _config.Faults.LoseUnsyncedWrites);
-            _deferred[victim].Clear();
-            _paused[victim] = false;
-            Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, replica.Id, ReplicaId.None, null, 0));
+            ScheduleRestart(replica.Id);
         }
 
         ScheduleFault(EventKind.Damage, _config.Faults.DamageEveryMicros);
