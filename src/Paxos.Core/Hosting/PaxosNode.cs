@@ -178,17 +178,44 @@ public sealed class PaxosNode : IAsyncDisposable
         // fsync, so with a loop that never blocks they carry an update or two each, and the followers' disks saturate
         // on fsyncs of a few updates (measured: 5,000 updates/s instead of 18,000 at 64 writers). Blocking on the
         // write is what batches its Proposals.
-        if (_storage is FileReplicaStorage file && !_options.LeaderSendsAccept)
+        // The writer wakes the loop on the thread pool rather than running it itself, so that a turn never holds up
+        // the next fsync.
+        lock (_lifecycle)
         {
-            _writer = new StorageWriter(file, () => Wake(runHere: true), $"Paxos storage r{Id.Value}");
+            ThrowIfStoppedWhileStarting();
+            if (_storage is FileReplicaStorage file && !_options.LeaderSendsAccept)
+            {
+                _writer = new StorageWriter(file, () => Wake(runHere: false), $"Paxos storage r{Id.Value}");
+            }
         }
 
         PublishStatus();
-        await _transport.StartAsync(new Receiver(this), cancellationToken).ConfigureAwait(false);
-        _nodeState = NodeState.Running;
+        try
+        {
+            await _transport.StartAsync(new Receiver(this), cancellationToken).ConfigureAwait(false);
+            lock (_lifecycle)
+            {
+                ThrowIfStoppedWhileStarting();
+                _nodeState = NodeState.Running;
+            }
+        }
+        catch
+        {
+            _writer?.Dispose();
+            throw;
+        }
+
         Wake(runHere: false); // Anything the transport received before the node was running.
         _timer = _timeProvider.CreateTimer(static state => ((PaxosNode)state!).OnTimer(), this, _options.TickInterval, _options.TickInterval);
         NodeLog.Started(_logger, Id, _options.ClusterSize, recovered.LastInstalled);
+    }
+
+    private void ThrowIfStoppedWhileStarting()
+    {
+        if (_nodeState != NodeState.Created)
+        {
+            throw new InvalidOperationException("The node was stopped while it started.");
+        }
     }
 
     /// <summary>
@@ -434,17 +461,28 @@ public sealed class PaxosNode : IAsyncDisposable
 
         try
         {
-            // Drain what is ready, so that one batch (one Proposal, one fsync) covers it all.
-            var drained = 0;
-            while (drained++ < _options.MaxInboxMessages && reader.TryRead(out var input))
+            // With the storage writer, first hand back what it made durable: that may lift the cap below.
+            if (_writer is { } writer)
             {
-                Apply(replica, input);
+                AcknowledgeDurable(replica, writer);
             }
 
-            var ticks = Math.Min(Interlocked.Exchange(ref _pendingTicks, 0), MaxTicksPerIteration);
-            for (var i = 0; i < ticks; i++)
+            // Drain what is ready, so that one batch (one Proposal, one fsync) covers it all. At the writer's cap the
+            // inputs stay in the bounded inbox (which then drops peer messages and refuses submissions) rather than
+            // piling up as output in the replica while the disk catches up.
+            if (!AtWriteCap)
             {
-                replica.Tick();
+                var drained = 0;
+                while (drained++ < _options.MaxInboxMessages && reader.TryRead(out var input))
+                {
+                    Apply(replica, input);
+                }
+
+                var ticks = Math.Min(Interlocked.Exchange(ref _pendingTicks, 0), MaxTicksPerIteration);
+                for (var i = 0; i < ticks; i++)
+                {
+                    replica.Tick();
+                }
             }
 
             ProcessOutput(replica);
@@ -468,7 +506,10 @@ public sealed class PaxosNode : IAsyncDisposable
 
     private bool HasWork(ChannelReader<Input> reader) =>
         !_stopping.IsCancellationRequested
-        && (reader.TryPeek(out _) || Volatile.Read(ref _pendingTicks) > 0 || _writer?.HasDurable == true);
+        && (_writer?.HasDurable == true || (!AtWriteCap && (reader.TryPeek(out _) || Volatile.Read(ref _pendingTicks) > 0)));
+
+    /// <summary>Whether the storage writer holds as many batches as it may: the loop then waits for the disk.</summary>
+    private bool AtWriteCap => _writer is { } writer && writer.InFlight >= StorageWriter.MaxBatchesInFlight;
 
     private void Apply(PaxosReplica replica, Input input)
     {
@@ -553,19 +594,7 @@ public sealed class PaxosNode : IAsyncDisposable
     /// </summary>
     private void ProcessOutputPipelined(PaxosReplica replica, StorageWriter writer)
     {
-        writer.TakeDurable(_durable);
-        foreach (var batch in _durable)
-        {
-            replica.AcknowledgePersisted(batch.Number);
-            Send(batch.Messages);
-        }
-
-        foreach (var batch in _durable)
-        {
-            replica.ReleaseOutput(batch);
-        }
-
-        _durable.Clear();
+        AcknowledgeDurable(replica, writer);
         while (writer.InFlight < StorageWriter.MaxBatchesInFlight)
         {
             var batch = replica.TakeOutput();
@@ -592,6 +621,24 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         DeliverCompletions();
+    }
+
+    /// <summary>Acknowledges and sends the batches the writer made durable, oldest first.</summary>
+    private void AcknowledgeDurable(PaxosReplica replica, StorageWriter writer)
+    {
+        writer.TakeDurable(_durable);
+        foreach (var batch in _durable)
+        {
+            replica.AcknowledgePersisted(batch.Number);
+            Send(batch.Messages);
+        }
+
+        foreach (var batch in _durable)
+        {
+            replica.ReleaseOutput(batch);
+        }
+
+        _durable.Clear();
     }
 
     private void PersistInline(OutputBatch batch)

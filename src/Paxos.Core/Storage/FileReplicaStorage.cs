@@ -244,8 +244,9 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     }
 
     /// <summary>The log records first, then the view, then the one fsync of the log. A crash anywhere in between
-    /// leaves some of the batch's records and maybe its view: any such mix is a state the replica could have
-    /// crashed in, since nothing of the batch was sent yet.</summary>
+    /// leaves some of the batch's records and maybe its view (and, in a group of <see cref="PersistAll"/>, some of
+    /// the earlier batches' records): any such mix is a state the replica could have crashed in, since no message
+    /// of any batch in the group was sent yet.</summary>
     /// <returns>Whether a sync is still owed: <paramref name="syncOwed"/>, unless this call synced.</returns>
     private bool Write(OutputBatch batch, int bytes, ViewNumber? view, bool syncOwed, bool syncNow)
     {
