@@ -65,17 +65,19 @@ internal sealed class StorageWriter : IDisposable
         }
     }
 
-    /// <summary>Moves the batches that became durable, oldest first, into <paramref name="into"/>.</summary>
+    /// <summary>Moves the batches that became durable, oldest first, into <paramref name="into"/>; once none are left
+    /// and the writer failed, throws.</summary>
     /// <exception cref="IOException">The writer failed (as did any other exception the storage threw); the batch it
     /// was writing and every later one are not durable.</exception>
     public void TakeDurable(List<OutputBatch> into)
     {
         lock (_gate)
         {
+            var taken = _durable.Count;
             into.AddRange(_durable);
-            _inFlight -= _durable.Count;
+            _inFlight -= taken;
             _durable.Clear();
-            if (_failure is { } failure && into.Count == 0)
+            if (_failure is { } failure && taken == 0)
             {
                 throw new IOException("The storage failed to persist a batch; the node stops (fail-stop).", failure);
             }
