@@ -310,7 +310,7 @@ public class PaxosNodeDurabilityTests
     }
 
     [Test]
-    public async Task Under_concurrent_load_on_file_logs_every_answered_update_is_in_every_replica_s_log()
+    public async Task Under_concurrent_load_on_file_logs_every_answered_update_is_in_every_replica_s_log([Values] bool leaderSendsAccept)
     {
         // The file log is written by the node's storage writer thread while the loop goes on (pipelining, group
         // commit across batches): answers, sends and writes interleave, and the logs must still hold everything.
@@ -323,6 +323,7 @@ public class PaxosNodeDurabilityTests
             {
                 var options = NodeCluster.Options(i, 3);
                 options.DataDirectory = Path.Combine(root, $"r{i}");
+                options.LeaderSendsAccept = leaderSendsAccept;
                 return options;
             }
 
