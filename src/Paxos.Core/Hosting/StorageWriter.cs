@@ -84,7 +84,8 @@ internal sealed class StorageWriter : IDisposable
         }
     }
 
-    /// <summary>Stops the thread once the write in flight, if any, is done; what is still queued is never written.</summary>
+    /// <summary>Stops the thread once it has written what was handed over (a graceful stop keeps everything the
+    /// replica processed, as writing inline would); after a failure it writes nothing more.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -110,9 +111,9 @@ internal sealed class StorageWriter : IDisposable
                     Monitor.Wait(_gate);
                 }
 
-                if (_stopping)
+                if (_queued.Count == 0 || _failure is not null)
                 {
-                    return;
+                    return; // Stopping, with nothing left to write (or nothing that may be written).
                 }
 
                 _writing.AddRange(_queued);

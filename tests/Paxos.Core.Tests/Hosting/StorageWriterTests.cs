@@ -47,6 +47,25 @@ public class StorageWriterTests
     }
 
     [Test]
+    public void A_graceful_stop_writes_everything_handed_over_first()
+    {
+        var storage = Open(_temp.Path);
+        Load(storage);
+        var writer = new StorageWriter(storage, () => { }, "test storage");
+        for (var i = 1; i <= 20; i++)
+        {
+            writer.Enqueue(OrderedBatch(i, sequence: i, client: i, timestamp: 1));
+        }
+
+        writer.Dispose();
+        storage.Dispose();
+
+        using var reopened = Open(_temp.Path);
+        Load(reopened).OrderedSlots.Select(o => o.Sequence.Value).Should().Equal(Enumerable.Range(1, 20).Select(i => (long)i),
+            "even the lazily written ordered slots are on disk after a stop");
+    }
+
+    [Test]
     public void A_failed_write_is_thrown_to_the_loop_and_nothing_after_it_comes_back()
     {
         var storage = Open(_temp.Path);
