@@ -29,6 +29,14 @@ if (args.Length > 0 && args[0] == "--udp")
     }
 }
 
+// `--fsync` measures what a durable batch costs the file log on this disk.
+if (args.Length > 0 && args[0] == "--fsync")
+{
+    var batches = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2000;
+    var runs = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3;
+    return FsyncBenchmark.Run(batches, runs);
+}
+
 // `--cluster` measures the in-process 3-replica cluster (median of runs); anything else goes to
 // BenchmarkDotNet (`--filter *` runs every micro-benchmark).
 if (args.Length > 0 && args[0] == "--cluster")

@@ -87,20 +87,7 @@ internal sealed class CommandOptions
 
     public string? Text(string name) => _values.TryGetValue(name, out var value) ? value : null;
 
-    public int Int(string name, int fallback, int min, int max)
-    {
-        if (Text(name) is not { } text)
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw new UsageException($"--{name} must be a whole number from {min} to {max}; got '{text}'.");
-        }
-
-        return value;
-    }
+    public int Int(string name, int fallback, int min, int max) => (int)Long(name, fallback, min, max);
 
     public long Long(string name, long fallback, long min, long max)
     {

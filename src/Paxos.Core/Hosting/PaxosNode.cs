@@ -580,16 +580,16 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// The same contract with the writes on the <see cref="StorageWriter"/>'s thread: first acknowledge and send the
-    /// batches it made durable (in order: a batch's messages wait for it and every batch before it), then take the
-    /// replica's new output, send its immediate messages, answer, and hand it to the writer. While an fsync is in
+    /// The same contract with the writes on the <see cref="StorageWriter"/>'s thread. The iteration began by
+    /// acknowledging and sending the batches the writer made durable (<see cref="AcknowledgeDurable"/>, in order: a
+    /// batch's messages wait for it and every batch before it); here the replica's new output is taken, its
+    /// immediate messages sent, its replies answered, and it is handed to the writer. While an fsync is in
     /// flight the loop goes on taking messages; what they produce is written together and covered by the next fsync.
     /// At <see cref="StorageWriter.MaxBatchesInFlight"/> batches handed over, output stays in the replica until the
     /// disk catches up.
     /// </summary>
     private void ProcessOutputPipelined(PaxosReplica replica, StorageWriter writer)
     {
-        AcknowledgeDurable(replica, writer);
         while (writer.InFlight < StorageWriter.MaxBatchesInFlight)
         {
             var batch = replica.TakeOutput();

@@ -25,6 +25,7 @@ internal sealed class StorageWriter : IDisposable
     private readonly Thread _thread;
     private int _inFlight;
     private Exception? _failure;
+    private bool _hasDurable;
     private bool _stopping;
 
     /// <param name="storage">The log the batches go to.</param>
@@ -42,17 +43,9 @@ internal sealed class StorageWriter : IDisposable
     /// <summary>Batches handed over and not yet taken back durable.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Whether batches (or a failure) wait for <see cref="TakeDurable"/>.</summary>
-    public bool HasDurable
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _durable.Count > 0 || _failure is not null;
-            }
-        }
-    }
+    /// <summary>Whether batches (or a failure) wait for <see cref="TakeDurable"/>. Read without the lock: the loop
+    /// asks on every turn, and the writer sets it before it wakes the loop.</summary>
+    public bool HasDurable => Volatile.Read(ref _hasDurable);
 
     /// <summary>Hands a batch over to be persisted after every batch handed over before it.</summary>
     public void Enqueue(OutputBatch batch)
@@ -77,6 +70,7 @@ internal sealed class StorageWriter : IDisposable
             into.AddRange(_durable);
             _inFlight -= taken;
             _durable.Clear();
+            Volatile.Write(ref _hasDurable, _failure is not null);
             if (_failure is { } failure && taken == 0)
             {
                 throw new IOException("The storage failed to persist a batch; the node stops (fail-stop).", failure);
@@ -130,6 +124,7 @@ internal sealed class StorageWriter : IDisposable
                 {
                     _failure = exception;
                     _stopping = true;
+                    Volatile.Write(ref _hasDurable, true);
                 }
 
                 _onDurable();
@@ -139,6 +134,7 @@ internal sealed class StorageWriter : IDisposable
             lock (_gate)
             {
                 _durable.AddRange(_writing);
+                Volatile.Write(ref _hasDurable, true);
             }
 
             _writing.Clear();

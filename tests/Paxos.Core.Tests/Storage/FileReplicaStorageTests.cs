@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;
@@ -379,30 +378,5 @@ public class FileReplicaStorageTests
 
         Describe(Load(storage)).Should().Equal(Describe(Load(memory)));
         Load(storage).PendingUpdates.Select(Describe).Should().Equal(Describe(U(5, 2)), Describe(U(3, 3)), Describe(U(9, 1)));
-    }
-
-    // ---- A benchmark-style check, run by hand: dotnet test --filter Name~Fsyncs_per_second ----
-
-    [Test]
-    [Explicit("Measures the disk; prints, asserts nothing about speed.")]
-    public void Fsyncs_per_second_for_4_KiB_appends([Values] bool preallocate)
-    {
-        const int Batches = 2000;
-        using var storage = Open(_temp.Path, preallocate, segmentBytes: 64L << 20);
-        Load(storage);
-        var payload = 4096 - 25 - 8 - 1 - 24;
-        var started = Stopwatch.GetTimestamp();
-        for (var i = 1; i <= Batches; i++)
-        {
-            Persist(storage, PendingBatch(i, 1 + (i % 7), i, payload));
-        }
-
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        var fsyncTime = TimeSpan.FromTicks(storage.Counters.FsyncTimeTicks);
-        TestContext.Out.WriteLine(
-            $"preallocate={preallocate}: {Batches} batches of {storage.Counters.BytesWritten / Batches} bytes in {elapsed.TotalMilliseconds:F0} ms: " +
-            $"{Batches / elapsed.TotalSeconds:F0} batches/s, {storage.Counters.Fsyncs} fsyncs taking {fsyncTime.TotalMilliseconds:F0} ms " +
-            $"({storage.Counters.Fsyncs / fsyncTime.TotalSeconds:F0} fsyncs/s of fsync time)");
-        storage.Counters.BytesWritten.Should().Be(Batches * 4096L);
     }
 }
