@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
@@ -126,6 +125,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         {
             ThrowIfUnusable();
             Persist(batch, syncOwed: false, last: true);
+            WritePending();
         }
 
         return ValueTask.CompletedTask;
@@ -148,6 +148,22 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             {
                 owed = Persist(batches[i], owed, last: i == batches.Count - 1);
             }
+
+            WritePending();
+        }
+    }
+
+    /// <summary>Writes out what the segment still buffers (records of batches that needed no sync): every call
+    /// leaves the file holding all it was given, as a write per batch would.</summary>
+    private void WritePending()
+    {
+        try
+        {
+            _segment?.WritePending();
+        }
+        catch (Exception exception) when (Fault(exception))
+        {
+            throw;
         }
     }
 
@@ -312,17 +328,9 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             segment = Roll(segment);
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(bytes);
-        try
-        {
-            var records = buffer.AsSpan(0, bytes);
-            WalBatchEncoder.Encode(batch, segment.DurableOffset, records, segment.Offset, segment.Salt);
-            segment.Append(records);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        var records = segment.BeginAppend(bytes);
+        WalBatchEncoder.Encode(batch, segment.DurableOffset, records, segment.Offset, segment.Salt);
+        segment.EndAppend(bytes);
     }
 
     /// <summary>Starts the next segment. The current one is made durable in full first, so that recovery can

@@ -23,7 +23,7 @@ public class StorageWriterTests
         var storage = Open(_temp.Path);
         Load(storage);
         using var woken = new SemaphoreSlim(0);
-        var writer = new StorageWriter(storage, () => woken.Release(), "test storage");
+        var writer = new StorageWriter(storage, _ => woken.Release(), "test storage");
 
         for (var i = 1; i <= 50; i++)
         {
@@ -51,7 +51,7 @@ public class StorageWriterTests
     {
         var storage = Open(_temp.Path);
         Load(storage);
-        var writer = new StorageWriter(storage, () => { }, "test storage");
+        var writer = new StorageWriter(storage, _ => { }, "test storage");
         for (var i = 1; i <= 20; i++)
         {
             writer.Enqueue(OrderedBatch(i, sequence: i, client: i, timestamp: 1));
@@ -71,7 +71,7 @@ public class StorageWriterTests
         var storage = Open(_temp.Path);
         Load(storage);
         using var woken = new SemaphoreSlim(0);
-        using var writer = new StorageWriter(storage, () => woken.Release(), "test storage");
+        using var writer = new StorageWriter(storage, _ => woken.Release(), "test storage");
         writer.Enqueue(PendingBatch(1, client: 1, timestamp: 1));
         woken.Wait(Patience).Should().BeTrue();
         var back = new List<OutputBatch>();
