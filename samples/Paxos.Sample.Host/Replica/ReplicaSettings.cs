@@ -24,6 +24,10 @@ internal sealed record ReplicaSettings(
 
     public const int DefaultTickMillis = 10;
 
+    /// <summary>The default largest datagram when every replica is on a loopback address: loopback's MTU is 65,536,
+    /// so an 8 KiB datagram is never fragmented there, and a Proposal carries a full batch of 64-byte updates.</summary>
+    public const int LoopbackMaxDatagramBytes = 8192;
+
     /// <summary>The client port is the UDP port plus this, unless <c>--client-port</c> says otherwise.</summary>
     public const int ClientPortOffset = 100;
 
@@ -66,7 +70,7 @@ internal sealed record ReplicaSettings(
             new IPEndPoint(udp.Address, clientPort),
             key,
             line.Int("tick-ms", DefaultTickMillis, 1, 1000),
-            line.Int("max-datagram-bytes", UdpTransportOptions.DefaultMaxDatagramBytes, UdpTransportOptions.MinDatagramBytes, UdpTransportOptions.MaxDatagramBytesLimit),
+            line.Int("max-datagram-bytes", AllLoopback(peers) ? LoopbackMaxDatagramBytes : UdpTransportOptions.DefaultMaxDatagramBytes, UdpTransportOptions.MinDatagramBytes, UdpTransportOptions.MaxDatagramBytesLimit),
             line.Has("child"),
             DataDirectoryOption(line),
             line.Has("rebuild"),
@@ -112,6 +116,10 @@ internal sealed record ReplicaSettings(
         var peers = string.Join(',', udpPorts.Select((port, i) => string.Create(CultureInfo.InvariantCulture, $"{i}=127.0.0.1:{port}")));
         return ["--id", id.ToString(CultureInfo.InvariantCulture), "--peers", peers, "--client-port", clientPorts[id].ToString(CultureInfo.InvariantCulture)];
     }
+
+    /// <summary>Whether every replica's endpoint is a loopback address (the whole cluster on one machine).</summary>
+    private static bool AllLoopback(IReadOnlyDictionary<int, string> peers) =>
+        peers.All(peer => IPAddress.IsLoopback(ParseEndpoint(peer.Value, $"--peers entry {peer.Key}").Address));
 
     /// <summary><c>--data-dir</c> as a full path, so that what the replica prints is unambiguous; null when absent.</summary>
     private static string? DataDirectoryOption(CommandOptions line)

@@ -27,6 +27,10 @@ public sealed partial class PaxosReplica
     /// <summary>The leader's Accepts of its own Proposals, durable since the last batch: they go out at once.</summary>
     private readonly List<SelfAcceptance> _leaderAcceptsToSend = [];
 
+    /// <summary>The latest view whose leader's Proposals reached this replica counting as the leader's acceptance
+    /// (<see cref="Proposal.ImpliesLeaderAcceptance"/>); 0 for none.</summary>
+    private long _leaderAcceptanceImpliedInView;
+
     private Timeout _proposalTimer;
     private Timeout _heartbeatTimer;
 
@@ -264,6 +268,11 @@ public sealed partial class PaxosReplica
 
         var view = message.View.Value;
         var leaderBit = message.ImpliesLeaderAcceptance ? Bit(message.Sender) : 0UL;
+        if (message.ImpliesLeaderAcceptance && view > _leaderAcceptanceImpliedInView)
+        {
+            _leaderAcceptanceImpliedInView = view;
+        }
+
         var changed = false;
         for (var i = 0; i < updates.Length; i++)
         {
@@ -535,16 +544,32 @@ public sealed partial class PaxosReplica
 
     private void SendAccept(SelfAcceptance range, bool immediate)
     {
-        var accept = new Accept(_id, new ViewNumber(range.View), new SequenceNumber(range.First), new SequenceNumber(range.Last));
+        var view = new ViewNumber(range.View);
+        var accept = new Accept(_id, view, new SequenceNumber(range.First), new SequenceNumber(range.Last));
         if (immediate)
         {
             BroadcastImmediate(accept);
+        }
+        else if (OnlyLeaderNeedsAccept(view))
+        {
+            Send(LeaderOf(view), accept);
         }
         else
         {
             Broadcast(accept);
         }
     }
+
+    /// <summary>
+    /// Whether this non-leader's Accept for <paramref name="view"/> is of use to its leader alone: when a quorum is
+    /// two (clusters of two or three) and the view's Proposals count as the leader's acceptance, every other
+    /// non-leader orders with the Proposal and its own durable acceptance, and an Accept of ours would only cost
+    /// it a datagram (a third of a three-replica cluster's traffic per update). The leader still hears every
+    /// Accept: it orders by them, retransmits by them and answers its clients. With a larger quorum, or under
+    /// <see cref="PaxosOptions.LeaderSendsAccept"/> (whose Proposals do not count), Accepts go to all (TR Fig. 4).
+    /// </summary>
+    private bool OnlyLeaderNeedsAccept(ViewNumber view) =>
+        _quorum <= 2 && view.Value == _leaderAcceptanceImpliedInView && LeaderOf(view) != _id;
 
     private void OnGlobalOrderingTimers(bool proposalDue, bool heartbeatDue)
     {

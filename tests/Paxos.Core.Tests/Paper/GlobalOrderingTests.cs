@@ -93,7 +93,8 @@ public class GlobalOrderingTests
     public void Non_leader_accepts_a_Proposal_persists_it_and_sends_one_Accept_range_to_all()
     {
         // §9.2: apply, sync the Proposal, then send Accept to all servers (TR Fig. 10 B; departure: one Accept per range).
-        var fixture = NonLeaderOfView1();
+        // Five replicas: a quorum of three, so another non-leader needs this Accept to order.
+        var fixture = NonLeaderOfView1(clusterSize: 5);
         var proposal = Proposal(1, 1, 1, U(1, 1, origin: 1), U(2, 1, origin: 1), U(3, 1, origin: 1));
 
         var batch = fixture.Deliver(proposal);
@@ -103,6 +104,35 @@ public class GlobalOrderingTests
         var (to, accept) = batch.Messages.Should().ContainSingle().Subject;
         to.IsNone.Should().BeTrue("Accepts go to all servers, not only the leader");
         accept.ToString().Should().Be("Accept v=1 seq=1..3");
+    }
+
+    [Test]
+    public void In_a_cluster_of_three_a_non_leader_sends_its_Accept_to_the_leader_only()
+    {
+        // Departure: with a quorum of two and Proposals that count as the leader's acceptance, the other non-leader
+        // orders with the Proposal and its own durable acceptance; only the leader needs this Accept.
+        var fixture = NonLeaderOfView1();
+
+        var batch = fixture.Deliver(Proposal(1, 1, 1, U(1, 1, origin: 1), U(2, 1, origin: 1)));
+
+        var (to, accept) = batch.Messages.Should().ContainSingle().Subject;
+        to.Should().Be(R(1), "the leader of view 1 is replica 1");
+        accept.ToString().Should().Be("Accept v=1 seq=1..2");
+        fixture.Status.LocalAru.Should().Be(S(2), "the Proposal and its own durable acceptance are a quorum of two");
+    }
+
+    [Test]
+    public void In_a_cluster_of_three_Accepts_go_to_all_when_Proposals_do_not_count_as_the_leaders_acceptance()
+    {
+        // LeaderSendsAccept: the leader's acceptance arrives as an Accept of its own, once its write is durable; the
+        // other non-leader may order first with this replica's Accept, so it gets one.
+        var fixture = NonLeaderOfView1();
+
+        var batch = fixture.Deliver(new Proposal(R(1), V(1), S(1), [U(1, 1, origin: 1)], impliesLeaderAcceptance: false));
+
+        var (to, accept) = batch.Messages.Should().ContainSingle().Subject;
+        to.IsNone.Should().BeTrue();
+        accept.ToString().Should().Be("Accept v=1 seq=1");
     }
 
     [Test]
