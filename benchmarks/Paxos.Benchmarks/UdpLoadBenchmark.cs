@@ -9,13 +9,13 @@ using Paxos.Sample.Replica;
 namespace Paxos.Benchmarks;
 
 /// <summary>What the UDP load generator runs: <c>--writers 1,64 --runs 3 --seconds 10 --warmup 3 --payload-bytes 64
-/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept]</c>.</summary>
+/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept] [--inline-completions]</c>.</summary>
 /// <param name="DataRoot">Where durable runs put their replicas' data directories (a fresh directory per run,
 /// deleted after it); null for runs in memory.</param>
 internal sealed record UdpLoadOptions(
-    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept)
+    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept, bool InlineCompletions)
 {
-    public static readonly string[] Flags = ["durable", "leader-sends-accept"];
+    public static readonly string[] Flags = ["durable", "leader-sends-accept", "inline-completions"];
 
     public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms", "data-dir"];
 
@@ -39,7 +39,8 @@ internal sealed record UdpLoadOptions(
             line.Has("max-datagram-bytes") ? line.Int("max-datagram-bytes", 0, 576, 65_507) : null,
             line.Has("tick-ms") ? line.Int("tick-ms", 0, 1, 1000) : null,
             line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null,
-            line.Has("leader-sends-accept"));
+            line.Has("leader-sends-accept"),
+            line.Has("inline-completions"));
     }
 
     /// <summary>Arguments replica <paramref name="replica"/> gets after its own: its data directory under
@@ -51,6 +52,11 @@ internal sealed record UdpLoadOptions(
         if (LeaderSendsAccept)
         {
             arguments.Add("--leader-sends-accept");
+        }
+
+        if (InlineCompletions)
+        {
+            arguments.Add("--inline-completions");
         }
 
         if (runDirectory is not null)
@@ -88,6 +94,7 @@ internal static class UdpLoadBenchmark
         var command = Locate(options.HostDll);
         var storage = options.DataRoot is { } root ? $"durable: a write-ahead log per replica under {root} (a fresh directory per run, deleted after), fsync before every acknowledgement" : "storage in memory (no fsync)";
         storage += options.LeaderSendsAccept ? "; LeaderSendsAccept on" : string.Empty;
+        storage += options.InlineCompletions ? "; UnsafePreferInlineCompletions on" : string.Empty;
         Console.WriteLine(Say($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; {storage}"));
         WarnIfDebug(command);
         var table = new List<(int Writers, List<RunResult> Runs)>();

@@ -55,6 +55,9 @@ internal static class HelpText
           --leader-sends-accept    the leader writes its own Proposal in parallel with its peers and counts
                                    its acceptance by an explicit Accept once durable (PfSB's variant: one
                                    fsync less on the commit path; helps when the disk is slow)
+          --inline-completions     PaxosOptions.UnsafePreferInlineCompletions: answers complete on the thread
+                                   that ran the loop (one thread wake-up less per answer); used by the load
+                                   generator, whose writers' continuations are short and never block
           --client-port P          TCP port for clients, on the same address (default: the UDP port + 100)
           --cluster-key BASE64     shared secret (16+ bytes) of the cluster: every datagram is then
                                    authenticated with HMAC-SHA256 (default: CRC-32C only)

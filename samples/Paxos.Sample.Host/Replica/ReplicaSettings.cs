@@ -17,7 +17,8 @@ internal sealed record ReplicaSettings(
     string? DataDirectory = null,
     bool Rebuild = false,
     bool KeepHistory = true,
-    bool LeaderSendsAccept = false)
+    bool LeaderSendsAccept = false,
+    bool InlineCompletions = false)
 {
     /// <summary>The cluster id every sample replica uses; frames of other clusters are dropped.</summary>
     public const uint ClusterId = 0x5A4D_91E5;
@@ -31,14 +32,14 @@ internal sealed record ReplicaSettings(
     /// <summary>The client port is the UDP port plus this, unless <c>--client-port</c> says otherwise.</summary>
     public const int ClientPortOffset = 100;
 
-    public static readonly string[] Flags = ["child", "rebuild", "no-history", "leader-sends-accept"];
+    public static readonly string[] Flags = ["child", "rebuild", "no-history", "leader-sends-accept", "inline-completions"];
 
     public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes", "data-dir"];
 
     public int ClusterSize => Peers.Count;
 
     /// <summary>Reads <c>--id 2 --peers 0=host:port,1=host:port,2=host:port [--client-port P] [--cluster-key K]
-    /// [--tick-ms T] [--max-datagram-bytes B] [--data-dir DIR] [--rebuild] [--no-history] [--leader-sends-accept]</c>.</summary>
+    /// [--tick-ms T] [--max-datagram-bytes B] [--data-dir DIR] [--rebuild] [--no-history] [--leader-sends-accept] [--inline-completions]</c>.</summary>
     /// <exception cref="UsageException">Something is missing or out of range.</exception>
     public static ReplicaSettings From(CommandOptions line)
     {
@@ -75,7 +76,8 @@ internal sealed record ReplicaSettings(
             DataDirectoryOption(line),
             line.Has("rebuild"),
             !line.Has("no-history"),
-            line.Has("leader-sends-accept"));
+            line.Has("leader-sends-accept"),
+            line.Has("inline-completions"));
     }
 
     /// <summary>The replica's protocol options: defaults, but for this replica's id, size and tick, and messages as
@@ -89,6 +91,7 @@ internal sealed record ReplicaSettings(
         DataDirectory = DataDirectory,
         RebuildFromPeers = Rebuild,
         LeaderSendsAccept = LeaderSendsAccept,
+        UnsafePreferInlineCompletions = InlineCompletions,
     };
 
     public UdpTransportOptions UdpOptions()

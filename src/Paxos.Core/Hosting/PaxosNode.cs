@@ -39,10 +39,14 @@ public sealed class PaxosNode : IAsyncDisposable
     /// transport's receive thread goes back to receiving.</summary>
     private const int MaxIterationsPerTurn = 16;
 
+    /// <summary>How deeply answers delivered on the loop's thread may nest (a delivery wakes a turn, whose answers
+    /// are delivered, ...) before the next ones go to the thread pool instead.</summary>
+    private const int MaxInlineDeliveryDepth = 4;
+
     [ThreadStatic]
     private static bool _threadInTurn;
 
-    /// <summary>The node whose answers this thread is delivering (<see cref="DeliverOnPool"/>), if any.</summary>
+    /// <summary>The node whose answers this thread is delivering (<see cref="Deliver"/>), if any.</summary>
     [ThreadStatic]
     private static PaxosNode? _deliveringFor;
 
@@ -50,7 +54,13 @@ public sealed class PaxosNode : IAsyncDisposable
     [ThreadStatic]
     private static bool _wakeAfterDelivery;
 
-    private static readonly Action<PaxosNode> RunTurnOnPool = static node => node.RunTurn(MaxIterationsPerTurn);
+    /// <summary>Deliveries running on this thread, one inside another.</summary>
+    [ThreadStatic]
+    private static int _inlineDeliveryDepth;
+
+    private static readonly Action<PaxosNode> RunTurnOnPool = static node => node.RunTurn(MaxIterationsPerTurn, deliverHere: true);
+
+    private static readonly Action<(PaxosNode Node, List<Completion> Completions)> DeliverOnPool = static work => Deliver(work.Node, work.Completions);
 
     /// <summary>
     /// Completes one batch of answers. Callers that submit their next update from the continuation (the common
@@ -58,14 +68,15 @@ public sealed class PaxosNode : IAsyncDisposable
     /// their updates together, on this thread, instead of the first submission waking a pool thread for a
     /// Proposal of its own while the rest are still being answered.
     /// </summary>
-    private static readonly Action<(PaxosNode Node, List<Completion> Completions)> DeliverOnPool = static work =>
+    private static void Deliver(PaxosNode node, List<Completion> completions)
     {
         var previous = _deliveringFor;
-        _deliveringFor = work.Node;
+        _deliveringFor = node;
         _wakeAfterDelivery = false;
+        _inlineDeliveryDepth++;
         try
         {
-            foreach (var completion in work.Completions)
+            foreach (var completion in completions)
             {
                 if (completion.Error is null)
                 {
@@ -76,18 +87,20 @@ public sealed class PaxosNode : IAsyncDisposable
                     completion.Source.TrySetException(completion.Error);
                 }
             }
+
+            _deliveringFor = previous;
+            if (_wakeAfterDelivery)
+            {
+                _wakeAfterDelivery = false;
+                node.Wake(runHere: true, deliverHere: true);
+            }
         }
         finally
         {
             _deliveringFor = previous;
+            _inlineDeliveryDepth--;
         }
-
-        if (_wakeAfterDelivery)
-        {
-            _wakeAfterDelivery = false;
-            work.Node.Wake(runHere: true);
-        }
-    };
+    }
 
     private readonly PaxosOptions _options;
     private readonly IExecutor _executor;
@@ -121,6 +134,9 @@ public sealed class PaxosNode : IAsyncDisposable
 
     /// <summary>Answers decided in the current iteration, handed to the thread pool together at its end.</summary>
     private List<Completion> _completions = [];
+
+    /// <summary>Whether the turn that owns the loop keeps its answers to deliver on its own thread.</summary>
+    private bool _collectCompletions;
 
     /// <summary>1 while a turn of the loop runs (or is queued to run); it is the loop's lock. Once the node stops or
     /// faults it stays 1 for good, so no turn ever runs again.</summary>
@@ -422,7 +438,7 @@ public sealed class PaxosNode : IAsyncDisposable
     /// transport delivers on the sender's turn), else on the thread pool. If a turn is running, it sees the post:
     /// it looks at the inbox once more after it lets go of the loop.
     /// </summary>
-    private void Wake(bool runHere, int maxIterations = MaxIterationsPerTurn)
+    private void Wake(bool runHere, int maxIterations = MaxIterationsPerTurn, bool deliverHere = true)
     {
         if (_nodeState != NodeState.Running || Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
         {
@@ -431,7 +447,7 @@ public sealed class PaxosNode : IAsyncDisposable
 
         if (runHere && !_threadInTurn)
         {
-            RunTurn(maxIterations);
+            RunTurn(maxIterations, deliverHere);
         }
         else
         {
@@ -445,15 +461,20 @@ public sealed class PaxosNode : IAsyncDisposable
     /// costs no thread wake-up — and hands any further work to the thread pool; with more to write it only wakes
     /// the loop on the pool and goes straight to the next fsync, which a turn must never hold up.
     /// </summary>
-    private void WakeFromWriter(bool moreToWrite) => Wake(runHere: !moreToWrite, maxIterations: 1);
+    private void WakeFromWriter(bool moreToWrite) => Wake(runHere: !moreToWrite, maxIterations: 1, deliverHere: false);
 
     /// <summary>One turn of the loop, by the thread that owns it (<see cref="_turnOwned"/> is 1): at most
-    /// <paramref name="maxIterations"/> iterations here, the rest on the thread pool.</summary>
-    private void RunTurn(int maxIterations)
+    /// <paramref name="maxIterations"/> iterations here, the rest on the thread pool. With
+    /// <see cref="PaxosOptions.UnsafePreferInlineCompletions"/> and <paramref name="deliverHere"/>, the answers the
+    /// turn decides are delivered on this thread once it has let go of the loop, instead of on the thread pool.</summary>
+    private void RunTurn(int maxIterations, bool deliverHere)
     {
         var replica = _replica!;
         var reader = _inbox.Reader;
+        deliverHere = deliverHere && _options.UnsafePreferInlineCompletions && _inlineDeliveryDepth < MaxInlineDeliveryDepth;
+        List<Completion>? collected = null;
         _threadInTurn = true;
+        _collectCompletions = deliverHere;
         try
         {
             while (true)
@@ -462,6 +483,8 @@ public sealed class PaxosNode : IAsyncDisposable
                 {
                     if (!RunIteration(replica, reader))
                     {
+                        collected = deliverHere ? TakeCollected(collected) : null;
+
                         // Stopping: let go, so that StopAsync takes the loop. Faulted: keep it, so no turn runs again.
                         if (_nodeState != NodeState.Faulted)
                         {
@@ -472,6 +495,7 @@ public sealed class PaxosNode : IAsyncDisposable
                     }
                 }
 
+                collected = deliverHere ? TakeCollected(collected) : null;
                 if (HasWork(reader))
                 {
                     // Still busy: the rest runs on the thread pool, and this thread goes back to its own work.
@@ -485,12 +509,42 @@ public sealed class PaxosNode : IAsyncDisposable
                 {
                     return;
                 }
+
+                _collectCompletions = deliverHere;
             }
         }
         finally
         {
             _threadInTurn = false;
+            if (collected is not null)
+            {
+                Deliver(this, collected);
+            }
         }
+    }
+
+    /// <summary>Takes the answers this turn kept for delivery on its own thread (while it still owns the loop), and
+    /// stops keeping them: whoever owns the loop next decides for itself.</summary>
+    private List<Completion>? TakeCollected(List<Completion>? collected)
+    {
+        _collectCompletions = false;
+        if (_completions.Count == 0)
+        {
+            return collected;
+        }
+
+        if (collected is null)
+        {
+            collected = _completions;
+            _completions = new List<Completion>(Math.Min(collected.Count, 1024));
+        }
+        else
+        {
+            collected.AddRange(_completions);
+            _completions.Clear();
+        }
+
+        return collected;
     }
 
     /// <summary>Drains the inbox, applies the pending ticks and the output; false once the node stopped or faulted.</summary>
@@ -766,10 +820,12 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     /// <summary>Hands the answers decided so far to one thread-pool work item, which completes their tasks in order.
-    /// Their continuations (the callers' code) run there, never on the loop, and a whole batch costs one work item.</summary>
+    /// Their continuations (the callers' code) run there, never on the loop, and a whole batch costs one work item.
+    /// A turn that delivers on its own thread (<see cref="PaxosOptions.UnsafePreferInlineCompletions"/>) keeps
+    /// them instead, for after it lets go of the loop.</summary>
     private void DeliverCompletions()
     {
-        if (_completions.Count == 0)
+        if (_completions.Count == 0 || _collectCompletions)
         {
             return;
         }

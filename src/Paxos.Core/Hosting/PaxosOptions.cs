@@ -106,6 +106,14 @@ public sealed class PaxosOptions
     /// peer. Each Proposal says which way it was sent, so replicas may differ in this setting. Default false.</summary>
     public bool LeaderSendsAccept { get; set; }
 
+    /// <summary>Whether <see cref="PaxosNode"/> completes the tasks <see cref="PaxosNode.SubmitAsync"/> returns on the
+    /// thread that ran the loop — often the transport's receive thread — once the loop is let go, instead of on the
+    /// thread pool. That saves a thread wake-up per answer (on a small or virtualised machine a large part of a
+    /// round trip), but the callers' continuations then run on that thread: if one blocks, the node stops
+    /// receiving until it returns. Turn it on only when every continuation after <c>await SubmitAsync</c> is short
+    /// and never blocks (as ASP.NET Core's <c>UnsafePreferInlineScheduling</c> asks of its callers). Default false.</summary>
+    public bool UnsafePreferInlineCompletions { get; set; }
+
     /// <summary>Where <see cref="PaxosNode"/> keeps this replica's write-ahead log (<see cref="FileReplicaStorage"/>),
     /// when the node is not given a storage of its own. Null (the default) keeps everything in memory: nothing
     /// survives the process, which suits tests and demos only.</summary>

@@ -31,6 +31,57 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task With_inline_completions_a_closed_loop_on_one_replica_runs_to_the_end_in_order()
+    {
+        // One replica orders at once, so every answer's continuation submits the next update during the delivery,
+        // which wakes a turn, whose answer is delivered on the same thread again: the nesting must stay bounded
+        // (MaxInlineDeliveryDepth), never overflowing the stack, and every answer must arrive.
+        await using var cluster = new NodeCluster(1, i =>
+        {
+            var options = NodeCluster.Options(i, 1);
+            options.UnsafePreferInlineCompletions = true;
+            return options;
+        });
+        await cluster.StartAsync();
+        var node = await cluster.LeaderAsync();
+
+        const int Updates = 5_000;
+        var writers = Enumerable.Range(1, 4).Select(client => Task.Run(async () =>
+        {
+            for (var ts = 1; ts <= Updates / 4; ts++)
+            {
+                var reply = await node.SubmitAsync(new ClientUpdate(new ClientId(client), ts, new byte[] { (byte)ts }));
+                Encoding.UTF8.GetString(reply.Span).Should().EndWith($":{client}#{ts}");
+            }
+        }));
+        await Task.WhenAll(writers);
+
+        cluster.Executors[0].Executed.Should().HaveCount(Updates);
+        cluster.Executors[0].Executed.Select(e => e.Sequence).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+    }
+
+    [Test]
+    public async Task A_continuation_that_waits_synchronously_for_its_next_submission_still_gets_an_answer([Values] bool inlineCompletions)
+    {
+        // Blocking in a continuation is what UnsafePreferInlineCompletions forbids, and what the pool delivery
+        // discourages; it must still not hang the node: the loop's clock wakes it.
+        await using var cluster = new NodeCluster(3, i =>
+        {
+            var options = NodeCluster.Options(i, 3);
+            options.UnsafePreferInlineCompletions = inlineCompletions;
+            return options;
+        });
+        await cluster.StartAsync();
+        var leader = await cluster.LeaderAsync();
+
+        var second = await leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 })).ContinueWith(
+            _ => leader.SubmitAsync(new ClientUpdate(new ClientId(1), 2, new byte[] { 2 })).WaitAsync(NodeCluster.Patience).GetAwaiter().GetResult(),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        Encoding.UTF8.GetString(second.Span).Should().EndWith(":1#2");
+    }
+
+    [Test]
     public async Task A_resubmitted_update_gets_the_same_reply_and_is_not_executed_again()
     {
         await using var cluster = new NodeCluster(3);
@@ -310,7 +361,7 @@ public class PaxosNodeDurabilityTests
     }
 
     [Test]
-    public async Task Under_concurrent_load_on_file_logs_every_answered_update_is_in_every_replica_s_log([Values] bool leaderSendsAccept)
+    public async Task Under_concurrent_load_on_file_logs_every_answered_update_is_in_every_replica_s_log([Values] bool leaderSendsAccept, [Values] bool inlineCompletions)
     {
         // The file log is written by the node's storage writer thread while the loop goes on (pipelining, group
         // commit across batches): answers, sends and writes interleave, and the logs must still hold everything.
@@ -324,6 +375,7 @@ public class PaxosNodeDurabilityTests
                 var options = NodeCluster.Options(i, 3);
                 options.DataDirectory = Path.Combine(root, $"r{i}");
                 options.LeaderSendsAccept = leaderSendsAccept;
+                options.UnsafePreferInlineCompletions = inlineCompletions;
                 return options;
             }
 
