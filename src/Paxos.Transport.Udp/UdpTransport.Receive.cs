@@ -9,13 +9,22 @@ public sealed partial class UdpTransport
 {
     private const int MaxBackoffMilliseconds = 100;
 
+    /// <summary>How long a blocking receive waits (SO_RCVTIMEO) before it looks at the stop token again; disposal
+    /// shuts the socket down, which wakes it at once on Linux.</summary>
+    private const int ReceiveTimeoutMilliseconds = 250;
+
+    /// <summary>Whether the receive thread waits inside a blocking <c>recvfrom</c> (Linux, where sends pass
+    /// MSG_DONTWAIT: see <see cref="LinuxSend"/>) rather than in <c>poll()</c> on a non-blocking socket.</summary>
+    private static bool BlockingReceive => OperatingSystem.IsLinux();
+
     // How long one poll() waits. Disposal shuts the socket down, which wakes the poll at once on Linux; the timeout
     // only bounds the wait where it does not.
     private const int PollTimeoutMicroseconds = 250_000;
 
     /// <summary>
-    /// Reads datagrams on a thread of its own until the transport is disposed. It waits in <c>poll()</c>, so the
-    /// kernel wakes this very thread when a datagram arrives and it delivers it at once — where an awaited receive
+    /// Reads datagrams on a thread of its own until the transport is disposed. It waits in a blocking <c>recvfrom</c>
+    /// (Linux) or in <c>poll()</c> (elsewhere), so the kernel wakes this very thread when a datagram arrives and it
+    /// delivers it at once — where an awaited receive
     /// would have the runtime's socket event thread wake a thread-pool thread to do it: one more thread woken per
     /// datagram, which on a small or virtualised machine costs more than the datagram's processing. Nothing escapes
     /// it: a socket error is counted, logged (rate-limited) and followed by the next receive, after a short backoff
@@ -33,21 +42,27 @@ public sealed partial class UdpTransport
             int length;
             try
             {
-                if (!socket.Poll(PollTimeoutMicroseconds, SelectMode.SelectRead))
+                if (!BlockingReceive && !socket.Poll(PollTimeoutMicroseconds, SelectMode.SelectRead))
                 {
                     continue;
                 }
 
                 length = socket.ReceiveFrom(buffer, SocketFlags.None, source);
                 consecutiveFailures = 0;
+                if (token.IsCancellationRequested)
+                {
+                    break; // Shut down: a blocked receive returns nothing.
+                }
             }
             catch (Exception) when (token.IsCancellationRequested)
             {
                 break; // Disposed: the socket was shut down and closed under the receive.
             }
-            catch (SocketException exception) when (exception.SocketErrorCode == SocketError.WouldBlock)
+            catch (SocketException exception) when (exception.SocketErrorCode is SocketError.WouldBlock or SocketError.TimedOut)
             {
-                continue; // Readiness without a datagram (it was dropped, say, for a bad checksum): wait again.
+                // Readiness without a datagram (it was dropped, say, for a bad checksum), or a blocking receive's
+                // timeout: look at the stop token and wait again.
+                continue;
             }
             catch (Exception exception)
             {

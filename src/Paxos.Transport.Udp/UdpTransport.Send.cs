@@ -86,7 +86,20 @@ public sealed partial class UdpTransport
     {
         try
         {
-            _socket!.SendTo(datagram, SocketFlags.None, address);
+            if (BlockingReceive)
+            {
+                if (!LinuxSend.TrySend(_socket!.SafeHandle, datagram, address, out _))
+                {
+                    // EAGAIN (the buffer is full), ENOBUFS, ENETUNREACH, ...: as below.
+                    DropOutput(UdpDropReason.SendFailed, peer, frames);
+                    return;
+                }
+            }
+            else
+            {
+                _socket!.SendTo(datagram, SocketFlags.None, address);
+            }
+
             Interlocked.Increment(ref _datagramsSent);
             Interlocked.Add(ref _framesSent, frames);
             _metrics.DatagramSent();

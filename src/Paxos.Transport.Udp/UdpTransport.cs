@@ -284,7 +284,7 @@ public sealed partial class UdpTransport : ITransport
         }
     }
 
-    /// <summary>Shuts the socket down before it is closed: on Linux that wakes the receive thread's poll() at once
+    /// <summary>Shuts the socket down before it is closed: on Linux that wakes the receive thread's recvfrom or poll() at once
     /// (closing alone does not), even though an unconnected UDP socket reports that it is not connected.</summary>
     private static void ShutDown(Socket? socket)
     {
@@ -323,8 +323,19 @@ public sealed partial class UdpTransport : ITransport
             TrySetBuffer(socket, SocketOptionName.SendBuffer, _sendBufferBytes);
             socket.Bind(_bindEndpoint);
 
-            // Sends happen on the replica's loop and must never wait for buffer space.
-            socket.Blocking = false;
+            // Sends happen on the replica's loop and must never wait for buffer space. On Linux each send says so
+            // itself (MSG_DONTWAIT), so the socket may block for the receive thread's recvfrom; elsewhere the
+            // socket is non-blocking and the receive thread waits in poll().
+            if (BlockingReceive)
+            {
+                socket.Blocking = true;
+                socket.ReceiveTimeout = ReceiveTimeoutMilliseconds;
+            }
+            else
+            {
+                socket.Blocking = false;
+            }
+
             return socket;
         }
         catch
