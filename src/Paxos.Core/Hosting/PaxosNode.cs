@@ -29,7 +29,9 @@ namespace Paxos;
 /// and every batch before it are durable. Other stores are called on the loop, one batch at a time.</para>
 /// <para>Answers go out the same way, in bulk: the tasks <see cref="SubmitAsync"/> returns are completed together,
 /// one batch's worth at a time, by one thread-pool work item — so their continuations run there, one after the
-/// other, and never on the loop — instead of each completion queueing a work item of its own.</para>
+/// other, and never on the loop — instead of each completion queueing a work item of its own. With
+/// <see cref="PaxosOptions.UnsafePreferInlineCompletions"/> the thread that ran the turn completes them itself once
+/// it has let go of the loop, which saves that work item's wake-up.</para>
 /// </remarks>
 public sealed class PaxosNode : IAsyncDisposable
 {
