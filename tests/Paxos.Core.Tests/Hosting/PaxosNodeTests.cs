@@ -6,6 +6,12 @@ namespace Paxos.Tests.Hosting;
 
 public class PaxosNodeTests
 {
+    private static PaxosOptions InlineCompletions(PaxosOptions options, bool on)
+    {
+        options.UnsafePreferInlineCompletions = on;
+        return options;
+    }
+
     [Test]
     public async Task Three_nodes_order_updates_submitted_anywhere_and_answer_with_the_executors_reply()
     {
@@ -36,12 +42,7 @@ public class PaxosNodeTests
         // One replica orders at once, so every answer's continuation submits the next update during the delivery,
         // which wakes a turn, whose answer is delivered on the same thread again: the nesting must stay bounded
         // (MaxInlineDeliveryDepth), never overflowing the stack, and every answer must arrive.
-        await using var cluster = new NodeCluster(1, i =>
-        {
-            var options = NodeCluster.Options(i, 1);
-            options.UnsafePreferInlineCompletions = true;
-            return options;
-        });
+        await using var cluster = new NodeCluster(1, i => InlineCompletions(NodeCluster.Options(i, 1), true));
         await cluster.StartAsync();
         var node = await cluster.LeaderAsync();
 
@@ -65,12 +66,7 @@ public class PaxosNodeTests
     {
         // Blocking in a continuation is what UnsafePreferInlineCompletions forbids, and what the pool delivery
         // discourages; it must still not hang the node: the loop's clock wakes it.
-        await using var cluster = new NodeCluster(3, i =>
-        {
-            var options = NodeCluster.Options(i, 3);
-            options.UnsafePreferInlineCompletions = inlineCompletions;
-            return options;
-        });
+        await using var cluster = new NodeCluster(3, i => InlineCompletions(NodeCluster.Options(i, 3), inlineCompletions));
         await cluster.StartAsync();
         var leader = await cluster.LeaderAsync();
 
