@@ -65,15 +65,21 @@ public sealed class PaxosNode : IAsyncDisposable
     private static readonly Action<(PaxosNode Node, List<Completion> Completions)> DeliverOnPool = static work => Deliver(work.Node, work.Completions);
 
     /// <summary>
-    /// Completes one batch of answers. Callers that submit their next update from the continuation (the common
-    /// closed loop) find the loop woken once, here, after every answer is delivered: one turn then proposes all
-    /// their updates together, on this thread, instead of the first submission waking a pool thread for a
-    /// Proposal of its own while the rest are still being answered.
+    /// Completes one batch of answers. With <see cref="PaxosOptions.UnsafePreferInlineCompletions"/>, callers that
+    /// submit their next update from the continuation (the common closed loop) find the loop woken once, here,
+    /// after every answer is delivered: one turn then proposes all their updates together, on this thread, instead
+    /// of the first submission waking a pool thread for a Proposal of its own while the rest are still being
+    /// answered.
     /// </summary>
     private static void Deliver(PaxosNode node, List<Completion> completions)
     {
         var previous = _deliveringFor;
-        _deliveringFor = node;
+        var previousWake = _wakeAfterDelivery;
+
+        // Only with UnsafePreferInlineCompletions: its callers promise continuations that never block, so a
+        // submission may wait for the end of the delivery. Otherwise each submission wakes the loop at once, as a
+        // continuation that blocks or runs long must not hold up the ones before it.
+        _deliveringFor = node._options.UnsafePreferInlineCompletions ? node : null;
         _wakeAfterDelivery = false;
         _inlineDeliveryDepth++;
         try
@@ -100,6 +106,7 @@ public sealed class PaxosNode : IAsyncDisposable
         finally
         {
             _deliveringFor = previous;
+            _wakeAfterDelivery = previousWake;
             _inlineDeliveryDepth--;
         }
     }
@@ -293,7 +300,8 @@ public sealed class PaxosNode : IAsyncDisposable
                 break;
         }
 
-        // Continuations may run synchronously: the loop never completes a task itself (see DeliverCompletions).
+        // Continuations may run synchronously: a turn never completes a task while it owns the loop (see
+        // DeliverCompletions).
         var completion = new TaskCompletionSource<ReadOnlyMemory<byte>>();
         if (!_inbox.Writer.TryWrite(new Input(null, update, completion)))
         {
@@ -440,7 +448,7 @@ public sealed class PaxosNode : IAsyncDisposable
     /// transport delivers on the sender's turn), else on the thread pool. If a turn is running, it sees the post:
     /// it looks at the inbox once more after it lets go of the loop.
     /// </summary>
-    private void Wake(bool runHere, int maxIterations = MaxIterationsPerTurn, bool deliverHere = true)
+    private void Wake(bool runHere, bool deliverHere = true)
     {
         if (_nodeState != NodeState.Running || Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
         {
@@ -449,7 +457,7 @@ public sealed class PaxosNode : IAsyncDisposable
 
         if (runHere && !_threadInTurn)
         {
-            RunTurn(maxIterations, deliverHere);
+            RunTurn(MaxIterationsPerTurn, deliverHere);
         }
         else
         {
@@ -459,11 +467,43 @@ public sealed class PaxosNode : IAsyncDisposable
 
     /// <summary>
     /// Called by the storage writer's thread once batches are durable (or it failed). With nothing more queued
-    /// for the disk it runs one iteration of the loop itself — acknowledging and sending what just became durable
-    /// costs no thread wake-up — and hands any further work to the thread pool; with more to write it only wakes
-    /// the loop on the pool and goes straight to the next fsync, which a turn must never hold up.
+    /// for the disk, and the loop free, it acknowledges and sends what just became durable itself — no thread
+    /// wake-up — taking no inputs and no ticks, and hands anything else to the thread pool; with more to write it
+    /// only wakes the loop on the pool and goes straight to the next fsync, which a turn must never hold up.
     /// </summary>
-    private void WakeFromWriter(bool moreToWrite) => Wake(runHere: !moreToWrite, maxIterations: 1, deliverHere: false);
+    private void WakeFromWriter(bool moreToWrite)
+    {
+        if (moreToWrite || _nodeState != NodeState.Running || Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
+        {
+            Wake(runHere: false, deliverHere: false);
+            return;
+        }
+
+        var replica = _replica!;
+        _threadInTurn = true;
+        bool running;
+        try
+        {
+            running = RunIteration(replica, _inbox.Reader, takeInputs: false);
+        }
+        finally
+        {
+            _threadInTurn = false;
+        }
+
+        // Stopping: let go, so that StopAsync takes the loop. Faulted: keep it, so no turn runs again.
+        if (!running && _nodeState == NodeState.Faulted)
+        {
+            return;
+        }
+
+        // Let go, and leave whatever else there is (inputs, ticks) to the thread pool: the next fsync must not wait.
+        Interlocked.Exchange(ref _turnOwned, 0);
+        if (running && HasWork(_inbox.Reader))
+        {
+            Wake(runHere: false);
+        }
+    }
 
     /// <summary>One turn of the loop, by the thread that owns it (<see cref="_turnOwned"/> is 1): at most
     /// <paramref name="maxIterations"/> iterations here, the rest on the thread pool. With
@@ -550,7 +590,7 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     /// <summary>Drains the inbox, applies the pending ticks and the output; false once the node stopped or faulted.</summary>
-    private bool RunIteration(PaxosReplica replica, ChannelReader<Input> reader)
+    private bool RunIteration(PaxosReplica replica, ChannelReader<Input> reader, bool takeInputs = true)
     {
         if (_stopping.IsCancellationRequested)
         {
@@ -568,7 +608,7 @@ public sealed class PaxosNode : IAsyncDisposable
             // Drain what is ready, so that one batch (one Proposal, one fsync) covers it all. At the writer's cap the
             // inputs stay in the bounded inbox (which then drops peer messages and refuses submissions) rather than
             // piling up as output in the replica while the disk catches up.
-            if (!AtWriteCap)
+            if (takeInputs && !AtWriteCap)
             {
                 var drained = 0;
                 while (drained++ < _options.MaxInboxMessages && reader.TryRead(out var input))

@@ -110,8 +110,11 @@ public sealed class PaxosOptions
     /// thread that ran the loop — often the transport's receive thread — once the loop is let go, instead of on the
     /// thread pool. That saves a thread wake-up per answer (on a small or virtualised machine a large part of a
     /// round trip), but the callers' continuations then run on that thread: if one blocks, the node stops
-    /// receiving until it returns. Turn it on only when every continuation after <c>await SubmitAsync</c> is short
-    /// and never blocks (as ASP.NET Core's <c>UnsafePreferInlineScheduling</c> asks of its callers). Default false.</summary>
+    /// receiving until it returns, and a submission made from a continuation is taken up only once the whole
+    /// batch of answers is delivered (one Proposal for them all; a continuation that blocks waiting for its own
+    /// next submission waits for the next clock tick). Turn it on only when every continuation after
+    /// <c>await SubmitAsync</c> is short and never blocks (as ASP.NET Core's <c>UnsafePreferInlineScheduling</c>
+    /// asks of its callers). Default false.</summary>
     public bool UnsafePreferInlineCompletions { get; set; }
 
     /// <summary>Where <see cref="PaxosNode"/> keeps this replica's write-ahead log (<see cref="FileReplicaStorage"/>),

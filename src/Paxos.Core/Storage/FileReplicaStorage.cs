@@ -124,8 +124,17 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         lock (_gate)
         {
             ThrowIfUnusable();
-            Persist(batch, syncOwed: false, last: true);
-            WritePending();
+            try
+            {
+                Persist(batch, syncOwed: false, last: true);
+            }
+            finally
+            {
+                if (_fault is null)
+                {
+                    WritePending();
+                }
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -144,12 +153,21 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         {
             ThrowIfUnusable();
             var owed = false;
-            for (var i = 0; i < batches.Count; i++)
+            try
             {
-                owed = Persist(batches[i], owed, last: i == batches.Count - 1);
+                for (var i = 0; i < batches.Count; i++)
+                {
+                    owed = Persist(batches[i], owed, last: i == batches.Count - 1);
+                }
             }
-
-            WritePending();
+            finally
+            {
+                // Also when a later batch was refused (out of order, or unrepresentable): the earlier ones were taken.
+                if (_fault is null)
+                {
+                    WritePending();
+                }
+            }
         }
     }
 
