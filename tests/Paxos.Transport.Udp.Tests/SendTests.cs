@@ -31,6 +31,32 @@ public sealed class SendTests
     }
 
     [Test]
+    public async Task A_datagram_the_kernel_refuses_is_dropped_and_counted_at_once_and_the_rest_still_leave()
+    {
+        // A broadcast address without SO_BROADCAST: sendto fails (EACCES) whatever the socket's mode — on Linux the
+        // socket blocks for receiving and each send passes MSG_DONTWAIT itself, so this also runs that path.
+        using var peer2 = TestSockets.Bind();
+        var options = new UdpTransportOptions
+        {
+            ReplicaId = 0,
+            BindEndpoint = "127.0.0.1:0",
+            Peers = { [1] = "255.255.255.255:9", [2] = TestSockets.EndpointOf(peer2).ToString() },
+            ClusterId = RawHarness.ClusterId,
+        };
+        await using var transport = new UdpTransport(options);
+        await transport.StartAsync(new RecordingReceiver());
+
+        transport.Send(new ReplicaId(1), Accept(1));
+        transport.Send(new ReplicaId(2), Accept(2));
+        transport.Flush();
+
+        transport.Counters.SendDrops.Should().Be(1, "the refused datagram is counted, not thrown");
+        transport.Counters.DatagramsSent.Should().Be(1);
+        var received = SplitFrames(RawHarness.CodecFor(null, RawHarness.ClusterId, 3, options.MaxMessageBytes), (await TestSockets.ReceiveAsync(peer2, Eventually.DefaultTimeout))!);
+        received.Select(m => ((Accept)m).LastSequence.Value).Should().Equal(2);
+    }
+
+    [Test]
     public async Task Each_peer_gets_its_own_datagrams()
     {
         await using var harness = await RawHarness.StartAsync();
