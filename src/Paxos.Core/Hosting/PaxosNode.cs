@@ -60,7 +60,7 @@ public sealed class PaxosNode : IAsyncDisposable
     [ThreadStatic]
     private static int _inlineDeliveryDepth;
 
-    private static readonly Action<PaxosNode> RunTurnOnPool = static node => node.RunTurn(MaxIterationsPerTurn, deliverHere: true);
+    private static readonly Action<PaxosNode> RunTurnOnPool = static node => node.RunTurn();
 
     private static readonly Action<(PaxosNode Node, List<Completion> Completions)> DeliverOnPool = static work => Deliver(work.Node, work.Completions);
 
@@ -100,7 +100,7 @@ public sealed class PaxosNode : IAsyncDisposable
             if (_wakeAfterDelivery)
             {
                 _wakeAfterDelivery = false;
-                node.Wake(runHere: true, deliverHere: true);
+                node.Wake(runHere: true);
             }
         }
         finally
@@ -134,9 +134,6 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <summary>Persists batches on a thread of its own when the storage is the file log (null otherwise: the loop
     /// persists inline, as most stores complete synchronously).</summary>
     private StorageWriter? _writer;
-
-    /// <summary>A batch persisted on the loop (one that needs no fsync), as the list <see cref="FileReplicaStorage.PersistAll"/> takes.</summary>
-    private readonly OutputBatch[] _single = new OutputBatch[1];
 
     /// <summary>Batches the writer made durable, being acknowledged and sent by the loop.</summary>
     private readonly List<OutputBatch> _durable = [];
@@ -448,7 +445,7 @@ public sealed class PaxosNode : IAsyncDisposable
     /// transport delivers on the sender's turn), else on the thread pool. If a turn is running, it sees the post:
     /// it looks at the inbox once more after it lets go of the loop.
     /// </summary>
-    private void Wake(bool runHere, bool deliverHere = true)
+    private void Wake(bool runHere)
     {
         if (_nodeState != NodeState.Running || Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
         {
@@ -457,7 +454,7 @@ public sealed class PaxosNode : IAsyncDisposable
 
         if (runHere && !_threadInTurn)
         {
-            RunTurn(MaxIterationsPerTurn, deliverHere);
+            RunTurn();
         }
         else
         {
@@ -475,7 +472,7 @@ public sealed class PaxosNode : IAsyncDisposable
     {
         if (moreToWrite || _nodeState != NodeState.Running || Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
         {
-            Wake(runHere: false, deliverHere: false);
+            Wake(runHere: false);
             return;
         }
 
@@ -505,15 +502,15 @@ public sealed class PaxosNode : IAsyncDisposable
         }
     }
 
-    /// <summary>One turn of the loop, by the thread that owns it (<see cref="_turnOwned"/> is 1): at most
-    /// <paramref name="maxIterations"/> iterations here, the rest on the thread pool. With
-    /// <see cref="PaxosOptions.UnsafePreferInlineCompletions"/> and <paramref name="deliverHere"/>, the answers the
-    /// turn decides are delivered on this thread once it has let go of the loop, instead of on the thread pool.</summary>
-    private void RunTurn(int maxIterations, bool deliverHere)
+    /// <summary>One turn of the loop, by the thread that owns it (<see cref="_turnOwned"/> is 1): a few iterations
+    /// here, the rest on the thread pool. With <see cref="PaxosOptions.UnsafePreferInlineCompletions"/> the answers
+    /// the turn decides are delivered on this thread once it has let go of the loop (unless deliveries already nest
+    /// deeply here), instead of on the thread pool.</summary>
+    private void RunTurn()
     {
         var replica = _replica!;
         var reader = _inbox.Reader;
-        deliverHere = deliverHere && _options.UnsafePreferInlineCompletions && _inlineDeliveryDepth < MaxInlineDeliveryDepth;
+        var deliverHere = _options.UnsafePreferInlineCompletions && _inlineDeliveryDepth < MaxInlineDeliveryDepth;
         List<Completion>? collected = null;
         _threadInTurn = true;
         _collectCompletions = deliverHere;
@@ -521,7 +518,7 @@ public sealed class PaxosNode : IAsyncDisposable
         {
             while (true)
             {
-                for (var iteration = 0; iteration < maxIterations && HasWork(reader); iteration++)
+                for (var iteration = 0; iteration < MaxIterationsPerTurn && HasWork(reader); iteration++)
                 {
                     if (!RunIteration(replica, reader))
                     {
@@ -748,13 +745,7 @@ public sealed class PaxosNode : IAsyncDisposable
                 // Nothing to fsync and nothing before it in flight: its ordered slots (if any) take one write without a
                 // sync, here, and its messages leave at once — no wake-up of the writer's thread, and no lazy write
                 // for the next Proposal's fsync to queue behind.
-                if (batch.OrderedSlots.Count > 0)
-                {
-                    _single[0] = batch;
-                    ((FileReplicaStorage)_storage).PersistAll(_single);
-                    _single[0] = null!;
-                }
-
+                PersistInline(batch);
                 replica.AcknowledgePersisted(batch.Number);
                 Send(batch.Messages);
                 replica.ReleaseOutput(batch);

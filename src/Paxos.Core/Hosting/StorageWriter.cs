@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Paxos;
 
 /// <summary>
@@ -144,7 +146,7 @@ internal sealed class StorageWriter : IDisposable
 
             try
             {
-                _storage.PersistAll(_writing);
+                _storage.PersistAll(CollectionsMarshal.AsSpan(_writing));
             }
             catch (Exception exception)
             {

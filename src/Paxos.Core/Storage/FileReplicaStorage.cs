@@ -121,22 +121,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
-        {
-            ThrowIfUnusable();
-            try
-            {
-                Persist(batch, syncOwed: false, last: true);
-            }
-            finally
-            {
-                if (_fault is null)
-                {
-                    WritePending();
-                }
-            }
-        }
-
+        PersistAll(new ReadOnlySpan<OutputBatch>(in batch));
         return ValueTask.CompletedTask;
     }
 
@@ -147,7 +132,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">A batch is not newer than the one before it, or the storage
     /// stopped after a failed write.</exception>
-    internal void PersistAll(IReadOnlyList<OutputBatch> batches)
+    internal void PersistAll(ReadOnlySpan<OutputBatch> batches)
     {
         lock (_gate)
         {
@@ -155,9 +140,9 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             var owed = false;
             try
             {
-                for (var i = 0; i < batches.Count; i++)
+                for (var i = 0; i < batches.Length; i++)
                 {
-                    owed = Persist(batches[i], owed, last: i == batches.Count - 1);
+                    owed = Persist(batches[i], owed, last: i == batches.Length - 1);
                 }
             }
             finally

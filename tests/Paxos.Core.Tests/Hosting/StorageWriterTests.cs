@@ -5,22 +5,14 @@ namespace Paxos.Tests.Hosting;
 
 /// <summary>The node's storage thread: batches come back durable, in the order they were handed over, and a failed
 /// write surfaces to the loop instead of being lost.</summary>
-public class StorageWriterTests
+public class StorageWriterTests : TempDirectoryFixture
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-    private TempDirectory _temp = null!;
-
-    [SetUp]
-    public void SetUp() => _temp = new TempDirectory();
-
-    [TearDown]
-    public void TearDown() => _temp.Dispose();
 
     [Test]
     public void Batches_come_back_durable_in_the_order_they_were_handed_over()
     {
-        var storage = Open(_temp.Path);
+        var storage = Open(Temp.Path);
         Load(storage);
         using var woken = new SemaphoreSlim(0);
         var writer = new StorageWriter(storage, _ => woken.Release(), "test storage");
@@ -42,14 +34,14 @@ public class StorageWriterTests
         storage.Counters.Fsyncs.Should().BeInRange(1, 50, "groups handed over together share an fsync");
         writer.Dispose();
         storage.Dispose();
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         Load(reopened).PendingUpdates.Select(u => u.ClientId.Value).Should().Equal(Enumerable.Range(1, 50).Select(i => (long)i));
     }
 
     [Test]
     public void A_graceful_stop_writes_everything_handed_over_first()
     {
-        var storage = Open(_temp.Path);
+        var storage = Open(Temp.Path);
         Load(storage);
         var writer = new StorageWriter(storage, _ => { }, "test storage");
         for (var i = 1; i <= 20; i++)
@@ -60,7 +52,7 @@ public class StorageWriterTests
         writer.Dispose();
         storage.Dispose();
 
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         Load(reopened).OrderedSlots.Select(o => o.Sequence.Value).Should().Equal(Enumerable.Range(1, 20).Select(i => (long)i),
             "even the lazily written ordered slots are on disk after a stop");
     }
@@ -68,7 +60,7 @@ public class StorageWriterTests
     [Test]
     public void A_failed_write_is_thrown_to_the_loop_and_nothing_after_it_comes_back()
     {
-        var storage = Open(_temp.Path);
+        var storage = Open(Temp.Path);
         Load(storage);
         using var woken = new SemaphoreSlim(0);
         using var writer = new StorageWriter(storage, _ => woken.Release(), "test storage");

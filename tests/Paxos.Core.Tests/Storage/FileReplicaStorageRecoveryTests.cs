@@ -6,10 +6,8 @@ namespace Paxos.Tests.Storage;
 /// Recovery from what a crash or a damaged disk leaves: a torn write at the end of the log is cut off at every byte
 /// it could stop at; damage before durable data, in a sealed segment or in the <c>view</c> file is refused.
 /// </summary>
-public class FileReplicaStorageRecoveryTests
+public class FileReplicaStorageRecoveryTests : TempDirectoryFixture
 {
-    private TempDirectory _temp = null!;
-
     public enum Damage
     {
         Truncate,
@@ -17,17 +15,11 @@ public class FileReplicaStorageRecoveryTests
         Garbage,
     }
 
-    [SetUp]
-    public void SetUp() => _temp = new TempDirectory();
-
-    [TearDown]
-    public void TearDown() => _temp.Dispose();
-
     [Test]
     public void A_write_torn_at_any_byte_of_the_last_batch_is_cut_off_and_appending_resumes(
         [Values] bool preallocate, [Values] Damage damage)
     {
-        var original = _temp.Sub("original");
+        var original = Temp.Sub("original");
         var (before, tail) = WriteLogEndingInOnePendingUpdate(original, preallocate);
         var extra = PendingBatch(1, client: 6, timestamp: 1);
         var after = Describe(Load(Persisted(new InMemoryReplicaStorage(), extra)))[^1];
@@ -42,7 +34,7 @@ public class FileReplicaStorageRecoveryTests
                 damaged++;
             }
 
-            var copy = _temp.Sub($"cut{cut}");
+            var copy = Temp.Sub($"cut{cut}");
             CopyDirectory(original, copy);
             Inflict(damage, tail.Segment.Replace(original, copy, StringComparison.Ordinal), cut, tail.BatchEnd);
 
@@ -69,7 +61,7 @@ public class FileReplicaStorageRecoveryTests
     {
         var starts = new List<long>();
         string segment;
-        using (var storage = Open(_temp.Path, preallocate))
+        using (var storage = Open(Temp.Path, preallocate))
         {
             for (var i = 1; i <= 5; i++)
             {
@@ -95,7 +87,7 @@ public class FileReplicaStorageRecoveryTests
     {
         long start;
         long end;
-        using (var storage = Open(_temp.Path, preallocate: true))
+        using (var storage = Open(Temp.Path, preallocate: true))
         {
             Persist(storage, PendingBatch(1, 1, 1));
             start = storage.AppendOffset;
@@ -105,7 +97,7 @@ public class FileReplicaStorageRecoveryTests
             Persist(storage, PendingBatch(4, 4, 1));
         }
 
-        Overwrite(Segment(_temp.Path, 1), start, new byte[end - start]);
+        Overwrite(Segment(Temp.Path, 1), start, new byte[end - start]);
 
         LoadFails().Offset.Should().Be(start, "a zero length marks the end only when nothing durable follows");
     }
@@ -116,7 +108,7 @@ public class FileReplicaStorageRecoveryTests
         // Power loss may persist the pages of unsynced writes in any order: a lost page followed by surviving ones.
         long holeStart;
         List<string> synced;
-        using (var storage = Open(_temp.Path, preallocate: true))
+        using (var storage = Open(Temp.Path, preallocate: true))
         {
             Persist(storage, PendingBatch(1, 1, 1));
             synced = Describe(Load(storage));
@@ -126,19 +118,19 @@ public class FileReplicaStorageRecoveryTests
             Persist(storage, OrderedBatch(4, 3, 3, 1));
         }
 
-        Overwrite(Segment(_temp.Path, 1), holeStart, new byte[10]);
+        Overwrite(Segment(Temp.Path, 1), holeStart, new byte[10]);
 
-        using var reopened = Open(_temp.Path, preallocate: true);
+        using var reopened = Open(Temp.Path, preallocate: true);
         Describe(Load(reopened)).Should().Equal(synced);
         reopened.Counters.LastRecoveryTornBytes.Should().BePositive();
-        NothingButZerosAfter(Segment(_temp.Path, 1), holeStart);
+        NothingButZerosAfter(Segment(Temp.Path, 1), holeStart);
     }
 
     [Test]
     public void A_hole_before_a_sync_is_damage_once_a_later_batch_records_that_sync()
     {
         long holeStart;
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
             holeStart = storage.AppendOffset;
@@ -149,7 +141,7 @@ public class FileReplicaStorageRecoveryTests
             Persist(storage, OrderedBatch(4, 2, 2, 1));
         }
 
-        Overwrite(Segment(_temp.Path, 1), holeStart, new byte[10]);
+        Overwrite(Segment(Temp.Path, 1), holeStart, new byte[10]);
 
         LoadFails().Offset.Should().Be(holeStart);
     }
@@ -160,16 +152,16 @@ public class FileReplicaStorageRecoveryTests
         // The documented limit: without a later batch to vouch for it, the end of the log cannot be told from a
         // torn write. The batch is cut off, as a crash before its fsync completed would have left it.
         long last;
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
             last = storage.AppendOffset;
             Persist(storage, PendingBatch(2, 2, 1));
         }
 
-        FlipByte(Segment(_temp.Path, 1), last + 30);
+        FlipByte(Segment(Temp.Path, 1), last + 30);
 
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         Load(reopened).PendingUpdates.Should().ContainSingle().Which.ClientId.Should().Be(new ClientId(1));
     }
 
@@ -177,14 +169,14 @@ public class FileReplicaStorageRecoveryTests
     public void A_record_that_is_intact_but_unreadable_is_refused()
     {
         long offset;
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
             offset = storage.AppendOffset;
         }
 
         // A well-sealed record of an unknown type: a newer format or a bug, never a torn write.
-        var segment = Segment(_temp.Path, 1);
+        var segment = Segment(Temp.Path, 1);
         WalFormat.TryReadSegmentHeader(File.ReadAllBytes(segment), out _, out var salt).Should().BeTrue();
         var record = new byte[12];
         record[8] = 9;
@@ -201,7 +193,7 @@ public class FileReplicaStorageRecoveryTests
     {
         var memory = new InMemoryReplicaStorage();
         var big = Enumerable.Range(0, 25).Select(i => P(0, 1, 1 + i, U(i + 1, 1, payloadBytes: 50_000))).ToArray();
-        using (var storage = Open(_temp.Path, preallocate: true))
+        using (var storage = Open(Temp.Path, preallocate: true))
         {
             foreach (var batch in new[] { PendingBatch(1, 100, 1), Batch(2, proposals: big), PendingBatch(3, 101, 1) })
             {
@@ -209,11 +201,11 @@ public class FileReplicaStorageRecoveryTests
                 Persist(storage, batch);
             }
 
-            storage.ActiveSegmentPath.Should().Be(Segment(_temp.Path, 3));
+            storage.ActiveSegmentPath.Should().Be(Segment(Temp.Path, 3));
         }
 
-        new FileInfo(Segment(_temp.Path, 2)).Length.Should().BeGreaterThan(FileReplicaStorageOptions.MinSegmentBytes);
-        using var reopened = Open(_temp.Path, preallocate: true);
+        new FileInfo(Segment(Temp.Path, 2)).Length.Should().BeGreaterThan(FileReplicaStorageOptions.MinSegmentBytes);
+        using var reopened = Open(Temp.Path, preallocate: true);
         Describe(Load(reopened)).Should().Equal(Describe(Load(memory)));
     }
 
@@ -221,7 +213,7 @@ public class FileReplicaStorageRecoveryTests
     public void Damage_in_a_segment_that_is_not_the_last_is_refused_even_at_its_end()
     {
         long last;
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
             last = storage.AppendOffset;
@@ -229,18 +221,18 @@ public class FileReplicaStorageRecoveryTests
             Persist(storage, Batch(3, proposals: [P(0, 1, 2, U(3, 1, payloadBytes: 600_000))]));
         }
 
-        File.Exists(Segment(_temp.Path, 2)).Should().BeTrue();
-        FlipByte(Segment(_temp.Path, 1), last + 30);
+        File.Exists(Segment(Temp.Path, 2)).Should().BeTrue();
+        FlipByte(Segment(Temp.Path, 1), last + 30);
 
         var thrown = LoadFails();
-        thrown.FilePath.Should().Be(Segment(_temp.Path, 1));
+        thrown.FilePath.Should().Be(Segment(Temp.Path, 1));
         thrown.Offset.Should().Be(last + 25);
     }
 
     [Test]
     public void A_missing_segment_is_refused()
     {
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             for (var i = 1; i <= 3; i++)
             {
@@ -248,10 +240,10 @@ public class FileReplicaStorageRecoveryTests
             }
         }
 
-        File.Delete(Segment(_temp.Path, 2));
+        File.Delete(Segment(Temp.Path, 2));
 
         var thrown = LoadFails();
-        thrown.FilePath.Should().Be(Segment(_temp.Path, 2));
+        thrown.FilePath.Should().Be(Segment(Temp.Path, 2));
         thrown.Message.Should().Contain("segment 2 is missing");
     }
 
@@ -260,30 +252,30 @@ public class FileReplicaStorageRecoveryTests
     public void A_last_segment_whose_creation_was_torn_is_made_anew(long zeros)
     {
         List<string> state;
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
             state = Describe(Load(storage));
         }
 
-        File.WriteAllBytes(Segment(_temp.Path, 2), new byte[zeros]);
+        File.WriteAllBytes(Segment(Temp.Path, 2), new byte[zeros]);
 
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         Describe(Load(reopened)).Should().Equal(state);
         Persist(reopened, PendingBatch(1, 2, 1));
-        reopened.ActiveSegmentPath.Should().Be(Segment(_temp.Path, 2));
+        reopened.ActiveSegmentPath.Should().Be(Segment(Temp.Path, 2));
         Load(reopened).PendingUpdates.Should().HaveCount(2);
     }
 
     [Test]
     public void A_damaged_segment_header_with_data_after_it_is_refused()
     {
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
         }
 
-        FlipByte(Segment(_temp.Path, 1), 10);
+        FlipByte(Segment(Temp.Path, 1), 10);
 
         LoadFails().Offset.Should().Be(0);
     }
@@ -291,12 +283,12 @@ public class FileReplicaStorageRecoveryTests
     [Test]
     public void A_segment_under_another_segment_s_name_is_refused()
     {
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
         }
 
-        File.Copy(Segment(_temp.Path, 1), Segment(_temp.Path, 2));
+        File.Copy(Segment(Temp.Path, 1), Segment(Temp.Path, 2));
 
         LoadFails().Message.Should().Contain("names segment 1");
     }
@@ -350,7 +342,7 @@ public class FileReplicaStorageRecoveryTests
 
     private StorageCorruptionException LoadFails()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         return FluentActions.Invoking(() => Load(storage)).Should().Throw<StorageCorruptionException>().Which;
     }
 

@@ -4,22 +4,14 @@ namespace Paxos.Tests.Storage;
 
 /// <summary>The file storage's contract besides recovery: when it syncs, the <c>view</c> file, options, the
 /// directory lock and misuse.</summary>
-public class FileReplicaStorageTests
+public class FileReplicaStorageTests : TempDirectoryFixture
 {
-    private TempDirectory _temp = null!;
-
-    [SetUp]
-    public void SetUp() => _temp = new TempDirectory();
-
-    [TearDown]
-    public void TearDown() => _temp.Dispose();
-
     // ---- Sync semantics: one fsync per batch that requires one, none otherwise ----
 
     [Test]
     public void A_batch_that_requires_a_sync_gets_exactly_one_fsync([Values] bool preallocate)
     {
-        using var storage = Open(_temp.Path, preallocate);
+        using var storage = Open(Temp.Path, preallocate);
         Load(storage);
         var counters = storage.Counters;
         var before = counters.Fsyncs;
@@ -35,7 +27,7 @@ public class FileReplicaStorageTests
     [Test]
     public void Ordered_slots_alone_are_written_without_a_sync_and_the_next_sync_covers_them()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Load(storage);
         var counters = storage.Counters;
         var before = counters.Fsyncs;
@@ -62,7 +54,7 @@ public class FileReplicaStorageTests
             PendingBatch(3, 7, 1),
             Batch(4, proposals: [P(0, 1, 2, U(2, 1), U(3, 1))], ordered: [new OrderedSlot(new SequenceNumber(2), U(2, 1))]),
         };
-        var separately = _temp.Sub("separately");
+        var separately = Temp.Sub("separately");
         long separateFsyncs;
         using (var storage = Open(separately))
         {
@@ -76,7 +68,7 @@ public class FileReplicaStorageTests
             separateFsyncs = storage.Counters.Fsyncs - start;
         }
 
-        using var together = Open(_temp.Sub("together"));
+        using var together = Open(Temp.Sub("together"));
         Load(together);
         var before = together.Counters.Fsyncs;
 
@@ -93,7 +85,7 @@ public class FileReplicaStorageTests
     [Test]
     public void Batches_persisted_together_without_one_that_requires_a_sync_are_not_fsynced()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Load(storage);
         var before = storage.Counters.Fsyncs;
 
@@ -107,7 +99,7 @@ public class FileReplicaStorageTests
     [Test]
     public void Batches_persisted_together_must_come_in_order()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Load(storage);
 
         var act = () => storage.PersistAll([PendingBatch(2, 1, 1), PendingBatch(1, 2, 1)]);
@@ -118,7 +110,7 @@ public class FileReplicaStorageTests
     [Test]
     public void Batches_with_nothing_durable_write_nothing()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Load(storage);
         var counters = storage.Counters;
         var (fsyncs, offset) = (counters.Fsyncs, storage.AppendOffset);
@@ -138,7 +130,7 @@ public class FileReplicaStorageTests
     [Test]
     public void Installing_a_view_replaces_the_view_file_with_its_own_fsyncs()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Load(storage);
         var counters = storage.Counters;
         var before = counters.Fsyncs;
@@ -151,15 +143,15 @@ public class FileReplicaStorageTests
         // view.tmp, then the directory after the rename; the log only when it holds something new.
         viewOnly.Should().Be(2);
         viewAndProposal.Should().Be(3);
-        File.Exists(_temp.File("view.tmp")).Should().BeFalse();
-        File.ReadAllBytes(_temp.File("view")).Should().HaveCount(20);
+        File.Exists(Temp.File("view.tmp")).Should().BeFalse();
+        File.ReadAllBytes(Temp.File("view")).Should().HaveCount(20);
         Load(storage).LastInstalled.Should().Be(new ViewNumber(5));
     }
 
     [Test]
     public void With_sync_disabled_nothing_is_fsynced_but_everything_is_written()
     {
-        using (var storage = Open(_temp.Path, preallocate: true, sync: false))
+        using (var storage = Open(Temp.Path, preallocate: true, sync: false))
         {
             Persist(storage, Batch(1, view: new ViewNumber(2), pending: [U(1, 1)]));
             Persist(storage, PendingBatch(2, 2, 1));
@@ -169,7 +161,7 @@ public class FileReplicaStorageTests
             storage.Counters.BatchesPersisted.Should().Be(2);
         }
 
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         var state = Load(reopened);
         state.LastInstalled.Should().Be(new ViewNumber(2));
         state.PendingUpdates.Should().HaveCount(2);
@@ -178,7 +170,7 @@ public class FileReplicaStorageTests
     [Test]
     public void The_counters_count_records_and_bytes()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Load(storage);
 
         Persist(storage, PendingBatch(1, 1, 1, payloadBytes: 10));
@@ -194,7 +186,7 @@ public class FileReplicaStorageTests
     public void A_lower_view_does_not_replace_a_higher_one()
     {
         var memory = new InMemoryReplicaStorage();
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         foreach (var batch in new[] { Batch(1, view: new ViewNumber(7)), Batch(2, view: new ViewNumber(3)) })
         {
             Persist(memory, batch);
@@ -207,23 +199,23 @@ public class FileReplicaStorageTests
     [Test]
     public void A_leftover_view_tmp_is_ignored_and_removed()
     {
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, Batch(1, view: new ViewNumber(6)));
         }
 
         // A crash between writing view.tmp and renaming it: the batch was never acknowledged.
-        File.WriteAllBytes(_temp.File("view.tmp"), [1, 2, 3]);
+        File.WriteAllBytes(Temp.File("view.tmp"), [1, 2, 3]);
 
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         Load(reopened).LastInstalled.Should().Be(new ViewNumber(6));
-        File.Exists(_temp.File("view.tmp")).Should().BeFalse();
+        File.Exists(Temp.File("view.tmp")).Should().BeFalse();
     }
 
     [Test]
     public void No_view_file_means_view_zero()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
 
         var state = Load(storage);
 
@@ -236,12 +228,12 @@ public class FileReplicaStorageTests
     [TestCase(-1)]
     public void A_damaged_view_file_is_refused(int damage)
     {
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, Batch(1, view: new ViewNumber(6)));
         }
 
-        var view = _temp.File("view");
+        var view = Temp.File("view");
         var bytes = File.ReadAllBytes(view);
         if (damage < 0)
         {
@@ -254,7 +246,7 @@ public class FileReplicaStorageTests
 
         File.WriteAllBytes(view, bytes);
 
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         var thrown = FluentActions.Invoking(() => Load(reopened)).Should().Throw<StorageCorruptionException>().Which;
         thrown.FilePath.Should().Be(view);
         thrown.Offset.Should().Be(0);
@@ -287,7 +279,7 @@ public class FileReplicaStorageTests
     [Test]
     public void A_missing_directory_is_created()
     {
-        var directory = Path.Combine(_temp.Path, "a", "b");
+        var directory = Path.Combine(Temp.Path, "a", "b");
 
         using var storage = Open(directory);
 
@@ -298,20 +290,20 @@ public class FileReplicaStorageTests
     [Test]
     public void A_second_storage_on_the_same_directory_is_refused_until_the_first_is_disposed()
     {
-        var first = Open(_temp.Path);
+        var first = Open(Temp.Path);
 
-        FluentActions.Invoking(() => Open(_temp.Path)).Should().Throw<IOException>().WithMessage("*in use*");
+        FluentActions.Invoking(() => Open(Temp.Path)).Should().Throw<IOException>().WithMessage("*in use*");
 
         first.Dispose();
         first.Dispose();
-        using var second = Open(_temp.Path);
+        using var second = Open(Temp.Path);
         Load(second).IsEmpty.Should().BeTrue();
     }
 
     [Test]
     public void A_disposed_storage_refuses_calls()
     {
-        var storage = Open(_temp.Path);
+        var storage = Open(Temp.Path);
         storage.Dispose();
 
         FluentActions.Invoking(() => Persist(storage, PendingBatch(1, 1, 1))).Should().Throw<ObjectDisposedException>();
@@ -321,7 +313,7 @@ public class FileReplicaStorageTests
     [Test]
     public void Batches_must_come_in_order()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Persist(storage, PendingBatch(2, 1, 1));
 
         FluentActions.Invoking(() => Persist(storage, PendingBatch(2, 1, 2))).Should().Throw<InvalidOperationException>();
@@ -331,7 +323,7 @@ public class FileReplicaStorageTests
     [Test]
     public void A_batch_the_log_cannot_hold_is_refused_before_anything_is_written()
     {
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         Load(storage);
         var offset = storage.AppendOffset;
         var bad = new OutputBatch(1);
@@ -348,12 +340,12 @@ public class FileReplicaStorageTests
     [Test]
     public void Persisting_without_loading_first_appends_after_what_is_there()
     {
-        using (var storage = Open(_temp.Path))
+        using (var storage = Open(Temp.Path))
         {
             Persist(storage, PendingBatch(1, 1, 1));
         }
 
-        using var reopened = Open(_temp.Path);
+        using var reopened = Open(Temp.Path);
         Persist(reopened, PendingBatch(1, 2, 1));
 
         Load(reopened).PendingUpdates.Select(u => u.ClientId.Value).Should().Equal(1, 2);
@@ -363,7 +355,7 @@ public class FileReplicaStorageTests
     public void Pending_updates_keep_the_last_per_client_in_first_appearance_order()
     {
         var memory = new InMemoryReplicaStorage();
-        using var storage = Open(_temp.Path);
+        using var storage = Open(Temp.Path);
         var batches = new[]
         {
             Batch(1, pending: [U(5, 1), U(3, 1)]),

@@ -3,7 +3,7 @@ using Paxos.Tests.Paper;
 namespace Paxos.Tests.Storage;
 
 /// <summary>A fresh directory under the temp path, deleted with everything in it.</summary>
-internal sealed class TempDirectory : IDisposable
+public sealed class TempDirectory : IDisposable
 {
     public TempDirectory()
     {
@@ -24,6 +24,19 @@ internal sealed class TempDirectory : IDisposable
             Directory.Delete(Path, recursive: true);
         }
     }
+}
+
+/// <summary>A base for fixtures whose every test gets a fresh <see cref="TempDirectory"/> (<see cref="Temp"/>),
+/// deleted after it.</summary>
+public abstract class TempDirectoryFixture
+{
+    protected TempDirectory Temp { get; private set; } = null!;
+
+    [SetUp]
+    public void CreateTempDirectory() => Temp = new TempDirectory();
+
+    [TearDown]
+    public void DeleteTempDirectory() => Temp.Dispose();
 }
 
 /// <summary>Helpers shared by the storage tests.</summary>
