@@ -26,9 +26,10 @@ public sealed class FileReplicaStorageOptions
     /// Default 64 MiB.</summary>
     public long SegmentBytes { get; set; } = DefaultSegmentBytes;
 
-    /// <summary>Whether a new segment is allocated at its full size when it is created, so that appends neither
-    /// allocate blocks nor change the file's size, which makes each fsync cheaper. The end of the data is then
-    /// marked by zeros. Default true.</summary>
+    /// <summary>Whether a new segment is allocated at its full size when it is created, and written with zeros a
+    /// chunk (1 MiB) ahead of the appends, so that an append neither allocates blocks, nor changes the file's size,
+    /// nor turns "unwritten" blocks into written ones: its fsync then flushes data without a journal commit, which
+    /// makes it cheaper. The end of the data is marked by zeros. Default true.</summary>
     public bool PreallocateSegments { get; set; } = true;
 
     /// <summary>Whether the storage calls fsync where the durability contract needs it. Default true.

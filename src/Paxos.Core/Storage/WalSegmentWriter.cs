@@ -9,11 +9,25 @@ namespace Paxos;
 /// </summary>
 /// <remarks>Appended records collect in a write buffer and reach the file with one positional write when the log
 /// syncs, when the storage finishes a call (<see cref="WritePending"/>) or when the buffer is full — so a group
-/// commit of many batches costs one <c>pwrite</c> and one fsync, not a write per batch.</remarks>
+/// commit of many batches costs one <c>pwrite</c> and one fsync, not a write per batch.
+/// <para>A preallocated segment is also <em>written</em> ahead of the appends, with zeros, a
+/// <see cref="ZeroChunkBytes"/> chunk at a time. <c>fallocate</c> reserves blocks as "unwritten" extents, so the
+/// first write into one changes the file's extent map and its fsync must commit the file system's journal as
+/// well as flush the data; into blocks already written, an fsync is a data write and a cache flush. On the
+/// project's ext4 build machine that made a 4 KiB append's fsync 25–40% cheaper, alone and with three logs syncing
+/// at once (C test, interleaved runs). One fsync per chunk pays for the conversion instead of every one. Writing
+/// the whole segment with zeros when it is created costs the same and floods the disk for a moment (which slowed
+/// the other replicas' fsyncs in an earlier trial), so the zeros stay one chunk ahead. Zeros past the data change
+/// nothing a reader sees: the end of the records is marked by zeros anyway.</para></remarks>
 internal sealed class WalSegmentWriter : IDisposable
 {
     /// <summary>The write buffer's size: appends beyond it are written out first.</summary>
     internal const int WriteBufferBytes = 256 * 1024;
+
+    /// <summary>How far a preallocated segment is written with zeros at a time, ahead of its appends.</summary>
+    internal const int ZeroChunkBytes = 1 << 20;
+
+    private static readonly byte[] Zeros = new byte[ZeroChunkBytes];
 
     private readonly SafeFileHandle _handle;
     private byte[] _pending = [];
@@ -21,7 +35,14 @@ internal sealed class WalSegmentWriter : IDisposable
     private readonly bool _syncEnabled;
     private readonly StorageCounters _counters;
 
-    private WalSegmentWriter(SafeFileHandle handle, string path, long number, ulong salt, long end, bool syncEnabled, StorageCounters counters)
+    /// <summary>Where a preallocated segment's written blocks end (zeros or records), never before
+    /// <see cref="Offset"/>; <see cref="long.MaxValue"/> when it is not preallocated (appends extend the file).</summary>
+    private long _writtenTo;
+
+    /// <summary>How far zeros are written ahead: the preallocated size of the segment.</summary>
+    private readonly long _zeroLimit;
+
+    private WalSegmentWriter(SafeFileHandle handle, string path, long number, ulong salt, long end, long writtenTo, long zeroLimit, bool syncEnabled, StorageCounters counters)
     {
         _handle = handle;
         Path = path;
@@ -29,6 +50,8 @@ internal sealed class WalSegmentWriter : IDisposable
         Salt = salt;
         Offset = end;
         DurableOffset = end;
+        _writtenTo = writtenTo;
+        _zeroLimit = zeroLimit;
         _syncEnabled = syncEnabled;
         _counters = counters;
     }
@@ -71,6 +94,13 @@ internal sealed class WalSegmentWriter : IDisposable
                 RandomAccess.SetLength(handle, options.SegmentBytes);
             }
 
+            var writtenTo = long.MaxValue;
+            if (options.PreallocateSegments)
+            {
+                writtenTo = Math.Min(ZeroChunkBytes, options.SegmentBytes);
+                RandomAccess.Write(handle, Zeros.AsSpan(0, (int)writtenTo), 0);
+            }
+
             Span<byte> saltBytes = stackalloc byte[sizeof(ulong)];
             RandomNumberGenerator.Fill(saltBytes);
             var salt = BitConverter.ToUInt64(saltBytes);
@@ -80,7 +110,7 @@ internal sealed class WalSegmentWriter : IDisposable
             DurableIo.FlushFile(handle, options.SyncEnabled, counters);
             DurableIo.FlushDirectory(directory, options.SyncEnabled, counters);
             counters.CountSegmentCreated();
-            return new WalSegmentWriter(handle, path, number, salt, WalFormat.SegmentHeaderBytes, options.SyncEnabled, counters);
+            return new WalSegmentWriter(handle, path, number, salt, WalFormat.SegmentHeaderBytes, writtenTo, options.SegmentBytes, options.SyncEnabled, counters);
         }
         catch
         {
@@ -89,14 +119,16 @@ internal sealed class WalSegmentWriter : IDisposable
         }
     }
 
-    /// <summary>Continues a recovered segment at <paramref name="end"/>, which recovery made durable.</summary>
+    /// <summary>Continues a recovered segment at <paramref name="end"/>, which recovery made durable. Zeros are
+    /// written from there on (what lies past the end may be unwritten blocks, or a torn record's bytes).</summary>
     public static WalSegmentWriter Reopen(SafeFileHandle handle, string path, long number, ulong salt, long end, FileReplicaStorageOptions options, StorageCounters counters) =>
-        new(handle, path, number, salt, end, options.SyncEnabled, counters);
+        new(handle, path, number, salt, end, options.PreallocateSegments ? end : long.MaxValue, options.SegmentBytes, options.SyncEnabled, counters);
 
     /// <summary>Room for <paramref name="bytes"/> bytes of records at <see cref="Offset"/>, in the write buffer; fill
     /// it, then call <see cref="EndAppend"/>. Writes the buffer out first when the records do not fit behind it.</summary>
     public Span<byte> BeginAppend(int bytes)
     {
+        WriteZerosAhead(Offset + bytes);
         if (_pendingLength + bytes > _pending.Length)
         {
             WritePending();
@@ -107,6 +139,19 @@ internal sealed class WalSegmentWriter : IDisposable
         }
 
         return _pending.AsSpan(_pendingLength, bytes);
+    }
+
+    /// <summary>Writes zeros, a chunk at a time, until the written blocks reach <paramref name="end"/> (or the
+    /// preallocated size). They land past every appended byte, buffered ones included, so they never cover a record,
+    /// and before the records that will cover them: those reach the file later, with <see cref="WritePending"/>.</summary>
+    private void WriteZerosAhead(long end)
+    {
+        while (_writtenTo < end && _writtenTo < _zeroLimit)
+        {
+            var length = (int)Math.Min(ZeroChunkBytes, _zeroLimit - _writtenTo);
+            RandomAccess.Write(_handle, Zeros.AsSpan(0, length), _writtenTo);
+            _writtenTo += length;
+        }
     }
 
     /// <summary>Takes the <paramref name="bytes"/> bytes filled since <see cref="BeginAppend"/> as appended.</summary>

@@ -371,4 +371,47 @@ public class FileReplicaStorageTests : TempDirectoryFixture
         Describe(Load(storage)).Should().Equal(Describe(Load(memory)));
         Load(storage).PendingUpdates.Select(Describe).Should().Equal(Describe(U(5, 2)), Describe(U(3, 3)), Describe(U(9, 1)));
     }
+
+    // ---- Zeros written ahead of the appends ----
+
+    [Test]
+    public void Zeros_written_ahead_of_a_preallocated_segments_appends_never_cover_a_record()
+    {
+        // A 4 MiB segment is written with zeros a 1 MiB chunk at a time; batches of uneven sizes straddle the chunk
+        // boundaries, and a restart in the middle of a chunk continues from the recovered end.
+        const long segmentBytes = 4L << 20;
+        var memory = new InMemoryReplicaStorage();
+        var storage = Open(Temp.Path, preallocate: true, sync: false, segmentBytes: segmentBytes);
+        var restarted = false;
+        try
+        {
+            Load(storage);
+            for (var number = 1L; storage.AppendOffset < 3L * WalSegmentWriter.ZeroChunkBytes + 1000; number++)
+            {
+                var batch = Batch(number, pending: [U(number, 1, payloadBytes: 700 + (int)(number * 977 % 9000))]);
+                Persist(memory, batch);
+                Persist(storage, batch);
+                if (!restarted && storage.AppendOffset > WalSegmentWriter.ZeroChunkBytes + (WalSegmentWriter.ZeroChunkBytes / 3))
+                {
+                    restarted = true;
+                    storage.Dispose();
+                    storage = Open(Temp.Path, preallocate: true, sync: false, segmentBytes: segmentBytes);
+                    Load(storage);
+                }
+            }
+
+            var end = storage.AppendOffset;
+            storage.Dispose();
+            new FileInfo(Segment(Temp.Path, 1)).Length.Should().Be(segmentBytes, "the appends stayed inside the preallocated segment");
+            File.ReadAllBytes(Segment(Temp.Path, 1)).AsSpan((int)end).IndexOfAnyExcept((byte)0).Should().Be(-1);
+            storage = Open(Temp.Path, preallocate: true, sync: false, segmentBytes: segmentBytes);
+            Describe(Load(storage)).Should().Equal(Describe(Load(memory)));
+            storage.Counters.LastRecoveryTornBytes.Should().Be(0);
+            restarted.Should().BeTrue();
+        }
+        finally
+        {
+            storage.Dispose();
+        }
+    }
 }
