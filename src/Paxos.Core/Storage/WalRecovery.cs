@@ -22,8 +22,6 @@ internal sealed record RecoveredLog(PersistentState State, WalSegmentWriter Acti
 /// </remarks>
 internal sealed class WalRecovery
 {
-    private const int ZeroChunkBytes = 64 * 1024;
-
     private readonly string _directory;
     private readonly FileReplicaStorageOptions _options;
     private readonly StorageCounters _counters;
@@ -324,11 +322,7 @@ internal sealed class WalRecovery
     {
         if (_options.PreallocateSegments)
         {
-            var zeros = new byte[(int)Math.Min(ZeroChunkBytes, dirtyEnd - end)];
-            for (var position = end; position < dirtyEnd; position += zeros.Length)
-            {
-                RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, dirtyEnd - position)), position);
-            }
+            WalSegmentWriter.WriteZeros(handle, end, dirtyEnd);
         }
         else
         {

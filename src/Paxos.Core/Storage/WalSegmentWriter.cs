@@ -98,7 +98,7 @@ internal sealed class WalSegmentWriter : IDisposable
             if (options.PreallocateSegments)
             {
                 writtenTo = Math.Min(ZeroChunkBytes, options.SegmentBytes);
-                RandomAccess.Write(handle, Zeros.AsSpan(0, (int)writtenTo), 0);
+                WriteZeros(handle, 0, writtenTo);
             }
 
             Span<byte> saltBytes = stackalloc byte[sizeof(ulong)];
@@ -148,9 +148,19 @@ internal sealed class WalSegmentWriter : IDisposable
     {
         while (_writtenTo < end && _writtenTo < _zeroLimit)
         {
-            var length = (int)Math.Min(ZeroChunkBytes, _zeroLimit - _writtenTo);
-            RandomAccess.Write(_handle, Zeros.AsSpan(0, length), _writtenTo);
-            _writtenTo += length;
+            var to = Math.Min(_writtenTo + ZeroChunkBytes, _zeroLimit);
+            WriteZeros(_handle, _writtenTo, to);
+            _writtenTo = to;
+        }
+    }
+
+    /// <summary>Writes zeros over [<paramref name="from"/>, <paramref name="to"/>) of a file, a chunk at a time from one
+    /// shared buffer (no sync). Also how recovery cuts a torn tail off a preallocated segment.</summary>
+    internal static void WriteZeros(SafeFileHandle handle, long from, long to)
+    {
+        for (var position = from; position < to; position += ZeroChunkBytes)
+        {
+            RandomAccess.Write(handle, Zeros.AsSpan(0, (int)Math.Min(ZeroChunkBytes, to - position)), position);
         }
     }
 
