@@ -37,6 +37,14 @@ if (args.Length > 0 && args[0] == "--fsync")
     return FsyncBenchmark.Run(batches, runs);
 }
 
+// `--floor` measures the fastest durable round this machine allows: the disk and the network, with no protocol.
+if (args.Length > 0 && args[0] == "--floor")
+{
+    var seconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+    var runs = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3;
+    return DurableFloor.Run(seconds, runs);
+}
+
 // `--cluster` measures the in-process 3-replica cluster (median of runs); anything else goes to
 // BenchmarkDotNet (`--filter *` runs every micro-benchmark).
 if (args.Length > 0 && args[0] == "--cluster")

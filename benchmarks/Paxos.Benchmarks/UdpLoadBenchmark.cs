@@ -9,13 +9,16 @@ using Paxos.Sample.Replica;
 namespace Paxos.Benchmarks;
 
 /// <summary>What the UDP load generator runs: <c>--writers 1,64 --runs 3 --seconds 10 --warmup 3 --payload-bytes 64
-/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept] [--inline-completions]</c>.</summary>
+/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept] [--inline-completions] [--floor]</c>.</summary>
 /// <param name="DataRoot">Where durable runs put their replicas' data directories (a fresh directory per run,
 /// deleted after it); null for runs in memory.</param>
+/// <param name="Floor">Durable runs only: after each run, measure <see cref="DurableFloor"/> with as many bytes per
+/// round as the run wrote per update times its writers, so that the run can be set against the disk of that
+/// minute.</param>
 internal sealed record UdpLoadOptions(
-    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept, bool InlineCompletions)
+    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept, bool InlineCompletions, bool Floor)
 {
-    public static readonly string[] Flags = ["durable", "leader-sends-accept", "inline-completions"];
+    public static readonly string[] Flags = ["durable", "leader-sends-accept", "inline-completions", "floor"];
 
     public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms", "data-dir"];
 
@@ -40,7 +43,9 @@ internal sealed record UdpLoadOptions(
             line.Has("tick-ms") ? line.Int("tick-ms", 0, 1, 1000) : null,
             line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null,
             line.Has("leader-sends-accept"),
-            line.Has("inline-completions"));
+            line.Has("inline-completions"),
+            line.Has("floor") && (line.Has("durable") || line.Has("data-dir")) ? true
+                : line.Has("floor") ? throw new UsageException("--floor measures the disk beside durable runs; add --durable.") : false);
     }
 
     /// <summary>Arguments replica <paramref name="replica"/> gets after its own: its data directory under
@@ -104,6 +109,11 @@ internal static class UdpLoadBenchmark
             for (var run = 1; run <= options.Runs; run++)
             {
                 var result = await RunOnceAsync(command, options, writers, cancellationToken);
+                if (options.Floor && result.Storage is { } figures)
+                {
+                    result = result with { Floor = MeasureFloor(figures, writers, options.Seconds) };
+                }
+
                 Console.WriteLine(Say($"  W={writers,-3} run {run}/{options.Runs}: {result.Describe()}"));
                 runs.Add(result);
             }
@@ -153,6 +163,15 @@ internal static class UdpLoadBenchmark
             ClusterLauncher.DisposeAll(replicas);
             DeleteRunDirectory(runDirectory);
         }
+    }
+
+    /// <summary>The floor right after a run, with the bytes per copy that <paramref name="writers"/> updates took in
+    /// it (the most any replica wrote per update).</summary>
+    private static DurableFloor.Result MeasureFloor(StorageFigures[] storage, int writers, int seconds)
+    {
+        var bytesPerUpdate = storage.Max(f => f.Executed > 0 ? f.BytesWritten / (double)f.Executed : 0);
+        var bytesPerRound = (int)Math.Clamp(bytesPerUpdate * writers, 64, 1 << 20);
+        return DurableFloor.Measure(FloorShape.LeaderAndFollower, bytesPerRound, TimeSpan.FromSeconds(Math.Min(seconds, 5)));
     }
 
     /// <summary>
@@ -289,8 +308,13 @@ internal sealed record StorageFigures(long Fsyncs, long Batches, long BytesWritt
 }
 
 /// <summary>One run: the leader's measurement, every replica's peak memory, and (durable runs) every replica's storage figures.</summary>
-internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryBytes, StorageFigures[]? Storage)
+/// <param name="Floor">The durable floor measured right after the run, when asked for.</param>
+internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryBytes, StorageFigures[]? Storage, DurableFloor.Result? Floor = null)
 {
+    /// <summary>The run's throughput as a share of the floor's ceiling for its writers: every round carrying one
+    /// update per writer.</summary>
+    public double? ShareOfFloor(int writers) => Floor is { RoundsPerSecond: > 0 } floor ? Load.UpdatesPerSecond / (floor.RoundsPerSecond * writers) : null;
+
     public string Describe()
     {
         var l = Load;
@@ -301,7 +325,9 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
             + Say($"| leader per 1k updates: {1000.0 * l.DatagramsSent / perUpdate:0.#} datagrams out, {1000.0 * l.DatagramsReceived / perUpdate:0.#} in, ")
             + Say($"{1000.0 * l.ThreadPoolWorkItems / perUpdate:0} thread-pool items; CPU {(l.UserCpuSeconds + l.SystemCpuSeconds) / l.Seconds:0.00} cores ({l.SystemCpuSeconds / l.Seconds:0.00} system); ")
             + Say($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures")
-            + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Say($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))));
+            + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Say($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))))
+            + (Floor is null ? string.Empty : Environment.NewLine + "             floor right after: " + Floor.Describe()
+                + Say($"; this run did {ShareOfFloor(Load.Writers):P0} of its ceiling, {Floor.RoundsPerSecond * Load.Writers:N0} updates/s (one update per writer per round)"));
     }
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

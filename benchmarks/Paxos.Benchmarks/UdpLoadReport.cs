@@ -23,6 +23,26 @@ internal static class UdpLoadReport
         {
             PrintStorage(table, options);
         }
+
+        if (options.Floor)
+        {
+            PrintFloor(table, options);
+        }
+    }
+
+    /// <summary>Each run against the floor measured right after it (<see cref="DurableFloor"/>): the share is the
+    /// steadier figure, as the disk's pace drifts between minutes and moves both together.</summary>
+    private static void PrintFloor(List<(int Writers, List<RunResult> Runs)> table, UdpLoadOptions options)
+    {
+        Console.WriteLine();
+        Console.WriteLine(Say($"Against the floor (leader + first follower flushing, no protocol) measured right after each run, median of {options.Runs} runs (min-max)"));
+        Console.WriteLine("| writers | floor rounds/s | floor p50 µs | ceiling updates/s (rounds × writers) | share of the ceiling |");
+        Console.WriteLine("|--------:|---------------:|-------------:|-------------------------------------:|---------------------:|");
+        foreach (var (writers, runs) in table)
+        {
+            Console.WriteLine(Say($"| {writers} | {Figure(runs, r => r.Floor!.RoundsPerSecond, "N0")} | {Figure(runs, r => r.Floor!.P50Micros, "N0")} | ")
+                + Say($"{Figure(runs, r => r.Floor!.RoundsPerSecond * writers, "N0")} | {Figure(runs, r => r.ShareOfFloor(writers)!.Value, "P0")} |"));
+        }
     }
 
     /// <summary>The storage table of durable runs: per writer count, the leader and the followers (their mean), each
