@@ -691,7 +691,7 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <summary>Applies output batches until the replica has nothing more to say, under the contract
     /// (<see cref="OutputBatch"/>): send the immediate messages, answer (an executed update rests on a durable
     /// majority already, so its caller need not wait for this batch's fsync), persist (one sync covers the batch),
-    /// acknowledge, send. The turn waits for the storage: nothing else may happen in the loop before the batch is
+    /// send, acknowledge (sending first: see <see cref="AcknowledgeDurable"/>). The turn waits for the storage: nothing else may happen in the loop before the batch is
     /// durable, and most stores complete synchronously anyway.</summary>
     private void ProcessOutput(PaxosReplica replica)
     {
@@ -713,8 +713,8 @@ public sealed class PaxosNode : IAsyncDisposable
             Answer(batch);
             DeliverCompletions();
             PersistInline(batch);
+            Send(batch.Messages); // Before the acknowledgement, which may order and execute: see AcknowledgeDurable.
             replica.AcknowledgePersisted(batch.Number);
-            Send(batch.Messages);
             replica.ReleaseOutput(batch);
         }
     }
@@ -746,8 +746,8 @@ public sealed class PaxosNode : IAsyncDisposable
                 // sync, here, and its messages leave at once — no wake-up of the writer's thread, and no lazy write
                 // for the next Proposal's fsync to queue behind.
                 PersistInline(batch);
-                replica.AcknowledgePersisted(batch.Number);
                 Send(batch.Messages);
+                replica.AcknowledgePersisted(batch.Number);
                 replica.ReleaseOutput(batch);
                 continue;
             }
@@ -775,10 +775,13 @@ public sealed class PaxosNode : IAsyncDisposable
             return;
         }
 
-        // One flush for them all: the messages of several batches to the same peer share datagrams.
+        // Their messages first, with one flush for them all (the messages of several batches to the same peer share
+        // datagrams), then the acknowledgements. A durable batch's messages depend on nothing the acknowledgement
+        // does, and it may do much: a non-leader that now holds a quorum with its own acceptance orders and executes
+        // the slots right there (in the default mode, every Proposal's), and its Accept — what the leader waits for
+        // — would wait for that execution.
         foreach (var batch in _durable)
         {
-            replica.AcknowledgePersisted(batch.Number);
             Send(batch.Messages, flush: false);
         }
 
@@ -786,6 +789,7 @@ public sealed class PaxosNode : IAsyncDisposable
 
         foreach (var batch in _durable)
         {
+            replica.AcknowledgePersisted(batch.Number);
             replica.ReleaseOutput(batch);
         }
 

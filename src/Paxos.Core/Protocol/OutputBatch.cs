@@ -65,7 +65,9 @@ public readonly record struct OrderedSlot(SequenceNumber Sequence, ClientUpdate 
 /// then the replica does not count its own acceptances in this batch towards ordering.</description></item>
 /// <item><description><b>Send</b> <see cref="Messages"/>. No message may leave before the durable state of its
 /// own batch and of every earlier batch is durable: a Prepare_OK, an Accept or a forwarded update is a
-/// promise about state that must survive a crash.</description></item>
+/// promise about state that must survive a crash. Once it is, the messages may also leave before the
+/// acknowledgement: they depend on nothing it does, and it may order and execute slots (which
+/// <see cref="PaxosNode"/> lets its Accepts skip waiting for).</description></item>
 /// </list>
 /// Batches are numbered in order and must be persisted in order. A host may take the next batch while the
 /// previous one is being persisted (pipelining), as long as it keeps that order.

@@ -37,6 +37,66 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task A_non_leader_s_Accept_leaves_before_it_executes_the_slots_its_own_acceptance_orders([Values] bool fileLog)
+    {
+        // In the default mode a non-leader of three holds a quorum with the Proposal and its own durable acceptance,
+        // so acknowledging its write orders and executes the slots. Its Accept is what the leader waits for: it must
+        // leave once the write is durable, not after the execution (with the file log, from the storage writer's
+        // thread; in memory, from the loop).
+        var events = new ConcurrentQueue<(int Replica, bool IsAccept, long First, long Last)>();
+        var root = Path.Combine(Path.GetTempPath(), "paxos-node-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            PaxosOptions Options(int i)
+            {
+                var options = NodeCluster.Options(i, 3);
+                options.DataDirectory = fileLog ? Path.Combine(root, $"r{i}") : null;
+                return options;
+            }
+
+            await using var cluster = new NodeCluster(3, Options, storage: fileLog ? _ => null : null, wrapTransport: (i, inner) => new AcceptLoggingTransport(i, inner, events));
+            for (var i = 0; i < 3; i++)
+            {
+                var replica = i;
+                cluster.Executors[i].FailWith = update =>
+                {
+                    events.Enqueue((replica, false, update.Sequence.Value, update.Sequence.Value));
+                    return null;
+                };
+            }
+
+            await cluster.StartAsync();
+            var leader = await cluster.LeaderAsync();
+            for (var ts = 1; ts <= 20; ts++)
+            {
+                await leader.SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { (byte)ts }));
+            }
+
+            await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count == 20), "every replica to execute the 20 updates");
+            var log = events.ToList();
+            foreach (var follower in Enumerable.Range(0, 3).Where(i => cluster.Nodes[i] != leader))
+            {
+                var executed = log.Where(e => e.Replica == follower && !e.IsAccept).ToList();
+                executed.Should().HaveCount(20);
+                foreach (var execution in executed)
+                {
+                    var index = log.IndexOf(execution);
+                    log.Take(index).Should().Contain(
+                        e => e.Replica == follower && e.IsAccept && e.First <= execution.First && execution.First <= e.Last,
+                        $"replica {follower} sends its Accept for slot {execution.First} before it executes it");
+                }
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+    }
+
+    [Test]
     public async Task With_inline_completions_a_closed_loop_on_one_replica_runs_to_the_end_in_order()
     {
         // One replica orders at once, so every answer's continuation submits the next update during the delivery,
@@ -290,6 +350,26 @@ public class PaxosNodeTests
                 persisted[message.Message] = true;
             }
         }
+    }
+
+    /// <summary>Logs every Accept it is asked to send, with the replica that sends it.</summary>
+    private sealed class AcceptLoggingTransport(int replica, ITransport inner, ConcurrentQueue<(int Replica, bool IsAccept, long First, long Last)> events) : ITransport
+    {
+        public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => inner.StartAsync(receiver, cancellationToken);
+
+        public void Send(ReplicaId destination, PaxosMessage message)
+        {
+            if (message is Accept accept)
+            {
+                events.Enqueue((replica, true, accept.FirstSequence.Value, accept.LastSequence.Value));
+            }
+
+            inner.Send(destination, message);
+        }
+
+        public void Flush() => inner.Flush();
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
     private sealed class WatchingTransport(ITransport inner, ConcurrentDictionary<PaxosMessage, bool> persisted, ConcurrentQueue<string> violations) : ITransport
