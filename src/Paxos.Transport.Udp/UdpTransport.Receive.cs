@@ -88,6 +88,32 @@ public sealed partial class UdpTransport
         }
     }
 
+    /// <summary>Whether the datagram being delivered holds frames after the current one (the receive thread's own).</summary>
+    private bool _framesLeftInDatagram;
+
+    /// <inheritdoc/>
+    /// <remarks>Asked on the receive thread while it delivers: the rest of the datagram, or a datagram waiting in the
+    /// socket (<see cref="Socket.Available"/>, one <c>ioctl</c>). Anywhere else, or when the socket cannot say: true.</remarks>
+    public bool HasPendingInput
+    {
+        get
+        {
+            if (!ReferenceEquals(Thread.CurrentThread, _receiveThread) || _framesLeftInDatagram)
+            {
+                return true;
+            }
+
+            try
+            {
+                return _socket is not { } socket || socket.Available > 0;
+            }
+            catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+            {
+                return true;
+            }
+        }
+    }
+
     /// <summary>Checks one datagram and delivers its frames, in order, up to the first bad one.</summary>
     private void ProcessDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
     {
@@ -123,9 +149,12 @@ public sealed partial class UdpTransport
                 return;
             }
 
+            _framesLeftInDatagram = frameLength < datagram.Length;
             Deliver(message);
             datagram = datagram[frameLength..];
         }
+
+        _framesLeftInDatagram = false;
 
         Interlocked.Increment(ref _datagramsDelivered);
     }

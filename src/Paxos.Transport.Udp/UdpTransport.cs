@@ -54,6 +54,9 @@ public sealed partial class UdpTransport : ITransport
     private Socket? _socket;
     private ITransportReceiver? _receiver;
     private byte[]? _receiveBuffer;
+
+    /// <summary>The thread that runs <see cref="ReceiveLoop"/> (<see cref="HasPendingInput"/> answers it alone).</summary>
+    private Thread? _receiveThread;
     private Task? _receiveLoop;
     private bool _running;
     private bool _disposed;
@@ -227,6 +230,7 @@ public sealed partial class UdpTransport : ITransport
                 IsBackground = true,
                 Name = string.Create(CultureInfo.InvariantCulture, $"Paxos UDP receive {_replicaId}"),
             };
+            _receiveThread = thread;
             thread.Start();
         }
 

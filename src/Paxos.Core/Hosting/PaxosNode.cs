@@ -26,7 +26,9 @@ namespace Paxos;
 /// <para>With the file log (<see cref="PaxosOptions.DataDirectory"/> or a <see cref="FileReplicaStorage"/>), writes
 /// run on a storage thread of the node's own while the loop goes on: batches the loop produces during one fsync are
 /// written together and covered by the next (group commit across batches), and each batch's messages leave once it
-/// and every batch before it are durable. Other stores are called on the loop, one batch at a time.</para>
+/// and every batch before it are durable. A non-leader whose turn has nothing else waiting (no input queued, none
+/// the transport holds) writes and fsyncs its batch on the turn's thread instead, which saves waking the storage
+/// thread. Other stores are called on the loop, one batch at a time.</para>
 /// <para>Answers go out the same way, in bulk: the tasks <see cref="SubmitAsync"/> returns are completed together,
 /// one batch's worth at a time, by one thread-pool work item — so their continuations run there, one after the
 /// other, and never on the loop — instead of each completion queueing a work item of its own. With
@@ -134,6 +136,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <summary>Persists batches on a thread of its own when the storage is the file log (null otherwise: the loop
     /// persists inline, as most stores complete synchronously).</summary>
     private StorageWriter? _writer;
+
+    /// <summary>Batches that needed an fsync and got it on the loop's thread (<see cref="MaySyncHere"/>).</summary>
+    private long _batchesSyncedOnLoop;
 
     /// <summary>Batches the writer made durable, being acknowledged and sent by the loop.</summary>
     private readonly List<OutputBatch> _durable = [];
@@ -409,6 +414,11 @@ public sealed class PaxosNode : IAsyncDisposable
         options.DataDirectory is { Length: > 0 } directory
             ? new FileReplicaStorage(new FileReplicaStorageOptions { DataDirectory = directory }, loggerFactory.CreateLogger<FileReplicaStorage>())
             : new InMemoryReplicaStorage();
+
+    /// <summary>Batches that needed an fsync and were written by the loop's thread itself rather than the storage
+    /// writer's (a non-leader with nothing else waiting; see <c>MaySyncHere</c>). Read after the node stopped, or
+    /// as an estimate.</summary>
+    internal long BatchesSyncedOnLoop => Volatile.Read(ref _batchesSyncedOnLoop);
 
     /// <summary>What the node's storage counted, when it is the file log; null otherwise.</summary>
     public StorageCounters? StorageCounters => (_storage as FileReplicaStorage)?.Counters;
@@ -740,31 +750,50 @@ public sealed class PaxosNode : IAsyncDisposable
 
             Send(batch.ImmediateMessages);
             Answer(batch);
-            if (!batch.RequiresSync && writer.InFlight == 0)
+            if (writer.InFlight == 0 && (!batch.RequiresSync || MaySyncHere(replica)))
             {
                 // Nothing to fsync and nothing before it in flight: its ordered slots (if any) take one write without a
                 // sync, here, and its messages leave at once — no wake-up of the writer's thread, and no lazy write
-                // for the next Proposal's fsync to queue behind.
+                // for the next Proposal's fsync to queue behind. A batch that needs an fsync is written here too when
+                // MaySyncHere says nothing else waits for this thread.
                 PersistInline(batch);
+                if (batch.RequiresSync)
+                {
+                    _batchesSyncedOnLoop++;
+                }
+
                 Send(batch.Messages);
                 replica.AcknowledgePersisted(batch.Number);
                 replica.ReleaseOutput(batch);
                 continue;
             }
 
-            // A batch that needs an fsync always goes through the writer, even when it is idle: writing here would
-            // save two thread wake-ups, but it blocks the thread that runs the turn — often a transport's receive
-            // thread — for a whole fsync. Measured at 64 writers over UDP: 28,000 updates/s through the writer
-            // against 18,000 with that shortcut, and 7,000 with LeaderSendsAccept (its small Proposals then stall on
-            // blocked receive threads). Measured again on later code, back to back: one writer gains (+24–36% with
-            // LeaderSendsAccept), 64 writers lose (−17 to −27% in default mode; −30% when batches with answers
-            // waiting still went through the writer), because a receive thread blocked in an fsync splits the
-            // next group in two.
+            // Any other batch that needs an fsync goes through the writer, even when it is idle. History, measured
+            // over UDP at 64 writers: always syncing here when the writer was idle gave 18,000 updates/s against
+            // 28,000 through the writer (7,000 with LeaderSendsAccept); on later code one writer gained 24–36% and 64
+            // writers lost 17–30%, on followers only 64 writers halved — a receive thread blocked in an fsync split
+            // the next group commit. Asking the transport whether input waits (MaySyncHere) fixed that, and once
+            // durable batches' messages left before their acknowledgement (AcknowledgeDurable), three interleaved
+            // pairs per mode gave one writer +7/+31/+9% (default) and +12/+22/−6% (LeaderSendsAccept), 64 writers
+            // −7/+10/+16% and −7/+1/+13% (docs/performance.md).
             writer.Enqueue(batch);
         }
 
         DeliverCompletions();
     }
+
+    /// <summary>
+    /// Whether this thread may wait for a batch's fsync itself instead of handing the batch to the writer's thread,
+    /// which saves waking that thread (on a small or virtualised machine a large part of a round). Only on a
+    /// non-leader, and only when nothing else waits for this thread: no input in the inbox, and none the transport
+    /// could hand over next (<see cref="ITransport.HasPendingInput"/>: the rest of the datagram being delivered, or
+    /// another one queued — a transport that cannot tell says there may be). Otherwise the input behind would wait a
+    /// whole fsync and then miss the group commit it would have joined on the writer's thread; that split groups in
+    /// two when this was tried without asking the transport. A leader keeps its writes on the writer's thread: its
+    /// loop also answers clients and proposes their next updates, which must not wait for its fsync.
+    /// </summary>
+    private bool MaySyncHere(PaxosReplica replica) =>
+        replica.Status.State != ReplicaState.RegularLeader && !_inbox.Reader.TryPeek(out _) && !_transport.HasPendingInput;
 
     /// <summary>Acknowledges and sends the batches the writer made durable, oldest first.</summary>
     private void AcknowledgeDurable(PaxosReplica replica, StorageWriter writer)

@@ -22,6 +22,15 @@ public interface ITransport : IAsyncDisposable
     /// <summary>Sends everything queued since the last call. The node calls it once per output batch, which
     /// lets a transport pack one batch's messages to the same peer into as few datagrams as fit.</summary>
     void Flush();
+
+    /// <summary>
+    /// Whether more received input already waits to be handed over — the rest of the datagram being delivered, or
+    /// another one queued — as far as the transport can tell. The node asks from inside
+    /// <see cref="ITransportReceiver.Receive"/>, on the receiving thread, before it lets that thread wait for an
+    /// fsync itself (which saves waking its storage thread, but holds up everything behind the message). True, the
+    /// default, means "may be": the node then never blocks the thread.
+    /// </summary>
+    bool HasPendingInput => true;
 }
 
 /// <summary>Takes the messages a transport receives.</summary>

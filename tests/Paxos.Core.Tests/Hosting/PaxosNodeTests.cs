@@ -51,6 +51,8 @@ public class PaxosNodeTests
             {
                 var options = NodeCluster.Options(i, 3);
                 options.DataDirectory = fileLog ? Path.Combine(root, $"r{i}") : null;
+                options.ProgressTimeoutTicks = 1_000; // 2 s: no view change under a busy machine (one would order
+                options.MaxProgressTimeoutTicks = 4_000; // slots through the Prepare phase, without this Accept).
                 return options;
             }
 
@@ -67,12 +69,20 @@ public class PaxosNodeTests
 
             await cluster.StartAsync();
             var leader = await cluster.LeaderAsync();
+            var view = leader.Status.LastInstalled;
+
+            // A replica that started late (its log's first fsync on a busy disk) may still be joining; one that had
+            // not joined would learn the slots by catching up, without Accepts of its own.
+            await NodeCluster.WaitAsync(
+                () => cluster.Nodes.All(n => n.Status.LastInstalled == view && n.Status.State is ReplicaState.RegularLeader or ReplicaState.RegularNonLeader),
+                "every replica to install the leader's view");
             for (var ts = 1; ts <= 20; ts++)
             {
                 await leader.SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { (byte)ts }));
             }
 
             await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count == 20), "every replica to execute the 20 updates");
+            cluster.Nodes.Should().OnlyContain(n => n.Status.LastInstalled == view, $"the test assumes one view throughout (view {view} at the start; now {string.Join(", ", cluster.Nodes.Select(n => n.Status.ToString()))})");
             var log = events.ToList();
             foreach (var follower in Enumerable.Range(0, 3).Where(i => cluster.Nodes[i] != leader))
             {
@@ -372,6 +382,21 @@ public class PaxosNodeTests
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
+    /// <summary>A transport that says no input waits (<see cref="ITransport.HasPendingInput"/>), as an idle UDP
+    /// socket would.</summary>
+    internal sealed class IdleTransport(ITransport inner) : ITransport
+    {
+        public bool HasPendingInput => false;
+
+        public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => inner.StartAsync(receiver, cancellationToken);
+
+        public void Send(ReplicaId destination, PaxosMessage message) => inner.Send(destination, message);
+
+        public void Flush() => inner.Flush();
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
     private sealed class WatchingTransport(ITransport inner, ConcurrentDictionary<PaxosMessage, bool> persisted, ConcurrentQueue<string> violations) : ITransport
     {
         public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => inner.StartAsync(receiver, cancellationToken);
@@ -437,10 +462,12 @@ public class PaxosNodeDurabilityTests
     }
 
     [Test]
-    public async Task Under_concurrent_load_on_file_logs_every_answered_update_is_in_every_replica_s_log([Values] bool leaderSendsAccept, [Values] bool inlineCompletions)
+    public async Task Under_concurrent_load_on_file_logs_every_answered_update_is_in_every_replica_s_log([Values] bool leaderSendsAccept, [Values] bool inlineCompletions, [Values] bool transportIdle)
     {
         // The file log is written by the node's storage writer thread while the loop goes on (pipelining, group
         // commit across batches): answers, sends and writes interleave, and the logs must still hold everything.
+        // With a transport that says no input waits, non-leaders also fsync on their loop's thread whenever the
+        // writer is idle, mixing the two paths.
         var root = Path.Combine(Path.GetTempPath(), "paxos-node-" + Guid.NewGuid().ToString("N"));
         const int Writers = 32;
         const int PerWriter = 25;
@@ -456,10 +483,11 @@ public class PaxosNodeDurabilityTests
             }
 
             var answered = new ConcurrentBag<(long Client, long Timestamp, string Reply)>();
-            await using (var cluster = new NodeCluster(3, Options, storage: _ => null))
+            await using (var cluster = new NodeCluster(3, Options, storage: _ => null, wrapTransport: transportIdle ? (_, inner) => new PaxosNodeTests.IdleTransport(inner) : null))
             {
                 await cluster.StartAsync();
                 var leader = await cluster.LeaderAsync();
+                var leaderSyncedBefore = leader.BatchesSyncedOnLoop; // Before it led (elections), it may have.
                 await Task.WhenAll(Enumerable.Range(1, Writers).Select(client => Task.Run(async () =>
                 {
                     for (var ts = 1; ts <= PerWriter; ts++)
@@ -472,6 +500,19 @@ public class PaxosNodeDurabilityTests
                 // Followers learn the last orderings a moment after the leader answers.
                 await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count == Writers * PerWriter), "every replica to execute every update");
                 cluster.Nodes.Should().OnlyContain(n => n.StorageCounters!.Fsyncs > 0);
+                var followers = cluster.Nodes.Where(n => n != leader).ToList();
+                if (transportIdle)
+                {
+                    // Each follower does so only when its writer happens to be idle, which scheduling decides; the two
+                    // together always find it idle at some point (every election and every lull).
+                    followers.Sum(n => n.BatchesSyncedOnLoop).Should().BePositive("a non-leader with nothing waiting fsyncs on its loop's thread");
+                }
+                else
+                {
+                    cluster.Nodes.Should().OnlyContain(n => n.BatchesSyncedOnLoop == 0, "the in-process transport cannot say that no input waits");
+                }
+
+                leader.BatchesSyncedOnLoop.Should().Be(leaderSyncedBefore, "a leader's writes stay on its writer's thread");
                 cluster.Nodes.Select(n => n.StorageCounters!.BatchesPersisted).Sum().Should().BeGreaterThan(cluster.Nodes.Select(n => n.StorageCounters!.Fsyncs).Sum(),
                     "batches without a sync (ordered slots) and batches that shared an fsync outnumber the fsyncs");
             }
