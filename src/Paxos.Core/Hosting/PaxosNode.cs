@@ -701,8 +701,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <summary>Applies output batches until the replica has nothing more to say, under the contract
     /// (<see cref="OutputBatch"/>): send the immediate messages, answer (an executed update rests on a durable
     /// majority already, so its caller need not wait for this batch's fsync), persist (one sync covers the batch),
-    /// send, acknowledge (sending first: see <see cref="AcknowledgeDurable"/>). The turn waits for the storage: nothing else may happen in the loop before the batch is
-    /// durable, and most stores complete synchronously anyway.</summary>
+    /// send, acknowledge (sending first: see <see cref="AcknowledgeDurable"/>). The turn waits for the storage:
+    /// nothing else may happen in the loop before the batch is durable, and most stores complete synchronously
+    /// anyway.</summary>
     private void ProcessOutput(PaxosReplica replica)
     {
         if (_writer is { } writer)
@@ -795,7 +796,7 @@ public sealed class PaxosNode : IAsyncDisposable
     private bool MaySyncHere(PaxosReplica replica) =>
         replica.Status.State != ReplicaState.RegularLeader && !_inbox.Reader.TryPeek(out _) && !_transport.HasPendingInput;
 
-    /// <summary>Acknowledges and sends the batches the writer made durable, oldest first.</summary>
+    /// <summary>Sends, then acknowledges, the batches the writer made durable, oldest first.</summary>
     private void AcknowledgeDurable(PaxosReplica replica, StorageWriter writer)
     {
         writer.TakeDurable(_durable);

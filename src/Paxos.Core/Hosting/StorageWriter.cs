@@ -11,7 +11,8 @@ namespace Paxos;
 /// <remarks>
 /// Only the loop calls <see cref="Enqueue"/> and <see cref="TakeDurable"/>. While batches are in flight only the
 /// writer's thread touches the storage; with none in flight the loop may write a batch itself (one that needs no
-/// fsync, or, on a non-leader with nothing else waiting, one that does). A failed write stops the writer: <see cref="TakeDurable"/> then throws it, and the node faults.
+/// fsync, or, on a non-leader with nothing else waiting, one that does). A failed write stops the writer:
+/// <see cref="TakeDurable"/> then throws it, and the node faults.
 /// </remarks>
 internal sealed class StorageWriter : IDisposable
 {
