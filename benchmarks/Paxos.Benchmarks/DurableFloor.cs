@@ -113,7 +113,7 @@ internal static class DurableFloor
 
             var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
             latencies.Sort();
-            return new Result(shape, bytesPerRound, round / elapsed, Percentile(latencies, 0.50), Percentile(latencies, 0.99));
+            return new Result(shape, bytesPerRound, round / elapsed, Percentiles.Of(latencies, 0.50), Percentiles.Of(latencies, 0.99));
         }
         finally
         {
@@ -193,7 +193,6 @@ internal static class DurableFloor
         return socket;
     }
 
-    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -23,7 +23,7 @@ internal static class FsyncBenchmark
             {
                 var (rate, latencies, bytesPerBatch) = Measure(batches, preallocate);
                 rates.Add(rate);
-                Console.WriteLine(Say($"  preallocate={preallocate} run {run}/{runs}: {rate:N0} batches/s of {bytesPerBatch} bytes; per batch p50 {Percentile(latencies, 0.50):N0} µs, p99 {Percentile(latencies, 0.99):N0} µs, max {latencies[^1]:N0} µs"));
+                Console.WriteLine(Say($"  preallocate={preallocate} run {run}/{runs}: {rate:N0} batches/s of {bytesPerBatch} bytes; per batch p50 {Percentiles.Of(latencies, 0.50):N0} µs, p99 {Percentiles.Of(latencies, 0.99):N0} µs, max {latencies[^1]:N0} µs"));
             }
 
             rates.Sort();
@@ -67,7 +67,6 @@ internal static class FsyncBenchmark
         }
     }
 
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

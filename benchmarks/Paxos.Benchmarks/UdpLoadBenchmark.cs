@@ -31,6 +31,12 @@ internal sealed record UdpLoadOptions(
             .Select(w => int.TryParse(w, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= LoadRequest.MaxWriters
                 ? n : throw new UsageException($"--writers takes a list of counts from 1 to {LoadRequest.MaxWriters}, such as 1,64; got '{w}'."))
             .ToArray();
+        var dataRoot = line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null;
+        if (line.Has("floor") && dataRoot is null)
+        {
+            throw new UsageException("--floor measures the disk beside durable runs; add --durable.");
+        }
+
         return new UdpLoadOptions(
             writers.Length > 0 ? writers : throw new UsageException("--writers is empty."),
             line.Int("runs", 3, 1, 50),
@@ -41,11 +47,10 @@ internal sealed record UdpLoadOptions(
             line.Text("host-dll"),
             line.Has("max-datagram-bytes") ? line.Int("max-datagram-bytes", 0, 576, 65_507) : null,
             line.Has("tick-ms") ? line.Int("tick-ms", 0, 1, 1000) : null,
-            line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null,
+            dataRoot,
             line.Has("leader-sends-accept"),
             line.Has("inline-completions"),
-            line.Has("floor") && (line.Has("durable") || line.Has("data-dir")) ? true
-                : line.Has("floor") ? throw new UsageException("--floor measures the disk beside durable runs; add --durable.") : false);
+            line.Has("floor"));
     }
 
     /// <summary>Arguments replica <paramref name="replica"/> gets after its own: its data directory under
@@ -313,7 +318,7 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
 {
     /// <summary>The run's throughput as a share of the floor's ceiling for its writers: every round carrying one
     /// update per writer.</summary>
-    public double? ShareOfFloor(int writers) => Floor is { RoundsPerSecond: > 0 } floor ? Load.UpdatesPerSecond / (floor.RoundsPerSecond * writers) : null;
+    public double? ShareOfFloor => Floor is { RoundsPerSecond: > 0 } floor ? Load.UpdatesPerSecond / (floor.RoundsPerSecond * Load.Writers) : null;
 
     public string Describe()
     {
@@ -327,7 +332,7 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
             + Say($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures")
             + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Say($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))))
             + (Floor is null ? string.Empty : Environment.NewLine + "             floor right after: " + Floor.Describe()
-                + Say($"; this run did {ShareOfFloor(Load.Writers):P0} of its ceiling, {Floor.RoundsPerSecond * Load.Writers:N0} updates/s (one update per writer per round)"));
+                + Say($"; this run did {ShareOfFloor:P0} of its ceiling, {Floor.RoundsPerSecond * Load.Writers:N0} updates/s (one update per writer per round)"));
     }
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

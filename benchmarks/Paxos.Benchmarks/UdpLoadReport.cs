@@ -41,7 +41,7 @@ internal static class UdpLoadReport
         foreach (var (writers, runs) in table)
         {
             Console.WriteLine(Say($"| {writers} | {Figure(runs, r => r.Floor!.RoundsPerSecond, "N0")} | {Figure(runs, r => r.Floor!.P50Micros, "N0")} | ")
-                + Say($"{Figure(runs, r => r.Floor!.RoundsPerSecond * writers, "N0")} | {Figure(runs, r => r.ShareOfFloor(writers)!.Value, "P0")} |"));
+                + Say($"{Figure(runs, r => r.Floor!.RoundsPerSecond * writers, "N0")} | {Figure(runs, r => r.ShareOfFloor!.Value, "P0")} |"));
         }
     }
 

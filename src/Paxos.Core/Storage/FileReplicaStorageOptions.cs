@@ -28,8 +28,9 @@ public sealed class FileReplicaStorageOptions
 
     /// <summary>Whether a new segment is allocated at its full size when it is created, and written with zeros a
     /// chunk (1 MiB) ahead of the appends, so that an append neither allocates blocks, nor changes the file's size,
-    /// nor turns "unwritten" blocks into written ones: its fsync then flushes data without a journal commit, which
-    /// makes it cheaper. The end of the data is marked by zeros. Default true.</summary>
+    /// nor turns "unwritten" blocks into written ones: its fsync then flushes data without a metadata write (a journal
+    /// commit on a journaling file system), which makes it cheaper. The end of the data is marked by zeros.
+    /// Default true.</summary>
     public bool PreallocateSegments { get; set; } = true;
 
     /// <summary>Whether the storage calls fsync where the durability contract needs it. Default true.
