@@ -29,31 +29,39 @@ if (args.Length > 0 && args[0] == "--udp")
     }
 }
 
-// `--fsync` measures what a durable batch costs the file log on this disk.
-if (args.Length > 0 && args[0] == "--fsync")
+// `--fsync`, `--floor` and `--cluster` take plain numbers after the command; BenchmarkDotNet takes anything else.
+if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster")
 {
-    var batches = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2000;
-    var runs = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3;
-    return FsyncBenchmark.Run(batches, runs);
+    try
+    {
+        Positional.RejectBeyond(args, 3);
+        return args[0] switch
+        {
+            // What a durable batch costs the file log on this disk, alone and with three logs at once.
+            "--fsync" => FsyncBenchmark.Run(Positional.Int(args, 1, "batches", 2000, 10, 1_000_000), Positional.Int(args, 2, "runs", 3, 1, 50)),
+
+            // The fastest durable round this machine allows: the disk and the network, with no protocol.
+            "--floor" => DurableFloor.Run(Positional.Int(args, 1, "seconds", 5, 1, 600), Positional.Int(args, 2, "runs", 3, 1, 50)),
+
+            // The in-process 3-replica cluster (median of runs).
+            _ => ClusterBenchmark(Positional.Int(args, 1, "runs", 5, 1, 50), Positional.Long(args, 2, "updates", 2_000_000, 1_000, 1_000_000_000)),
+        };
+    }
+    catch (UsageException exception)
+    {
+        Console.Error.WriteLine(exception.Message);
+        return 2;
+    }
 }
 
-// `--floor` measures the fastest durable round this machine allows: the disk and the network, with no protocol.
-if (args.Length > 0 && args[0] == "--floor")
-{
-    var seconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-    var runs = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3;
-    return DurableFloor.Run(seconds, runs);
-}
+BenchmarkSwitcher.FromAssembly(typeof(InProcessCluster).Assembly).Run(args);
+return 0;
 
-// `--cluster` measures the in-process 3-replica cluster (median of runs); anything else goes to
-// BenchmarkDotNet (`--filter *` runs every micro-benchmark).
-if (args.Length > 0 && args[0] == "--cluster")
+static int ClusterBenchmark(int runs, long totalUpdates)
 {
-    var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-    var Updates = args.Length > 2 ? long.Parse(args[2], CultureInfo.InvariantCulture) : 2_000_000;
     foreach (var (clients, entry, label) in new[] { (256, 1, "256 clients at the leader"), (256, 0, "256 clients at a non-leader (forwarded)"), (1, 1, "1 client at the leader") })
     {
-        var updates = clients == 1 ? Updates / 10 : Updates;
+        var updates = clients == 1 ? Math.Max(1, totalUpdates / 10) : totalUpdates;
         var results = Enumerable.Range(0, runs).Select(_ => InProcessCluster.Measure(clients, 64, updates, entry)).ToList();
         var rates = results.Select(r => r.UpdatesPerSecond).Order().ToList();
         var bytes = results.Select(r => r.BytesPerUpdate).Order().ToList();
@@ -63,6 +71,3 @@ if (args.Length > 0 && args[0] == "--cluster")
 
     return 0;
 }
-
-BenchmarkSwitcher.FromAssembly(typeof(InProcessCluster).Assembly).Run(args);
-return 0;
