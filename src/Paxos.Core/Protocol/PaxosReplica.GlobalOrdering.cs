@@ -628,11 +628,20 @@ public sealed partial class PaxosReplica
                 continue;
             }
 
+            // A Proposal that counts as the leader's acceptance first leaves once the leader's write of it is
+            // durable (in its batch's Messages); until then it was never sent, and a retransmission — which leaves
+            // at once — would be that promise made early. A slow fsync, or one queued behind others, can outlast
+            // ProposalRetransmitTicks.
+            if (proposal.ImpliesLeaderAcceptance && !LeaderAcceptanceIsDurable(proposal))
+            {
+                continue;
+            }
+
             inFlight.SentTick = _tick;
             inFlight.Retransmitted = true;
             Counters.ProposalsRetransmitted++;
 
-            // A retransmission promises nothing new, so it leaves at once. A peer that accepted may still lack
+            // A retransmission now promises nothing new, so it leaves at once. A peer that accepted may still lack
             // the leader's explicit Accept: re-send that too, once the leader's own write is durable.
             if (!proposal.ImpliesLeaderAcceptance && LeaderAcceptanceIsDurable(proposal))
             {

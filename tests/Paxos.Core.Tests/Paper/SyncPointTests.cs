@@ -111,6 +111,32 @@ public class SyncPointTests
     }
 
     [Test]
+    public void A_Proposal_that_is_the_leaders_acceptance_is_not_retransmitted_before_the_leaders_write_is_durable()
+    {
+        // §16.1 #4 for retransmissions: in the default mode a Proposal counts as the leader's acceptance, so a
+        // follower of three orders on it with its own. Its first send waits for the leader's write; a write slower
+        // than ProposalRetransmitTicks (a slow fsync, or one queued behind others) must not let a retransmission,
+        // which leaves at once, make that promise early.
+        var fixture = LeaderOfView1(configure: o => o.ProposalRetransmitTicks = 3);
+        fixture.AutoAcknowledge = false;
+        fixture.Clear();
+        fixture.Replica.Submit(U(1, 1));
+        var proposing = fixture.Flush();
+        proposing.Messages.Select(m => m.Message).OfType<Proposal>().Should().ContainSingle("the first send waits for the write");
+
+        fixture.Tick(9);
+
+        fixture.Batches.SelectMany(b => b.ImmediateMessages).Select(m => m.Message).OfType<Proposal>()
+            .Should().BeEmpty($"batch {proposing.Number}, which holds the leader's acceptance, is not durable yet");
+
+        fixture.AcknowledgeAll(); // Durable now: the Proposal leaves with its batch, and unanswered, is re-sent.
+        fixture.Clear();
+        fixture.Tick(3);
+        fixture.Batches.SelectMany(b => b.ImmediateMessages).Select(m => m.Message).OfType<Proposal>()
+            .Should().ContainSingle().Which.FirstSequence.Should().Be(S(1));
+    }
+
+    [Test]
     public void View_change_is_not_a_promise_and_needs_no_sync()
     {
         // §16.1: View_Change is not synced in the TR — it promises nothing.
