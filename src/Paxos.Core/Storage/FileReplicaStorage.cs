@@ -33,9 +33,12 @@ namespace Paxos;
 /// and the fsync. .NET has no asynchronous fsync (an async version would only move the same blocking call to a
 /// pool thread), and the node must wait for durability before it sends anyway, so blocking its loop is the
 /// shortest path; the node keeps receiving into its inbox meanwhile.</para>
-/// <para><b>Failures.</b> If a write or an fsync fails, the storage stops (fail-stop) and refuses every further
-/// call: after a failed fsync the kernel may have dropped the dirty pages, so nothing written can be trusted to
-/// be on disk. Restart the process.</para>
+/// <para><b>Failures.</b> If a write or an fsync fails, or recovery does (damage, or a failed write or fsync of
+/// its repairs), the storage stops (fail-stop) and refuses every further call; it never retries an fsync. After a
+/// failed fsync do not simply restart the process on the same directory: Linux may keep the pages that failed in
+/// its cache, marked clean, so a new process would read back records that never reached the disk, and its fsync
+/// would succeed without writing them. Reboot the machine first (what is read then is what the disk holds), or
+/// empty the directory and restart the replica with <see cref="PaxosOptions.RebuildFromPeers"/>.</para>
 /// <para>The directory is locked (a <c>lock</c> file held open exclusively) against a second storage, in this
 /// process or another.</para>
 /// </remarks>
@@ -255,7 +258,19 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     {
         _segment?.Dispose();
         _segment = null;
-        var recovered = WalRecovery.Run(_options.DataDirectory, _options, Counters, _logger);
+        RecoveredLog recovered;
+        try
+        {
+            recovered = WalRecovery.Run(_options.DataDirectory, _options, Counters, _logger);
+        }
+        catch (Exception exception) when (Fault(exception))
+        {
+            // Never reached (Fault returns false). A recovery that failed — damage, or a failed write or fsync of
+            // the repairs it makes — is not run again by this storage: running its fsync again could report success
+            // for pages a failed one dropped (see the remarks on failures).
+            throw;
+        }
+
         _segment = recovered.Active;
         _lastInstalled = recovered.State.LastInstalled;
         _lastBatch = 0;
@@ -374,7 +389,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_fault is not null)
         {
-            throw new InvalidOperationException($"The storage in {_options.DataDirectory} stopped after a failed write or fsync ({_fault.Message}); restart the process.", _fault);
+            throw new InvalidOperationException($"The storage in {_options.DataDirectory} stopped after a failed write, fsync or recovery ({_fault.Message}). After a failed fsync, reboot before the directory is used again, or empty it and rebuild the replica from its peers.", _fault);
         }
     }
 

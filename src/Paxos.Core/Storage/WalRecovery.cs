@@ -48,6 +48,13 @@ internal sealed class WalRecovery
         DeleteLeftoverViewTemp();
         var view = ReadView();
         var numbers = ListSegments();
+        if (numbers.Count == 0 && view != ViewNumber.None)
+        {
+            // Segment 1 is created, durable, before anything is persisted, and segments are never removed: a view
+            // without a log is a directory that lost its segments, whose promises the replica would forget.
+            throw Corrupt(Path.Combine(_directory, WalFormat.SegmentFileName(1)), 0,
+                $"the view file records view {view.Value} but no log segment exists (segment 1 is created before any view is written)");
+        }
         for (var i = 0; i < numbers.Count - 1; i++)
         {
             ScanSealedSegment(numbers[i]);
@@ -102,7 +109,7 @@ internal sealed class WalRecovery
         return view;
     }
 
-    /// <summary>The segment numbers, in order; they must be consecutive.</summary>
+    /// <summary>The segment numbers, in order; they must be consecutive from 1.</summary>
     private List<long> ListSegments()
     {
         var numbers = new List<long>();
@@ -115,6 +122,13 @@ internal sealed class WalRecovery
         }
 
         numbers.Sort();
+        if (numbers.Count > 0 && numbers[0] != 1)
+        {
+            // Segments are never removed (there is no garbage collection of the log yet), so the log starts at 1.
+            throw Corrupt(Path.Combine(_directory, WalFormat.SegmentFileName(1)), 0,
+                $"segment 1 is missing: the log starts at segment {numbers[0]}, and no segment is ever removed");
+        }
+
         for (var i = 1; i < numbers.Count; i++)
         {
             if (numbers[i] != numbers[i - 1] + 1)

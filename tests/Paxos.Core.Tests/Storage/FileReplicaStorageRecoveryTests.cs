@@ -247,6 +247,65 @@ public class FileReplicaStorageRecoveryTests : TempDirectoryFixture
         thrown.Message.Should().Contain("segment 2 is missing");
     }
 
+    [Test]
+    public void A_log_missing_its_first_segment_is_refused()
+    {
+        // Without it the replica would come back having forgotten the Proposals it accepted there.
+        using (var storage = Open(Temp.Path))
+        {
+            for (var i = 1; i <= 3; i++)
+            {
+                Persist(storage, Batch(i, proposals: [P(0, 1, i, U(i, 1, payloadBytes: 700_000))]));
+            }
+        }
+
+        File.Delete(Segment(Temp.Path, 1));
+
+        var thrown = LoadFails();
+        thrown.FilePath.Should().Be(Segment(Temp.Path, 1));
+        thrown.Message.Should().Contain("segment 1 is missing");
+    }
+
+    [Test]
+    public void A_storage_whose_recovery_failed_refuses_every_later_call_and_never_recovers_again()
+    {
+        // Recovery fsyncs what it read and the repairs it made; after a failed fsync running that again could report
+        // success for pages the kernel dropped, so the storage stops at the first failure, as a failed write does.
+        using (var storage = Open(Temp.Path))
+        {
+            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+        }
+
+        File.Delete(Segment(Temp.Path, 1));
+        File.WriteAllBytes(Temp.File(WalFormat.SegmentFileName(2)), new byte[64]);
+
+        using var failed = Open(Temp.Path);
+        FluentActions.Invoking(() => Load(failed)).Should().Throw<StorageCorruptionException>();
+
+        FluentActions.Invoking(() => Load(failed)).Should().Throw<InvalidOperationException>()
+            .WithMessage("*stopped after a failed write, fsync or recovery*").WithInnerException<StorageCorruptionException>();
+        FluentActions.Invoking(() => Persist(failed, Batch(1, proposals: [P(0, 1, 2, U(2, 1))]))).Should().Throw<InvalidOperationException>();
+        File.Exists(Segment(Temp.Path, 1)).Should().BeFalse("a failed recovery is not run again, so it creates nothing");
+    }
+
+    [Test]
+    public void A_view_file_without_any_segment_is_refused()
+    {
+        using (var storage = Open(Temp.Path))
+        {
+            Persist(storage, Batch(1, view: new ViewNumber(3), proposals: [P(0, 3, 1, U(1, 1))]));
+        }
+
+        foreach (var segment in Directory.GetFiles(Temp.Path, "wal-*.log"))
+        {
+            File.Delete(segment);
+        }
+
+        var thrown = LoadFails();
+        thrown.FilePath.Should().Be(Segment(Temp.Path, 1));
+        thrown.Message.Should().Contain("view 3").And.Contain("no log segment");
+    }
+
     [TestCase(0)]
     [TestCase(FileReplicaStorageOptions.MinSegmentBytes)]
     public void A_last_segment_whose_creation_was_torn_is_made_anew(long zeros)
