@@ -148,6 +148,98 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task Updates_the_continuations_of_one_delivery_submit_share_one_Proposal_though_another_thread_runs_the_loop_meanwhile()
+    {
+        // With UnsafePreferInlineCompletions, what the continuations of one batch of answers submit enters the loop
+        // together when the delivery ends. A turn that another thread runs meanwhile — here for a peer's message
+        // handed over from the thread pool, as a transport's receive thread would — must not take the first of
+        // them for a Proposal of its own (on a 64-writer load that split half of the leader's batches in two).
+        var transports = new CapturingTransport[3];
+        PaxosOptions Options(int i)
+        {
+            var options = InlineCompletions(NodeCluster.Options(i, 3), on: true);
+            options.TickInterval = TimeSpan.FromMilliseconds(20); // A turn of the clock's takes up what a delivery has
+            return options;                                        // held back for two ticks: 40 ms here.
+        }
+
+        await using var cluster = new NodeCluster(3, Options, wrapTransport: (i, inner) => transports[i] = new CapturingTransport(inner));
+        await cluster.StartAsync();
+        var leader = await cluster.LeaderAsync();
+        var transport = transports[leader.Id.Value];
+        await leader.SubmitAsync(new ClientUpdate(new ClientId(100), 1, new byte[] { 100 }));
+        await NodeCluster.WaitAsync(() => transport.LastReceived is not null, "a message to the leader");
+
+        // The leader executes c1#1 only once the continuation below is attached, so that it runs in the delivery.
+        using var attached = new ManualResetEventSlim();
+        cluster.Executors[leader.Id.Value].FailWith = update =>
+        {
+            if (update.ClientId.Value == 1)
+            {
+                attached.Wait(NodeCluster.Patience);
+            }
+
+            return null;
+        };
+        var next = new List<Task<ReadOnlyMemory<byte>>>();
+        var first = leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+        var submitted = first.ContinueWith(
+            _ =>
+            {
+                for (var client = 2; client <= 9; client++)
+                {
+                    next.Add(leader.SubmitAsync(new ClientUpdate(new ClientId(client), 1, new byte[] { (byte)client })));
+                    if (client == 2)
+                    {
+                        Task.Run(transport.Redeliver).Wait(NodeCluster.Patience); // Another thread's turn, mid-delivery.
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        attached.Set();
+        await submitted.WaitAsync(NodeCluster.Patience);
+        await Task.WhenAll(next).WaitAsync(NodeCluster.Patience);
+
+        transport.Proposals.Where(p => p.Updates.Any(u => u.ClientId.Value is >= 2 and <= 9))
+            .Select(p => (p.View, p.FirstSequence)).Distinct()
+            .Should().ContainSingle("the eight updates submitted during one delivery went out in one Proposal");
+    }
+
+    [Test]
+    public async Task Updates_held_back_during_a_delivery_are_bounded_as_the_inbox_is()
+    {
+        // What one delivery's continuations submit waits outside the inbox until the delivery ends, so it has a
+        // bound of its own: MaxInboxMessages, beyond which a submission is refused as the full inbox refuses it.
+        PaxosOptions Options(int i)
+        {
+            var options = InlineCompletions(NodeCluster.Options(i, 3), on: true);
+            options.MaxInboxMessages = 16;
+            return options;
+        }
+
+        await using var cluster = new NodeCluster(3, Options);
+        await cluster.StartAsync();
+        var leader = await cluster.LeaderAsync();
+
+        using var attached = new ManualResetEventSlim(); // c1#1 executes once the continuation is attached.
+        cluster.Executors[leader.Id.Value].FailWith = update => update.ClientId.Value == 1 && !attached.Wait(NodeCluster.Patience) ? new TimeoutException() : null;
+        var next = new List<Task<ReadOnlyMemory<byte>>>();
+        var submitted = leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 })).ContinueWith(
+            _ => next.AddRange(Enumerable.Range(2, 40).Select(client => leader.SubmitAsync(new ClientUpdate(new ClientId(client), 1, new byte[] { 1 })))),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        attached.Set();
+        await submitted.WaitAsync(NodeCluster.Patience);
+
+        next.Where(t => t.IsFaulted).Should().HaveCount(24, "16 were held back; the rest found the bound at once")
+            .And.OnlyContain(t => ((PaxosSubmitException)t.Exception!.InnerException!).Reason == SubmitFailure.Overloaded);
+        var answered = await Task.WhenAll(next.Where(t => !t.IsFaulted)).WaitAsync(NodeCluster.Patience);
+        answered.Should().HaveCount(16);
+    }
+
+    [Test]
     public async Task A_resubmitted_update_gets_the_same_reply_and_is_not_executed_again()
     {
         await using var cluster = new NodeCluster(3);
@@ -391,6 +483,47 @@ public class PaxosNodeTests
         public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => inner.StartAsync(receiver, cancellationToken);
 
         public void Send(ReplicaId destination, PaxosMessage message) => inner.Send(destination, message);
+
+        public void Flush() => inner.Flush();
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    /// <summary>Records the Proposals a node sends and the last message it received, which <see cref="Redeliver"/>
+    /// hands to the node again (a duplicate, as a network may deliver) on the calling thread.</summary>
+    private sealed class CapturingTransport(ITransport inner) : ITransport, ITransportReceiver
+    {
+        private ITransportReceiver? _receiver;
+
+        public ConcurrentQueue<Proposal> Proposals { get; } = new();
+
+        public PaxosMessage? LastReceived { get; private set; }
+
+        public bool HasPendingInput => inner.HasPendingInput;
+
+        public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default)
+        {
+            _receiver = receiver;
+            return inner.StartAsync(this, cancellationToken);
+        }
+
+        public void Receive(PaxosMessage message)
+        {
+            LastReceived = message;
+            _receiver!.Receive(message);
+        }
+
+        public void Redeliver() => _receiver!.Receive(LastReceived!);
+
+        public void Send(ReplicaId destination, PaxosMessage message)
+        {
+            if (message is Proposal proposal)
+            {
+                Proposals.Enqueue(proposal);
+            }
+
+            inner.Send(destination, message);
+        }
 
         public void Flush() => inner.Flush();
 
