@@ -203,6 +203,7 @@ public sealed partial class PaxosReplica
     /// persist (the Proposal is the leader's acceptance) and send to all.</summary>
     private void Propose(long first, ClientUpdate[] updates)
     {
+        CheckConstrainedValues(first, updates);
         var view = _lastInstalled.Value;
         var early = _options.LeaderSendsAccept;
         var proposal = new Proposal(_id, _lastInstalled, new SequenceNumber(first), updates, impliesLeaderAcceptance: !early);
@@ -234,6 +235,19 @@ public sealed partial class PaxosReplica
         _inFlight.Enqueue(new InFlightProposal(proposal, _tick));
         _heartbeatTimer.Start();
         Counters.ProposalsSent++;
+    }
+
+    /// <summary>Paxos's safety rule for a new leader: a slot its Prepare phase constrained is proposed again with the
+    /// value reported for it (a no-op only where none was).</summary>
+    private void CheckConstrainedValues(long first, ClientUpdate[] updates)
+    {
+        for (var i = 0; i < updates.Length && first + i <= _constrainedUpTo; i++)
+        {
+            ref readonly var slot = ref _history.Peek(first + i);
+            Invariant(
+                slot.ProposalView == 0 ? updates[i].IsNoOp : ReferenceEquals(updates[i], slot.Update) || updates[i].SameAs(slot.Update!),
+                $"slot {first + i} is constrained to {(slot.ProposalView == 0 ? "a no-op" : slot.Update!.ToString())} but is proposed with {updates[i]}");
+        }
     }
 
     /// <summary>TR Fig. 10 B: a Proposal arrived at a non-leader.</summary>
@@ -585,10 +599,13 @@ public sealed partial class PaxosReplica
             _proposalTimer.Start();
         }
 
-        // G6: an idle leader orders a no-op, so that every replica sees progress and nobody suspects it.
+        // G6: an idle leader orders a no-op, so that every replica sees progress and nobody suspects it. Not while
+        // constrained slots wait to be proposed again: a leader that was just prepared (in this very tick, with one
+        // replica, when the old view's heartbeat was due too) has Last_Proposed back at Local_Aru, and a no-op there
+        // would replace a value its Prepare phase must carry over.
         if (heartbeatDue)
         {
-            if (_lastProposed == _localAru && _updateQueue.Count == 0)
+            if (_lastProposed == _localAru && _lastProposed >= _constrainedUpTo && _updateQueue.Count == 0)
             {
                 Counters.HeartbeatNoOpsProposed++;
                 Propose(_lastProposed + 1, [ClientUpdate.NoOp]);

@@ -312,6 +312,33 @@ public class GlobalOrderingTests
     }
 
     [Test]
+    public void A_leader_prepared_in_the_tick_its_old_heartbeat_was_due_proposes_the_constrained_value_not_a_no_op()
+    {
+        // With one replica, the Progress_Timer's expiry elects and prepares the next view inside one tick. The old
+        // view's heartbeat, due in that same tick, must not then order a no-op into the slot the Prepare phase
+        // constrained (Last_Proposed is back at Local_Aru): the update bound there would be lost to its client, which
+        // the replica already counts as enqueued in the new view.
+        var fixture = new ReplicaFixture(0, clusterSize: 1, configure: o =>
+        {
+            o.ProgressTimeoutTicks = 4;
+            o.LeaderHeartbeatTicks = 1;
+        });
+        fixture.AutoAcknowledge = false; // A slow disk: the view-1 Proposal's write is not durable yet.
+        fixture.Clear();
+        fixture.Replica.Submit(U(1, 1));
+        fixture.Flush().AcceptedProposals.Should().ContainSingle().Which.FirstSequence.Should().Be(S(1));
+
+        fixture.TicksUntil(() => fixture.Status.LastInstalled == V(2), 50).Should().BePositive("the progress timer expires and the replica prepares view 2");
+        fixture.Status.State.Should().Be(ReplicaState.RegularLeader);
+        var proposals = fixture.Batches.SelectMany(b => b.AcceptedProposals).Where(p => p.View == V(2)).ToList();
+        proposals.Should().NotBeEmpty();
+        proposals[0].FirstSequence.Should().Be(S(1));
+        proposals[0].Updates[0].SameAs(U(1, 1).WithOrigin(R(0))).Should().BeTrue($"slot 1 is constrained to c1#1, not {proposals[0].Updates[0]}");
+        fixture.AcknowledgeAll();
+        fixture.Executor.ExecutedNames.Should().StartWith("c1#1@1");
+    }
+
+    [Test]
     public void Ordered_heartbeat_counts_as_progress()
     {
         // G6 (§6.5): the ordered no-op restarts the Progress_Timer, so an idle leader with a live majority keeps its view.
