@@ -42,6 +42,14 @@ public sealed class SimulatedReplica
     /// <summary>Whether the next start follows a lost disk, so the replica starts with
     /// <see cref="PaxosOptions.RebuildFromPeers"/> (an operator's decision, made once).</summary>
     public bool RebuildOnNextStart { get; internal set; }
+
+    /// <summary>Batches written whose fsync is still in flight (a slow disk, <see cref="ClusterHarness.SyncDelayTicks"/>),
+    /// oldest first, each with the replica tick at which it completes; every batch after the first waits in it, as
+    /// <see cref="PaxosNode"/>'s storage writer keeps them in order.</summary>
+    internal Queue<(OutputBatch Batch, long DueTick)> Syncing { get; } = new();
+
+    /// <summary>Ticks of the current incarnation.</summary>
+    internal long Ticks { get; set; }
 }
 
 /// <summary>
@@ -143,6 +151,7 @@ public sealed class ClusterHarness
         var replica = _replicas[id.Value];
         replica.Replica = null;
         replica.Executor = null;
+        replica.Syncing.Clear(); // Their fsyncs never complete: their records are as volatile as any unsynced write.
         replica.Storage.Crash(random, loseUnsyncedWrites);
     }
 
@@ -152,6 +161,7 @@ public sealed class ClusterHarness
         var replica = _replicas[id.Value];
         replica.Replica = null;
         replica.Executor = null;
+        replica.Syncing.Clear();
         replica.Storage.Wipe();
         replica.RebuildOnNextStart = true;
         Checker.OnWiped(id);
@@ -181,6 +191,19 @@ public sealed class ClusterHarness
     /// <summary>Whether crashes <see cref="CrashBeforeSync"/> causes may lose unsynced writes.</summary>
     public bool LoseUnsyncedWritesOnCrash { get; set; }
 
+    /// <summary>A slow disk: when above 0, a batch that must be synced is written at once and its fsync completes
+    /// after 0 to this many ticks of its replica (drawn from <see cref="SyncRandom"/>), while the replica goes on
+    /// stepping and producing batches behind it — the pipeline <see cref="PaxosNode"/> runs. Its acknowledgement and
+    /// messages wait until then, in order. 0 (the default): every fsync completes at once.</summary>
+    public int SyncDelayTicks { get; set; }
+
+    /// <summary>The random source of <see cref="SyncDelayTicks"/>.</summary>
+    public SimulationRandom? SyncRandom { get; set; }
+
+    /// <summary>The most batches one replica keeps in flight to a slow disk; beyond it, it takes no more output until
+    /// the disk catches up (as <see cref="PaxosNode"/> stops at its storage writer's cap).</summary>
+    private const int MaxBatchesSyncing = 64;
+
     /// <summary>Restarts that found their storage damaged, and so rebuilt the replica from its peers.</summary>
     public int DamagedDisksDetected { get; private set; }
 
@@ -206,6 +229,7 @@ public sealed class ClusterHarness
 
         var executor = _executorFactory(id);
         replica.Incarnation++;
+        replica.Ticks = 0;
         Checker.OnIncarnation(id);
         if (executor is RecordingExecutor recording)
         {
@@ -242,8 +266,46 @@ public sealed class ClusterHarness
     public void Tick(ReplicaId id)
     {
         var replica = _replicas[id.Value];
-        replica.Replica?.Tick();
+        if (replica.Replica is { } paxos)
+        {
+            replica.Ticks++;
+            CompleteSyncs(replica);
+            paxos.Tick();
+        }
+
         Pump(replica);
+    }
+
+    /// <summary>Completes the fsyncs due by now, oldest first: each batch is acknowledged, its ordered slots
+    /// checked, and its messages sent, as <see cref="PaxosNode"/> does once its writer reports them durable.</summary>
+    private void CompleteSyncs(SimulatedReplica replica)
+    {
+        var paxos = replica.Replica!;
+        while (replica.Syncing.TryPeek(out var next) && next.DueTick <= replica.Ticks)
+        {
+            replica.Syncing.Dequeue();
+            replica.Storage.CompleteSync(next.Batch);
+            Acknowledge(replica, paxos, next.Batch);
+        }
+    }
+
+    /// <summary>What follows a batch's durability: messages (before the acknowledgement, as the node sends
+    /// them), the acknowledgement, the ordered slots' checks.</summary>
+    private void Acknowledge(SimulatedReplica replica, PaxosReplica paxos, OutputBatch batch)
+    {
+        SendAll(replica, batch.Messages);
+        paxos.AcknowledgePersisted(batch.Number);
+        if (batch.InstalledView is { } view)
+        {
+            Checker.OnViewDurable(replica.Id, view);
+        }
+
+        foreach (var slot in batch.OrderedSlots)
+        {
+            Checker.OnOrdered(replica.Id, slot, replica.RecoveredAru);
+        }
+
+        paxos.ReleaseOutput(batch);
     }
 
     /// <summary>Delivers a message to a running replica (dropped if it is down).</summary>
@@ -284,7 +346,7 @@ public sealed class ClusterHarness
             return;
         }
 
-        while (true)
+        while (replica.Syncing.Count < MaxBatchesSyncing)
         {
             var batch = paxos.TakeOutput();
             if (batch.IsEmpty)
@@ -309,8 +371,28 @@ public sealed class ClusterHarness
                 return;
             }
 
+            if (!_restarting && (replica.Syncing.Count > 0 || (batch.RequiresSync && SyncDelayTicks > 0)))
+            {
+                // A slow disk: written now, durable (and acknowledged, and its messages sent) some ticks later, after
+                // every batch before it.
+                replica.Storage.WriteWithoutSync(batch);
+                var due = replica.Ticks + SyncRandom!.Next(0, SyncDelayTicks + 1);
+                if (replica.Syncing.Count > 0)
+                {
+                    due = Math.Max(due, replica.Syncing.Last().DueTick);
+                }
+
+                replica.Syncing.Enqueue((batch, due));
+                continue;
+            }
+
             replica.Storage.Persist(batch);
             paxos.AcknowledgePersisted(batch.Number);
+            if (batch.InstalledView is { } view)
+            {
+                Checker.OnViewDurable(replica.Id, view);
+            }
+
             foreach (var slot in batch.OrderedSlots)
             {
                 Checker.OnOrdered(replica.Id, slot, replica.RecoveredAru);

@@ -73,11 +73,26 @@ public sealed class SafetyChecker
         track.LastExecuted = 0;
         track.LastOrdered = 0;
         track.ExecutedKeys.Clear();
+        track.HighestInstalled = ViewNumber.None;
         track.Incarnations++;
     }
 
     /// <summary>A replica lost its disk: its views start again from zero (the only way they may go down).</summary>
-    public void OnWiped(ReplicaId replica) => _replicas[replica.Value].HighestInstalled = ViewNumber.None;
+    public void OnWiped(ReplicaId replica)
+    {
+        _replicas[replica.Value].HighestInstalled = ViewNumber.None;
+        _replicas[replica.Value].HighestDurable = ViewNumber.None;
+    }
+
+    /// <summary>A batch that installed <paramref name="view"/> is durable: no later incarnation may be below it.</summary>
+    public void OnViewDurable(ReplicaId replica, ViewNumber view)
+    {
+        var track = _replicas[replica.Value];
+        if (view > track.HighestDurable)
+        {
+            track.HighestDurable = view;
+        }
+    }
 
     /// <summary>A replica's executor ran <paramref name="update"/>.</summary>
     public void OnExecuted(ReplicaId replica, in OrderedUpdate update)
@@ -143,13 +158,20 @@ public sealed class SafetyChecker
         _acknowledged[key] = sequence.Value;
     }
 
-    /// <summary>Checks that a replica's installed view never went down, across restarts too.</summary>
+    /// <summary>Checks that a replica's installed view never went down: within an incarnation, and across restarts
+    /// below one that reached its disk (an install whose write a crash lost was never promised to anyone: its
+    /// Prepare_OK waits for the write).</summary>
     public void OnStatus(in ReplicaStatus status)
     {
         var track = _replicas[status.Id.Value];
         if (status.LastInstalled < track.HighestInstalled)
         {
             Fail(status.Id, $"monotonic views: Last_Installed went from {track.HighestInstalled} to {status.LastInstalled}");
+        }
+
+        if (status.LastInstalled < track.HighestDurable)
+        {
+            Fail(status.Id, $"monotonic views: Last_Installed is {status.LastInstalled}, below view {track.HighestDurable}, which was durable");
         }
 
         track.HighestInstalled = status.LastInstalled;
@@ -219,7 +241,11 @@ public sealed class SafetyChecker
 
         public long LastOrdered { get; set; }
 
+        /// <summary>The highest Last_Installed of this incarnation.</summary>
         public ViewNumber HighestInstalled { get; set; }
+
+        /// <summary>The highest Last_Installed that reached the disk, across incarnations.</summary>
+        public ViewNumber HighestDurable { get; set; }
 
         public int Incarnations { get; set; }
 

@@ -87,6 +87,15 @@ public sealed class SimulatedStorage : IReplicaStorage
     /// volatile, and its rebuild marker change does not happen.</summary>
     public void WriteWithoutSync(OutputBatch batch) => Write(batch, sync: false);
 
+    /// <summary>Completes the fsync of a batch written earlier with <see cref="WriteWithoutSync"/> (a slow disk):
+    /// everything written so far becomes durable, as an fsync flushes every dirty page, and the batch's rebuild marker
+    /// change happens.</summary>
+    public void CompleteSync(OutputBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        MarkSynced(batch);
+    }
+
     private void Write(OutputBatch batch, bool sync)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -111,11 +120,14 @@ public sealed class SimulatedStorage : IReplicaStorage
             _records.Add(new Record(RecordKind.Ordered, default, null, slot, null));
         }
 
-        if (!sync)
+        if (sync)
         {
-            return;
+            MarkSynced(batch);
         }
+    }
 
+    private void MarkSynced(OutputBatch batch)
+    {
         // The rebuild marker is synced with its batch (it always requires a sync).
         IsRebuilding = (IsRebuilding || batch.RebuildStarted) && !batch.RebuildCompleted;
 

@@ -57,6 +57,10 @@ public sealed record FaultProfile
     /// intact state at once.</summary>
     public long DamageEveryMicros { get; init; }
 
+    /// <summary>A slow disk: each fsync completes 0 to this many ticks of its replica after the write, while the
+    /// replica goes on (pipelined, as <see cref="PaxosNode"/> runs); 0 for fsyncs that complete at once.</summary>
+    public int SyncDelayTicks { get; init; }
+
     /// <summary>Probability that a replica dies while a batch's fsync is in flight, after the batch's immediate
     /// messages and replies left and before anything else did (kill -9 mid-fsync); checked for every batch that
     /// must be synced, during the safety phase. 0 for never.</summary>
@@ -170,6 +174,10 @@ public sealed record SimulationConfig
         faults = faults with { DamageEveryMicros = random.Chance(0.7) ? 0 : random.Next(300_000, 3_000_001) };
         faults = faults with { CrashBeforeSyncRate = random.Chance(0.7) ? 0 : 0.001 + (random.NextDouble() * 0.02) };
 
+        // Drawn last again, for the same reason: a slow disk for half of the seeds, from one tick to beyond the
+        // Proposal's retransmission period.
+        faults = faults with { SyncDelayTicks = random.Chance(0.5) ? 0 : random.Next(1, 41) };
+
         return new SimulationConfig
         {
             Seed = seed,
@@ -193,7 +201,7 @@ public sealed record SimulationConfig
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"seed {Seed}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
         text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}\n");
-        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, lose unsynced {f.LoseUnsyncedWrites}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, fsync within {f.SyncDelayTicks} ticks, lose unsynced {f.LoseUnsyncedWrites}\n");
         text.Append(CultureInfo.InvariantCulture, $"  leader sends Accept: {(LeaderSendsAcceptMask == 0 ? "none" : LeaderSendsAcceptMask == ulong.MaxValue ? "all" : $"mask {LeaderSendsAcceptMask & ((1UL << ClusterSize) - 1):x}")}\n");
         text.Append("  tick periods (us): ").AppendJoin(' ', TickPeriodMicros);
         return text.ToString();

@@ -122,6 +122,12 @@ public sealed class Simulator : IClusterObserver
         {
             LeaderSendsAcceptMask = config.LeaderSendsAcceptMask,
         };
+        if (config.Faults.SyncDelayTicks > 0)
+        {
+            _harness.SyncDelayTicks = config.Faults.SyncDelayTicks;
+            _harness.SyncRandom = new SimulationRandom(config.Seed ^ 0x5107D15CUL);
+        }
+
         if (config.Faults.CrashBeforeSyncRate > 0)
         {
             _harness.CrashRandom = _random;
@@ -264,6 +270,7 @@ public sealed class Simulator : IClusterObserver
     private void StartLivenessPhase()
     {
         _liveness = true;
+        _harness.SyncDelayTicks = 0; // The disk recovers with the rest: fsyncs in flight finish, new ones at once.
         Array.Clear(_cut);
         CheckHealWithTwoLeaders();
         _partitioned = false;

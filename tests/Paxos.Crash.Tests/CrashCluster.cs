@@ -34,9 +34,9 @@ internal sealed class CrashCluster : IAsyncDisposable
 
     public int Size => _replicas.Length;
 
-    /// <summary>Starts <paramref name="size"/> replicas of the sample host built beside this test, and waits until each
-    /// listens.</summary>
-    public static async Task<CrashCluster> StartAsync(string root, int size, CancellationToken cancellationToken)
+    /// <summary>Starts <paramref name="size"/> replicas of the sample host built beside this test, each also given
+    /// <paramref name="arguments"/> (on every restart too), and waits until each listens.</summary>
+    public static async Task<CrashCluster> StartAsync(string root, int size, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(root);
         var clock = Stopwatch.StartNew();
@@ -45,7 +45,7 @@ internal sealed class CrashCluster : IAsyncDisposable
         var replicas = await ClusterLauncher.StartAsync(
             command,
             size,
-            r => ["--data-dir", Path.Combine(root, Name(r))],
+            r => ["--data-dir", Path.Combine(root, Name(r)), .. arguments],
             (r, line) => logs[r].Write(line),
             new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" },
             cancellationToken);

@@ -15,7 +15,8 @@ namespace Paxos.Crash.Tests;
 /// <remarks>
 /// <c>PAXOS_CRASH_SEED</c> replaces the fixed seed. The soak, <c>PAXOS_CRASH_SOAK_SECONDS=600 dotnet test
 /// tests/Paxos.Crash.Tests --filter TestCategory=Soak</c>, runs the nemesis for as long as asked (with a random seed
-/// unless <c>PAXOS_CRASH_SEED</c> is set). A failure keeps the run's directory — the replicas' data directories and
+/// unless <c>PAXOS_CRASH_SEED</c> is set); an odd seed runs the replicas with LeaderSendsAccept and inline
+/// completions, an even one in the default mode, as the bounded test does. A failure keeps the run's directory — the replicas' data directories and
 /// logs, the nemesis's events, what was acknowledged and what every replica executed — and names it.
 /// </remarks>
 [TestFixture]
@@ -35,7 +36,7 @@ public sealed class CrashTests
     [Test]
     public async Task No_acknowledged_update_is_lost_when_replicas_are_killed_paused_and_restarted()
     {
-        await RunAsync(SeedFromEnvironment() ?? DefaultSeed, NemesisTime);
+        await RunAsync(SeedFromEnvironment() ?? DefaultSeed, NemesisTime, leaderSendsAccept: false);
     }
 
     [Test]
@@ -47,10 +48,14 @@ public sealed class CrashTests
             Assert.Ignore("Set PAXOS_CRASH_SOAK_SECONDS to run the soak.");
         }
 
-        await RunAsync(SeedFromEnvironment() ?? Random.Shared.Next(), TimeSpan.FromSeconds(seconds));
+        var seed = SeedFromEnvironment() ?? Random.Shared.Next();
+        await RunAsync(seed, TimeSpan.FromSeconds(seconds), leaderSendsAccept: seed % 2 != 0);
     }
 
-    private static async Task RunAsync(int seed, TimeSpan nemesisTime)
+    /// <param name="leaderSendsAccept">Run the replicas with <c>--leader-sends-accept --inline-completions</c> (the
+    /// leader's write in parallel with its followers', and answers completed on the node's threads) instead of the
+    /// default mode. The soak takes it from the seed: odd seeds run it.</param>
+    private static async Task RunAsync(int seed, TimeSpan nemesisTime, bool leaderSendsAccept)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -58,10 +63,11 @@ public sealed class CrashTests
         }
 
         var root = Path.Combine(Path.GetTempPath(), string.Create(CultureInfo.InvariantCulture, $"paxos-crash-{seed}-{Guid.NewGuid().ToString("N")[..8]}"));
-        TestContext.Progress.WriteLine($"crash test: seed {seed}, nemesis for {nemesisTime.TotalSeconds:0} s, data in {root}");
+        string[] mode = leaderSendsAccept ? ["--leader-sends-accept", "--inline-completions"] : [];
+        TestContext.Progress.WriteLine($"crash test: seed {seed}, nemesis for {nemesisTime.TotalSeconds:0} s, {(leaderSendsAccept ? "LeaderSendsAccept with inline completions" : "default mode")}, data in {root}");
         using var limit = new CancellationTokenSource(nemesisTime + LeaderTimeout + DrainTimeout + ConvergenceTimeout + TimeSpan.FromSeconds(60));
         var passed = false;
-        var cluster = await CrashCluster.StartAsync(root, Replicas, limit.Token);
+        var cluster = await CrashCluster.StartAsync(root, Replicas, mode, limit.Token);
         try
         {
             var run = await RunNemesisUnderLoadAsync(cluster, seed, nemesisTime, limit.Token);
