@@ -6,8 +6,8 @@ namespace Paxos.Benchmarks;
 /// <summary>
 /// <c>--fsync [batches] [runs]</c>: what one durable batch costs the file log on this disk — 4 KiB appends, each a
 /// batch that requires a sync, with and without preallocated segments, then two and three preallocated logs
-/// appending at once (the replicas of a cluster on one machine share its disk). Prints the median of the runs' batches per second
-/// and each run's per-batch latency percentiles; the disk, not the library, is what it measures.
+/// appending at once (the replicas of a cluster on one machine share its disk). Prints the median of the runs'
+/// batches per second and each run's per-batch latency percentiles; the disk, not the library, is what it measures.
 /// </summary>
 /// <remarks>The concurrent rows show what one disk gives a cluster: a virtual disk serves its cache flushes largely
 /// one after another, so logs flushing at once share about what one log gets alone, and every round of a cluster

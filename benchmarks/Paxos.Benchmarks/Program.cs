@@ -37,7 +37,7 @@ if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster")
         Positional.RejectBeyond(args, 3);
         return args[0] switch
         {
-            // What a durable batch costs the file log on this disk, alone and with three logs at once.
+            // What a durable batch costs the file log on this disk, alone and with two and three logs at once.
             "--fsync" => FsyncBenchmark.Run(Positional.Int(args, 1, "batches", 2000, 10, 1_000_000), Positional.Int(args, 2, "runs", 3, 1, 50)),
 
             // The fastest durable round this machine allows: the disk and the network, with no protocol.

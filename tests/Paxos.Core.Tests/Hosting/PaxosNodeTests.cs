@@ -158,8 +158,8 @@ public class PaxosNodeTests
         PaxosOptions Options(int i)
         {
             var options = InlineCompletions(NodeCluster.Options(i, 3), on: true);
-            options.TickInterval = TimeSpan.FromMilliseconds(20); // A turn of the clock's takes up what a delivery has
-            return options;                                        // held back for two ticks: 40 ms here.
+            options.TickInterval = TimeSpan.FromMilliseconds(50); // A turn of the clock's takes up what a delivery has
+            return options;                                        // held back for two ticks: 100 ms here.
         }
 
         await using var cluster = new NodeCluster(3, Options, wrapTransport: (i, inner) => transports[i] = new CapturingTransport(inner));
