@@ -181,8 +181,9 @@ public sealed class PaxosNode : IAsyncDisposable
     private long _messagesDroppedInboxFull;
 
     /// <summary>Deliveries' held-back submissions (<see cref="_staging"/>) not yet posted, which a turn takes up
-    /// itself once the clock has ticked twice since they began (a continuation that blocks must not hold its own
-    /// submission for good). Locked by <see cref="_stagingGate"/>; each entry by itself.</summary>
+    /// itself once the clock has turned twice since they began (a continuation that blocks must not hold its own
+    /// submission for good), and which a stop or a fault fails. Locked by <see cref="_stagingGate"/>; each entry by
+    /// itself.</summary>
     private readonly List<StagedSubmissions> _openStagings = [];
     private readonly Lock _stagingGate = new();
 
@@ -190,8 +191,12 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <see cref="PaxosOptions.MaxInboxMessages"/>, as the inbox bounds the others.</summary>
     private long _stagedSubmissions;
 
-    /// <summary>Clock ticks the replica was given so far; written by the loop only.</summary>
-    private long _ticksApplied;
+    /// <summary>Iterations of the loop that gave the replica clock ticks (one however many ticks it gave, so that
+    /// ticks piled up by a late loop do not age held-back submissions at once); written by the loop only.</summary>
+    private long _clockTurns;
+
+    /// <summary>Set (under <see cref="_stagingGate"/>) once the node stopped or faulted: nothing is held back any more.</summary>
+    private bool _stagingClosed;
 
     /// <summary>Creates a node; nothing runs until <see cref="StartAsync"/>.</summary>
     /// <param name="options">The replica's options; validated here.</param>
@@ -345,9 +350,14 @@ public sealed class PaxosNode : IAsyncDisposable
         if (ReferenceEquals(_deliveringFor, this))
         {
             // A continuation of this node's answers: held back, and the delivery wakes the loop once at its end.
-            if (!TryStage(new Input(null, update, completion)))
+            if (TryStage(new Input(null, update, completion)) is { } refused)
             {
-                return Task.FromException<ReadOnlyMemory<byte>>(Failure(SubmitFailure.Overloaded, "The node's inbox is full."));
+                return Task.FromException<ReadOnlyMemory<byte>>(Failure(refused, refused switch
+                {
+                    SubmitFailure.Overloaded => "The node's inbox is full.",
+                    SubmitFailure.Faulted => "The node stopped after a failure.",
+                    _ => "The node stopped.",
+                }));
             }
 
             _wakeAfterDelivery = true;
@@ -481,32 +491,47 @@ public sealed class PaxosNode : IAsyncDisposable
     }
 
     /// <summary>Holds back a submission made during a delivery of this node's answers (<see cref="_staging"/>);
-    /// false when as many are held back already as the inbox holds.</summary>
-    private bool TryStage(Input submission)
+    /// null when it is, else why it cannot be: as many are held back already as the inbox holds (Overloaded), or the
+    /// node stopped or faulted meanwhile.</summary>
+    private SubmitFailure? TryStage(Input submission)
     {
         if (Interlocked.Increment(ref _stagedSubmissions) > _options.MaxInboxMessages)
         {
             Interlocked.Decrement(ref _stagedSubmissions);
-            return false;
+            return SubmitFailure.Overloaded;
         }
 
         var staging = _staging;
         if (staging is null)
         {
-            _staging = staging = new StagedSubmissions(Volatile.Read(ref _ticksApplied));
+            staging = new StagedSubmissions(Volatile.Read(ref _clockTurns));
             lock (_stagingGate)
             {
+                if (_stagingClosed)
+                {
+                    return StoppedReason();
+                }
+
                 _openStagings.Add(staging);
             }
+
+            _staging = staging;
         }
 
         lock (staging)
         {
+            if (staging.IsClosed)
+            {
+                return StoppedReason();
+            }
+
             staging.Items.Add(submission);
         }
 
-        return true;
+        return null;
     }
+
+    private SubmitFailure StoppedReason() => _nodeState == NodeState.Faulted ? SubmitFailure.Faulted : SubmitFailure.Stopped;
 
     /// <summary>At the end of a delivery: its held-back submissions enter the inbox as one input (those a clock
     /// tick's turn took up meanwhile are gone from it). Refused by a full or closed inbox, they fail at once.</summary>
@@ -542,17 +567,18 @@ public sealed class PaxosNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Takes up the submissions that deliveries on other threads have held back for two clock ticks or
-    /// more, so that a continuation that blocks (which <see cref="PaxosOptions.UnsafePreferInlineCompletions"/>
+    /// <summary>Takes up the submissions that deliveries on other threads have held back for two turns of the clock
+    /// or more, so that a continuation that blocks (which <see cref="PaxosOptions.UnsafePreferInlineCompletions"/>
     /// forbids, but which must not hang the node) gets its own submission answered. Two, not one: a delivery that
-    /// merely began just before a tick is not split by it.</summary>
+    /// merely began just before a tick is not split by it; and turns, not ticks: ticks a late loop piled up would age
+    /// a delivery that began a moment ago, and take its submissions ahead of earlier ones still in the inbox.</summary>
     private void ApplyOpenStagings(PaxosReplica replica)
     {
         lock (_stagingGate)
         {
             foreach (var staging in _openStagings)
             {
-                if (_ticksApplied - staging.StartedAtTick < 2)
+                if (_clockTurns - staging.StartedAtTurn < 2)
                 {
                     continue;
                 }
@@ -763,7 +789,7 @@ public sealed class PaxosNode : IAsyncDisposable
                 var ticks = Math.Min(Interlocked.Exchange(ref _pendingTicks, 0), MaxTicksPerIteration);
                 if (ticks > 0)
                 {
-                    Volatile.Write(ref _ticksApplied, _ticksApplied + ticks);
+                    Volatile.Write(ref _clockTurns, _clockTurns + 1);
                     ApplyOpenStagings(replica);
                 }
 
@@ -1068,6 +1094,28 @@ public sealed class PaxosNode : IAsyncDisposable
             }
         }
 
+        // Submissions that deliveries still hold back (a continuation may be blocked waiting for its own): failed
+        // too, and no delivery holds back any more.
+        lock (_stagingGate)
+        {
+            _stagingClosed = true;
+            foreach (var staging in _openStagings)
+            {
+                lock (staging)
+                {
+                    foreach (var staged in staging.Items)
+                    {
+                        _completions.Add(new(staged.Completion!, default, Failure(reason, message, cause)));
+                    }
+
+                    staging.Items.Clear();
+                    staging.IsClosed = true;
+                }
+            }
+
+            _openStagings.Clear();
+        }
+
         foreach (var waiters in _waiters.Values)
         {
             _completions.Add(new(waiters.First, default, Failure(reason, message, cause)));
@@ -1107,12 +1155,15 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly record struct Input(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion, List<Input>? Staged = null);
 
     /// <summary>The submissions one delivery holds back (see <see cref="_staging"/>); locked by itself.</summary>
-    /// <param name="startedAtTick">The node's <see cref="_ticksApplied"/> when the first was held back.</param>
-    private sealed class StagedSubmissions(long startedAtTick)
+    /// <param name="startedAtTurn">The node's <see cref="_clockTurns"/> when the first was held back.</param>
+    private sealed class StagedSubmissions(long startedAtTurn)
     {
-        public long StartedAtTick { get; } = startedAtTick;
+        public long StartedAtTurn { get; } = startedAtTurn;
 
         public List<Input> Items { get; set; } = [];
+
+        /// <summary>Set when the node stopped or faulted with this delivery running: no more is held back here.</summary>
+        public bool IsClosed { get; set; }
     }
 
     /// <summary>Who waits for one update: almost always one caller; <see cref="More"/> only when the same update was

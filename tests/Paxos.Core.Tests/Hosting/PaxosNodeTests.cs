@@ -207,6 +207,47 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task A_submission_a_blocked_continuation_waits_for_fails_when_the_node_stops([Values] bool inlineCompletions)
+    {
+        // A continuation that blocks for its own next submission (forbidden with inline completions, but it must not
+        // hang anything) and meanwhile stops the node: its submission fails with Stopped once the stop completes —
+        // with inline completions it is held back by the delivery the continuation blocks, and the stop fails it.
+        PaxosOptions Options(int i)
+        {
+            var options = InlineCompletions(NodeCluster.Options(i, 1), inlineCompletions);
+            options.TickInterval = TimeSpan.FromMilliseconds(500); // The clock's take-up (two turns) would need ~1 s.
+            options.ProgressTimeoutTicks = 4;
+            options.MaxProgressTimeoutTicks = 8;
+            options.LeaderHeartbeatTicks = 1;
+            return options;
+        }
+
+        await using var cluster = new NodeCluster(1, Options);
+        await cluster.StartAsync();
+        var node = await cluster.LeaderAsync();
+        Task<ReadOnlyMemory<byte>>? second = null;
+        var settled = false;
+        var blocked = node.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 })).ContinueWith(
+            _ =>
+            {
+                second = node.SubmitAsync(new ClientUpdate(new ClientId(2), 1, new byte[] { 2 }));
+                Task.Run(() => node.StopAsync()).Wait(NodeCluster.Patience);
+                settled = ((IAsyncResult)second).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10));
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        await blocked.WaitAsync(NodeCluster.Patience);
+
+        settled.Should().BeTrue("the stop fails what was submitted before it, held back or not");
+        second!.IsCompleted.Should().BeTrue();
+        if (!second.IsCompletedSuccessfully)
+        {
+            ((PaxosSubmitException)second.Exception!.InnerException!).Reason.Should().Be(SubmitFailure.Stopped);
+        }
+    }
+
+    [Test]
     public async Task Updates_held_back_during_a_delivery_are_bounded_as_the_inbox_is()
     {
         // What one delivery's continuations submit waits outside the inbox until the delivery ends, so it has a
