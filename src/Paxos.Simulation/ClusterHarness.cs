@@ -46,7 +46,7 @@ public sealed class SimulatedReplica
     /// <summary>Batches written whose fsync is still in flight (a slow disk, <see cref="ClusterHarness.SyncDelayTicks"/>),
     /// oldest first, each with the replica tick at which it completes; every batch after the first waits in it, as
     /// <see cref="PaxosNode"/>'s storage writer keeps them in order.</summary>
-    internal Queue<(OutputBatch Batch, long DueTick)> Syncing { get; } = new();
+    internal Queue<(OutputBatch Batch, long DueTick, int RecordsEnd)> Syncing { get; } = new();
 
     /// <summary>Ticks of the current incarnation.</summary>
     internal long Ticks { get; set; }
@@ -284,7 +284,7 @@ public sealed class ClusterHarness
         while (replica.Syncing.TryPeek(out var next) && next.DueTick <= replica.Ticks)
         {
             replica.Syncing.Dequeue();
-            replica.Storage.CompleteSync(next.Batch);
+            replica.Storage.CompleteSync(next.Batch, next.RecordsEnd);
             Acknowledge(replica, paxos, next.Batch);
         }
     }
@@ -382,7 +382,7 @@ public sealed class ClusterHarness
                     due = Math.Max(due, replica.Syncing.Last().DueTick);
                 }
 
-                replica.Syncing.Enqueue((batch, due));
+                replica.Syncing.Enqueue((batch, due, replica.Storage.RecordCount));
                 continue;
             }
 

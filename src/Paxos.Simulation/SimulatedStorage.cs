@@ -87,13 +87,17 @@ public sealed class SimulatedStorage : IReplicaStorage
     /// volatile, and its rebuild marker change does not happen.</summary>
     public void WriteWithoutSync(OutputBatch batch) => Write(batch, sync: false);
 
-    /// <summary>Completes the fsync of a batch written earlier with <see cref="WriteWithoutSync"/> (a slow disk):
-    /// everything written so far becomes durable, as an fsync flushes every dirty page, and the batch's rebuild marker
-    /// change happens.</summary>
-    public void CompleteSync(OutputBatch batch)
+    /// <summary>The records written so far, durable or not: what a batch's fsync covers when it was written last.</summary>
+    public int RecordCount => _records.Count;
+
+    /// <summary>Completes the fsync of a batch written earlier with <see cref="WriteWithoutSync"/> (a slow disk): the
+    /// records up to <paramref name="recordsEnd"/> (<see cref="RecordCount"/> right after the batch was written)
+    /// become durable, and the batch's rebuild-marker change happens. Batches written after it stay volatile until
+    /// their own sync: <see cref="PaxosNode"/>'s writer writes them only once this fsync returned.</summary>
+    public void CompleteSync(OutputBatch batch, int recordsEnd)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        MarkSynced(batch);
+        MarkSynced(batch, Math.Min(recordsEnd, _records.Count));
     }
 
     private void Write(OutputBatch batch, bool sync)
@@ -122,19 +126,19 @@ public sealed class SimulatedStorage : IReplicaStorage
 
         if (sync)
         {
-            MarkSynced(batch);
+            MarkSynced(batch, _records.Count);
         }
     }
 
-    private void MarkSynced(OutputBatch batch)
+    private void MarkSynced(OutputBatch batch, int recordsEnd)
     {
         // The rebuild marker is synced with its batch (it always requires a sync).
         IsRebuilding = (IsRebuilding || batch.RebuildStarted) && !batch.RebuildCompleted;
 
-        if (batch.RequiresSync)
+        if (batch.RequiresSync && recordsEnd > _durableCount)
         {
             _previousDurableCount = _durableCount;
-            _durableCount = _records.Count;
+            _durableCount = recordsEnd;
             Syncs++;
         }
     }
