@@ -112,7 +112,7 @@ public sealed class PaxosOptions
     /// round trip), but the callers' continuations then run on that thread: if one blocks, the node stops
     /// receiving until it returns, and a submission made from a continuation is taken up only once the whole
     /// batch of answers is delivered (one Proposal for them all; a continuation that blocks waiting for its own
-    /// next submission waits two clock ticks). Turn it on only when every continuation after
+    /// next submission waits two turns of the clock). Turn it on only when every continuation after
     /// <c>await SubmitAsync</c> is short and never blocks (as ASP.NET Core's <c>UnsafePreferInlineScheduling</c>
     /// asks of its callers). Default false.</summary>
     public bool UnsafePreferInlineCompletions { get; set; }
