@@ -352,12 +352,7 @@ public sealed class PaxosNode : IAsyncDisposable
             // A continuation of this node's answers: held back, and the delivery wakes the loop once at its end.
             if (TryStage(new Input(null, update, completion)) is { } refused)
             {
-                return Task.FromException<ReadOnlyMemory<byte>>(Failure(refused, refused switch
-                {
-                    SubmitFailure.Overloaded => "The node's inbox is full.",
-                    SubmitFailure.Faulted => "The node stopped after a failure.",
-                    _ => "The node stopped.",
-                }));
+                return Task.FromException<ReadOnlyMemory<byte>>(Refusal(refused));
             }
 
             _wakeAfterDelivery = true;
@@ -509,6 +504,7 @@ public sealed class PaxosNode : IAsyncDisposable
             {
                 if (_stagingClosed)
                 {
+                    Interlocked.Decrement(ref _stagedSubmissions);
                     return StoppedReason();
                 }
 
@@ -522,6 +518,7 @@ public sealed class PaxosNode : IAsyncDisposable
         {
             if (staging.IsClosed)
             {
+                Interlocked.Decrement(ref _stagedSubmissions);
                 return StoppedReason();
             }
 
@@ -555,17 +552,20 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         Interlocked.Add(ref _stagedSubmissions, -items.Count);
-        var (reason, text) = _nodeState switch
-        {
-            NodeState.Running => (SubmitFailure.Overloaded, "The node's inbox is full."),
-            NodeState.Faulted => (SubmitFailure.Faulted, "The node stopped after a failure."),
-            _ => (SubmitFailure.Stopped, "The node stopped."),
-        };
+        var reason = _nodeState == NodeState.Running ? SubmitFailure.Overloaded : StoppedReason();
         foreach (var item in items)
         {
-            item.Completion!.TrySetException(Failure(reason, text));
+            item.Completion!.TrySetException(Refusal(reason));
         }
     }
+
+    /// <summary>The exception for a submission held back and then refused: the inbox was full, or the node stopped.</summary>
+    private PaxosSubmitException Refusal(SubmitFailure reason) => Failure(reason, reason switch
+    {
+        SubmitFailure.Overloaded => "The node's inbox is full.",
+        SubmitFailure.Faulted => "The node stopped after a failure.",
+        _ => "The node stopped.",
+    });
 
     /// <summary>Takes up the submissions that deliveries on other threads have held back for two turns of the clock
     /// or more, so that a continuation that blocks (which <see cref="PaxosOptions.UnsafePreferInlineCompletions"/>
