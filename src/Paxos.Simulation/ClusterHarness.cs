@@ -289,11 +289,18 @@ public sealed class ClusterHarness
         }
     }
 
-    /// <summary>What follows a batch's durability: messages (before the acknowledgement, as the node sends
-    /// them), the acknowledgement, the ordered slots' checks.</summary>
+    /// <summary>What follows a slow fsync: the batch's messages (before the acknowledgement, as the node sends
+    /// them), then the acknowledgement and its checks.</summary>
     private void Acknowledge(SimulatedReplica replica, PaxosReplica paxos, OutputBatch batch)
     {
         SendAll(replica, batch.Messages);
+        AcknowledgeDurable(replica, paxos, batch);
+        paxos.ReleaseOutput(batch);
+    }
+
+    /// <summary>Tells the replica its batch is durable, and the checker what that made durable or ordered.</summary>
+    private void AcknowledgeDurable(SimulatedReplica replica, PaxosReplica paxos, OutputBatch batch)
+    {
         paxos.AcknowledgePersisted(batch.Number);
         if (batch.InstalledView is { } view)
         {
@@ -304,8 +311,6 @@ public sealed class ClusterHarness
         {
             Checker.OnOrdered(replica.Id, slot, replica.RecoveredAru);
         }
-
-        paxos.ReleaseOutput(batch);
     }
 
     /// <summary>Delivers a message to a running replica (dropped if it is down).</summary>
@@ -387,17 +392,7 @@ public sealed class ClusterHarness
             }
 
             replica.Storage.Persist(batch);
-            paxos.AcknowledgePersisted(batch.Number);
-            if (batch.InstalledView is { } view)
-            {
-                Checker.OnViewDurable(replica.Id, view);
-            }
-
-            foreach (var slot in batch.OrderedSlots)
-            {
-                Checker.OnOrdered(replica.Id, slot, replica.RecoveredAru);
-            }
-
+            AcknowledgeDurable(replica, paxos, batch);
             SendAll(replica, batch.Messages);
             paxos.ReleaseOutput(batch);
         }

@@ -195,7 +195,8 @@ public sealed class PaxosNode : IAsyncDisposable
     /// ticks piled up by a late loop do not age held-back submissions at once); written by the loop only.</summary>
     private long _clockTurns;
 
-    /// <summary>Set (under <see cref="_stagingGate"/>) once the node stopped or faulted: nothing is held back any more.</summary>
+    /// <summary>Set once the node stopped or faulted: nothing is held back any more. Written under
+    /// <see cref="_stagingGate"/> before the open stagings are failed; read under the gate or a staging's lock.</summary>
     private bool _stagingClosed;
 
     /// <summary>Creates a node; nothing runs until <see cref="StartAsync"/>.</summary>
@@ -363,7 +364,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
         else
         {
-            return Task.FromException<ReadOnlyMemory<byte>>(Failure(SubmitFailure.Overloaded, "The node's inbox is full."));
+            return Task.FromException<ReadOnlyMemory<byte>>(Refusal(SubmitFailure.Overloaded));
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -516,7 +517,7 @@ public sealed class PaxosNode : IAsyncDisposable
 
         lock (staging)
         {
-            if (staging.IsClosed)
+            if (_stagingClosed)
             {
                 Interlocked.Decrement(ref _stagedSubmissions);
                 return StoppedReason();
@@ -559,7 +560,8 @@ public sealed class PaxosNode : IAsyncDisposable
         }
     }
 
-    /// <summary>The exception for a submission held back and then refused: the inbox was full, or the node stopped.</summary>
+    /// <summary>The exception for a submission the inbox (or the held-back submissions' bound) refused, or that the
+    /// node's stop or fault left unanswered.</summary>
     private PaxosSubmitException Refusal(SubmitFailure reason) => Failure(reason, reason switch
     {
         SubmitFailure.Overloaded => "The node's inbox is full.",
@@ -1083,19 +1085,15 @@ public sealed class PaxosNode : IAsyncDisposable
         _inbox.Writer.TryComplete();
         while (_inbox.Reader.TryRead(out var input))
         {
-            if (input.Completion is { } completion)
-            {
-                _completions.Add(new(completion, default, Failure(reason, message, cause)));
-            }
-
+            Fail(input.Completion);
             foreach (var staged in input.Staged ?? [])
             {
-                _completions.Add(new(staged.Completion!, default, Failure(reason, message, cause)));
+                Fail(staged.Completion);
             }
         }
 
         // Submissions that deliveries still hold back (a continuation may be blocked waiting for its own): failed
-        // too, and no delivery holds back any more.
+        // too, and no delivery holds back any more (TryStage reads the flag under the staging's lock).
         lock (_stagingGate)
         {
             _stagingClosed = true;
@@ -1105,11 +1103,10 @@ public sealed class PaxosNode : IAsyncDisposable
                 {
                     foreach (var staged in staging.Items)
                     {
-                        _completions.Add(new(staged.Completion!, default, Failure(reason, message, cause)));
+                        Fail(staged.Completion);
                     }
 
                     staging.Items.Clear();
-                    staging.IsClosed = true;
                 }
             }
 
@@ -1118,15 +1115,23 @@ public sealed class PaxosNode : IAsyncDisposable
 
         foreach (var waiters in _waiters.Values)
         {
-            _completions.Add(new(waiters.First, default, Failure(reason, message, cause)));
+            Fail(waiters.First);
             foreach (var completion in waiters.More ?? [])
             {
-                _completions.Add(new(completion, default, Failure(reason, message, cause)));
+                Fail(completion);
             }
         }
 
         _waiters.Clear();
         DeliverCompletions();
+
+        void Fail(TaskCompletionSource<ReadOnlyMemory<byte>>? completion)
+        {
+            if (completion is not null)
+            {
+                _completions.Add(new(completion, default, Failure(reason, message, cause)));
+            }
+        }
     }
 
     private PaxosSubmitException Failure(SubmitFailure reason, string message, Exception? cause = null)
@@ -1161,9 +1166,6 @@ public sealed class PaxosNode : IAsyncDisposable
         public long StartedAtTurn { get; } = startedAtTurn;
 
         public List<Input> Items { get; set; } = [];
-
-        /// <summary>Set when the node stopped or faulted with this delivery running: no more is held back here.</summary>
-        public bool IsClosed { get; set; }
     }
 
     /// <summary>Who waits for one update: almost always one caller; <see cref="More"/> only when the same update was
