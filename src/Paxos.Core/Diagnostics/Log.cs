@@ -88,4 +88,10 @@ internal static partial class StorageLog
 
     [LoggerMessage(4005, LogLevel.Critical, "Storage {Directory}: a write or fsync failed; the storage refuses further writes (fail-stop)")]
     public static partial void Faulted(ILogger logger, string directory, Exception exception);
+
+    [LoggerMessage(4006, LogLevel.Error, "Storage {Directory}: could not record the failed fsync in {File}; do not restart a replica on this directory before the machine reboots")]
+    public static partial void SyncFailureNotRecorded(ILogger logger, string directory, string file, Exception exception);
+
+    [LoggerMessage(4007, LogLevel.Warning, "Storage {Directory}: an fsync failed before the machine last restarted ({Failure}); what the log now reads is what the disk held, so recovery goes on and {File} is removed")]
+    public static partial void SyncFailureCleared(ILogger logger, string directory, string file, string failure);
 }

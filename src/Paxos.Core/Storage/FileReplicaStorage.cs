@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
+using System.Globalization;
+using System.Text;
 using Paxos.Diagnostics;
 
 namespace Paxos;
@@ -38,7 +40,10 @@ namespace Paxos;
 /// failed fsync do not simply restart the process on the same directory: Linux may keep the pages that failed in
 /// its cache, marked clean, so a new process would read back records that never reached the disk, and its fsync
 /// would succeed without writing them. Reboot the machine first (what is read then is what the disk holds), or
-/// empty the directory and restart the replica with <see cref="PaxosOptions.RebuildFromPeers"/>.</para>
+/// empty the directory and restart the replica with <see cref="PaxosOptions.RebuildFromPeers"/>. The storage
+/// enforces this: a failed fsync leaves a <c>sync-failed</c> file naming the machine's boot, and recovery refuses
+/// the directory (<see cref="StorageCorruptionException"/>) until the machine has rebooted, then removes the file
+/// (outside Linux, where the boot cannot be told, an operator deletes it after the reboot).</para>
 /// <para>The directory is locked (a <c>lock</c> file held open exclusively) against a second storage, in this
 /// process or another.</para>
 /// </remarks>
@@ -261,6 +266,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         RecoveredLog recovered;
         try
         {
+            RefuseAfterSyncFailure();
             recovered = WalRecovery.Run(_options.DataDirectory, _options, Counters, _logger);
         }
         catch (Exception exception) when (Fault(exception))
@@ -393,12 +399,111 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         }
     }
 
-    /// <summary>Marks the storage stopped (fail-stop); used as an exception filter, so it never catches.</summary>
+    /// <summary>Marks the storage stopped (fail-stop) and, after a failed fsync, leaves the <c>sync-failed</c> file;
+    /// used as an exception filter, so it never catches.</summary>
     private bool Fault(Exception exception)
     {
-        _fault ??= exception;
+        // Filters run at every level the exception passes on its way out: only the first one acts.
+        if (_fault is not null)
+        {
+            return false;
+        }
+
+        _fault = exception;
         StorageLog.Faulted(_logger, _options.DataDirectory, exception);
+        for (var cause = exception; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is SyncFailedException)
+            {
+                RecordSyncFailure(cause);
+                break;
+            }
+        }
+
         return false;
+    }
+
+    private string SyncFailedPath => Path.Combine(_options.DataDirectory, WalFormat.SyncFailedFileName);
+
+    /// <summary>
+    /// Leaves the <c>sync-failed</c> file in the data directory: the boot of the machine it happened in, when, and
+    /// the error. What matters is a restart before the machine reboots, when the kernel's cache — where this file is
+    /// too, even if the disk refuses it — still holds the pages that failed; so the file is written, an fsync of it
+    /// is tried, and a failure of either is logged and otherwise ignored.
+    /// </summary>
+    private void RecordSyncFailure(Exception failure)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"boot {BootId() ?? UnknownBoot}\nat {DateTime.UtcNow:O}\n{failure.Message.ReplaceLineEndings(" ")}\n");
+        try
+        {
+            using var handle = File.OpenHandle(SyncFailedPath, FileMode.Create, FileAccess.Write, FileShare.None);
+            RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text), 0);
+            try
+            {
+                RandomAccess.FlushToDisk(handle);
+            }
+            catch (IOException)
+            {
+                // The disk failed already; the cached copy is what a restart in this boot reads.
+            }
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            StorageLog.SyncFailureNotRecorded(_logger, _options.DataDirectory, SyncFailedPath, exception);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a directory whose storage saw an fsync fail in this boot of the machine (see the remarks on
+    /// failures); after a reboot, removes the record and lets recovery go on. Where the boot cannot be told
+    /// (outside Linux), refuses until an operator deletes the file.
+    /// </summary>
+    /// <exception cref="StorageCorruptionException">An fsync failed in this boot, or the boot cannot be told.</exception>
+    private void RefuseAfterSyncFailure()
+    {
+        var path = SyncFailedPath;
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        var lines = File.ReadAllLines(path);
+        var recorded = lines.Length > 0 && lines[0].StartsWith("boot ", StringComparison.Ordinal) ? lines[0][5..] : UnknownBoot;
+        var failure = string.Join(", ", lines.Skip(1));
+        var current = BootId();
+        if (current is not null && recorded != UnknownBoot && recorded != current)
+        {
+            StorageLog.SyncFailureCleared(_logger, _options.DataDirectory, path, failure);
+            File.Delete(path);
+            DurableIo.FlushDirectory(_options.DataDirectory, _options.SyncEnabled, Counters);
+            return;
+        }
+
+        var since = current is null
+            ? "and this platform cannot tell whether the machine restarted since (after a reboot, delete that file)"
+            : "and the machine has not restarted since";
+        throw new StorageCorruptionException(
+            $"The storage in {_options.DataDirectory} stopped after a failed fsync ({failure}; recorded in {path}), {since}. " +
+            "The kernel may still cache the pages that failed, marked clean, so this process would read back records that never reached the disk. " +
+            "Reboot the machine first (the file is then removed on the next start), or empty the directory and restart the replica with PaxosOptions.RebuildFromPeers.",
+            path,
+            0);
+    }
+
+    private const string UnknownBoot = "unknown";
+
+    /// <summary>This boot of the machine, from Linux's <c>boot_id</c>; null where there is none.</summary>
+    private static string? BootId()
+    {
+        try
+        {
+            return OperatingSystem.IsLinux() ? File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim() : null;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static SafeFileHandle LockDirectory(string directory)

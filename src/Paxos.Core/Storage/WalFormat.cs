@@ -74,6 +74,7 @@ internal static class WalFormat
     public const string ViewFileName = "view";
     public const string ViewTempFileName = "view.tmp";
     public const string LockFileName = "lock";
+    public const string SyncFailedFileName = "sync-failed";
 
     private const uint SegmentMagic = 0x4C57_5850; // "PXWL"
     private const uint ViewMagic = 0x5756_5850; // "PXVW"
