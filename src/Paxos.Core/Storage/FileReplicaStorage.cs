@@ -89,6 +89,9 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// <summary>The segment being appended to; for tests.</summary>
     internal string? ActiveSegmentPath => _segment?.Path;
 
+    /// <summary>The active segment's write buffer, in bytes; for tests.</summary>
+    internal int WriteBufferBytes => _segment?.BufferBytes ?? 0;
+
     /// <summary>Where the next batch goes in the active segment; for tests.</summary>
     internal long AppendOffset => _segment?.Offset ?? 0;
 

@@ -25,6 +25,10 @@ internal sealed class WalSegmentWriter : IDisposable
     /// <summary>The write buffer's size: appends beyond it are written out first.</summary>
     internal const int WriteBufferBytes = 256 * 1024;
 
+    /// <summary>How many writes of at most <see cref="WriteBufferBytes"/> in a row shrink a buffer that a larger batch
+    /// grew back to that size.</summary>
+    internal const int ShrinkAfterWrites = 64;
+
     /// <summary>How far a preallocated segment is written with zeros at a time, ahead of its appends.</summary>
     internal const int ZeroChunkBytes = 1 << 20;
 
@@ -33,6 +37,7 @@ internal sealed class WalSegmentWriter : IDisposable
     private readonly SafeFileHandle _handle;
     private byte[] _pending = [];
     private int _pendingLength;
+    private int _writesSinceLarge;
     private readonly bool _syncEnabled;
     private readonly StorageCounters _counters;
 
@@ -177,8 +182,23 @@ internal sealed class WalSegmentWriter : IDisposable
         }
 
         RandomAccess.Write(_handle, _pending.AsSpan(0, _pendingLength), Offset - _pendingLength);
+
+        // A batch larger than the buffer grew it; once such batches stop coming, give the memory back.
+        if (_pendingLength > WriteBufferBytes)
+        {
+            _writesSinceLarge = 0;
+        }
+        else if (_pending.Length > WriteBufferBytes && ++_writesSinceLarge >= ShrinkAfterWrites)
+        {
+            _pending = new byte[WriteBufferBytes];
+            _writesSinceLarge = 0;
+        }
+
         _pendingLength = 0;
     }
+
+    /// <summary>The write buffer's current size; for tests.</summary>
+    internal int BufferBytes => _pending.Length;
 
     /// <summary>Makes everything appended durable (one write of the buffer, one fsync) and moves the watermark.</summary>
     public void Sync()

@@ -25,6 +25,29 @@ public class FileReplicaStorageTests : TempDirectoryFixture
     }
 
     [Test]
+    public void A_write_buffer_grown_by_a_large_batch_shrinks_back_once_batches_are_small_again()
+    {
+        using var storage = Open(Temp.Path, segmentBytes: 16L << 20);
+        Load(storage);
+
+        Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1, payloadBytes: 600_000))]));
+        storage.WriteBufferBytes.Should().BeGreaterThan(600_000, "the batch is written with one write from the buffer");
+
+        for (var i = 2; i <= WalSegmentWriter.ShrinkAfterWrites; i++)
+        {
+            Persist(storage, Batch(i, proposals: [P(0, 1, i, U(i, 1))]));
+        }
+
+        storage.WriteBufferBytes.Should().BeGreaterThan(600_000, "one small write fewer than the threshold keeps it");
+        Persist(storage, Batch(WalSegmentWriter.ShrinkAfterWrites + 1, proposals: [P(0, 1, 100, U(100, 1))]));
+        storage.WriteBufferBytes.Should().Be(WalSegmentWriter.WriteBufferBytes);
+
+        storage.Dispose();
+        using var reopened = Open(Temp.Path);
+        Load(reopened).AcceptedProposals.Should().HaveCount(WalSegmentWriter.ShrinkAfterWrites + 1, "every batch was written, before and after the buffer shrank");
+    }
+
+    [Test]
     public void Ordered_slots_alone_are_written_without_a_sync_and_the_next_sync_covers_them()
     {
         using var storage = Open(Temp.Path);
