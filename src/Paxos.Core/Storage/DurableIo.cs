@@ -70,8 +70,8 @@ internal static class DurableIo
     }
 
     /// <summary>For tests: consulted before every fsync made on this asynchronous flow (and threads it starts);
-    /// an <see cref="IOException"/> it returns fails that fsync as the disk would. Null in production, where reading it costs a few
-    /// nanoseconds against the fsync's hundreds of microseconds.</summary>
+    /// an <see cref="IOException"/> it returns fails that fsync as the disk would. Null in production, where reading
+    /// it costs a few nanoseconds against the fsync's hundreds of microseconds.</summary>
     internal static readonly AsyncLocal<Func<IOException?>?> InjectedFailure = new();
 
     private static void ThrowIfInjected()

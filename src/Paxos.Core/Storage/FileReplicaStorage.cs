@@ -1,8 +1,8 @@
+using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
-using System.Globalization;
-using System.Text;
 using Paxos.Diagnostics;
 
 namespace Paxos;
