@@ -86,7 +86,7 @@ internal static partial class StorageLog
     [LoggerMessage(4004, LogLevel.Debug, "Storage {Directory}: started segment {File}")]
     public static partial void StartedSegment(ILogger logger, string directory, string file);
 
-    [LoggerMessage(4005, LogLevel.Critical, "Storage {Directory}: a write or fsync failed; the storage refuses further writes (fail-stop)")]
+    [LoggerMessage(4005, LogLevel.Critical, "Storage {Directory}: stopped after a failed write, fsync or recovery; the storage refuses every further call (fail-stop)")]
     public static partial void Faulted(ILogger logger, string directory, Exception exception);
 
     [LoggerMessage(4006, LogLevel.Error, "Storage {Directory}: could not record the failed fsync in {File}; do not restart a replica on this directory before the machine reboots")]

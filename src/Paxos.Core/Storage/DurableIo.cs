@@ -34,9 +34,9 @@ internal static class DurableIo
         }
 
         var started = Stopwatch.GetTimestamp();
+        ThrowIfInjected(directory: null);
         try
         {
-            ThrowIfInjected();
             RandomAccess.FlushToDisk(handle);
         }
         catch (IOException exception)
@@ -56,29 +56,23 @@ internal static class DurableIo
         }
 
         var started = Stopwatch.GetTimestamp();
-        try
-        {
-            ThrowIfInjected();
-            FsyncDirectory(directory);
-        }
-        catch (IOException exception)
-        {
-            throw new SyncFailedException(exception);
-        }
+        ThrowIfInjected(directory);
+        FsyncDirectory(directory);
 
         counters.CountFsync(Stopwatch.GetElapsedTime(started));
     }
 
-    /// <summary>For tests: consulted before every fsync made on this asynchronous flow (and threads it starts);
-    /// an <see cref="IOException"/> it returns fails that fsync as the disk would. Null in production, where reading
-    /// it costs a few nanoseconds against the fsync's hundreds of microseconds.</summary>
-    internal static readonly AsyncLocal<Func<IOException?>?> InjectedFailure = new();
+    /// <summary>For tests: consulted before every fsync made on this asynchronous flow (and threads it starts), with
+    /// the directory being flushed (null for a file); an <see cref="IOException"/> it returns fails that fsync as the
+    /// disk would. Null in production, where reading it costs a few nanoseconds against the fsync's hundreds of
+    /// microseconds.</summary>
+    internal static readonly AsyncLocal<Func<string?, IOException?>?> InjectedFailure = new();
 
-    private static void ThrowIfInjected()
+    private static void ThrowIfInjected(string? directory)
     {
-        if (InjectedFailure.Value?.Invoke() is { } failure)
+        if (InjectedFailure.Value?.Invoke(directory) is { } failure)
         {
-            throw failure;
+            throw new SyncFailedException(failure);
         }
     }
 
@@ -95,7 +89,7 @@ internal static class DurableIo
         {
             if (NativeMethods.Fsync(fd) != 0)
             {
-                throw Failure("fsync", directory);
+                throw new SyncFailedException(Failure("fsync", directory)); // Not open's or close's failures: no fsync ran.
             }
         }
         finally

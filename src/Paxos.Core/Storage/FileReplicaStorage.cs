@@ -42,8 +42,8 @@ namespace Paxos;
 /// would succeed without writing them. Reboot the machine first (what is read then is what the disk holds), or
 /// empty the directory and restart the replica with <see cref="PaxosOptions.RebuildFromPeers"/>. The storage
 /// enforces this: a failed fsync leaves a <c>sync-failed</c> file naming the machine's boot, and recovery refuses
-/// the directory (<see cref="StorageCorruptionException"/>) until the machine has rebooted, then removes the file
-/// (outside Linux, where the boot cannot be told, an operator deletes it after the reboot).</para>
+/// the directory (an <see cref="IOException"/>) until the machine has rebooted, then removes the file (outside
+/// Linux, where the boot cannot be told, an operator deletes it after the reboot).</para>
 /// <para>The directory is locked (a <c>lock</c> file held open exclusively) against a second storage, in this
 /// process or another.</para>
 /// </remarks>
@@ -99,6 +99,8 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// <remarks>Reads the directory from disk every time, repairing a torn tail; after it the storage appends
     /// after the last intact record. It marks a new incarnation of the replica, whose batch numbers start again.</remarks>
     /// <exception cref="StorageCorruptionException">The log or the <c>view</c> file is damaged.</exception>
+    /// <exception cref="IOException">An fsync failed in this directory and the machine has not rebooted since (see
+    /// the remarks on failures), or a read, write or fsync of recovery failed.</exception>
     public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -438,18 +440,24 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     {
         var text = string.Create(CultureInfo.InvariantCulture,
             $"boot {BootId() ?? UnknownBoot}\nat {DateTime.UtcNow:O}\n{failure.Message.ReplaceLineEndings(" ")}\n");
+        var temp = SyncFailedPath + ".tmp";
         try
         {
-            using var handle = File.OpenHandle(SyncFailedPath, FileMode.Create, FileAccess.Write, FileShare.None);
-            RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text), 0);
-            try
+            // Whole or absent: written aside, then renamed into place.
+            using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
-                RandomAccess.FlushToDisk(handle);
+                RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text), 0);
+                try
+                {
+                    RandomAccess.FlushToDisk(handle);
+                }
+                catch (IOException)
+                {
+                    // The disk failed already; the cached copy is what a restart in this boot reads.
+                }
             }
-            catch (IOException)
-            {
-                // The disk failed already; the cached copy is what a restart in this boot reads.
-            }
+
+            File.Move(temp, SyncFailedPath, overwrite: true);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
@@ -462,7 +470,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// failures); after a reboot, removes the record and lets recovery go on. Where the boot cannot be told
     /// (outside Linux), refuses until an operator deletes the file.
     /// </summary>
-    /// <exception cref="StorageCorruptionException">An fsync failed in this boot, or the boot cannot be told.</exception>
+    /// <exception cref="IOException">An fsync failed in this boot, or the boot cannot be told.</exception>
     private void RefuseAfterSyncFailure()
     {
         var path = SyncFailedPath;
@@ -473,7 +481,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
 
         var lines = File.ReadAllLines(path);
         var recorded = lines.Length > 0 && lines[0].StartsWith("boot ", StringComparison.Ordinal) ? lines[0][5..] : UnknownBoot;
-        var failure = string.Join(", ", lines.Skip(1));
+        var failure = lines.Length > 1 ? string.Join(", ", lines.Skip(1)) : "no details recorded";
         var current = BootId();
         if (current is not null && recorded != UnknownBoot && recorded != current)
         {
@@ -483,15 +491,13 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             return;
         }
 
-        var since = current is null
-            ? "and this platform cannot tell whether the machine restarted since (after a reboot, delete that file)"
-            : "and the machine has not restarted since";
-        throw new StorageCorruptionException(
+        var since = current is null || recorded == UnknownBoot
+            ? "and the storage cannot tell whether the machine has restarted since: once it has, delete that file"
+            : "and the machine has not restarted since: once it has, the next start removes that file";
+        throw new IOException(
             $"The storage in {_options.DataDirectory} stopped after a failed fsync ({failure}; recorded in {path}), {since}. " +
-            "The kernel may still cache the pages that failed, marked clean, so this process would read back records that never reached the disk. " +
-            "Reboot the machine first (the file is then removed on the next start), or empty the directory and restart the replica with PaxosOptions.RebuildFromPeers.",
-            path,
-            0);
+            "Until then the kernel may still cache the pages that failed, marked clean, so this process would read back records that never " +
+            "reached the disk. Reboot the machine first, or empty the directory and restart the replica with PaxosOptions.RebuildFromPeers.");
     }
 
     private const string UnknownBoot = "unknown";

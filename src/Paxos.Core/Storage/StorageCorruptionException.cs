@@ -3,9 +3,8 @@ namespace Paxos;
 /// <summary>
 /// The storage found damage it must not repair by itself: a record that fails its checksum but is followed
 /// by data that was made durable after it, a damaged segment other than the last, a missing segment, or a
-/// damaged <c>view</c> file; or a directory whose last fsync failed in this boot of the machine (its
-/// <c>sync-failed</c> file, see <see cref="FileReplicaStorage"/>). A torn write at the end of the log is not
-/// damage: it is cut off silently (with a warning). Recovering from this needs an operator: restore the directory, or wipe it and let the
+/// damaged <c>view</c> file. A torn write at the end of the log is not damage: it is cut off silently
+/// (with a warning). Recovering from this needs an operator: restore the directory, or wipe it and let the
 /// replica rejoin as one that lost its disk (PROTOCOL.md §16.4).
 /// </summary>
 public sealed class StorageCorruptionException : Exception

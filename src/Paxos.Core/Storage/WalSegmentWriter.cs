@@ -25,8 +25,8 @@ internal sealed class WalSegmentWriter : IDisposable
     /// <summary>The write buffer's size: appends beyond it are written out first.</summary>
     internal const int WriteBufferBytes = 256 * 1024;
 
-    /// <summary>How many writes of at most <see cref="WriteBufferBytes"/> in a row shrink a buffer that a larger batch
-    /// grew back to that size.</summary>
+    /// <summary>How many writes since the last batch larger than <see cref="WriteBufferBytes"/> (the one carrying it
+    /// included) shrink the buffer it grew back to that size.</summary>
     internal const int ShrinkAfterWrites = 64;
 
     /// <summary>How far a preallocated segment is written with zeros at a time, ahead of its appends.</summary>
@@ -131,6 +131,11 @@ internal sealed class WalSegmentWriter : IDisposable
     public Span<byte> BeginAppend(int bytes)
     {
         WriteZerosAhead(Offset + bytes);
+        if (bytes > WriteBufferBytes)
+        {
+            _writesSinceLarge = 0;
+        }
+
         if (_pendingLength + bytes > _pending.Length)
         {
             WritePending();
@@ -183,12 +188,9 @@ internal sealed class WalSegmentWriter : IDisposable
 
         RandomAccess.Write(_handle, _pending.AsSpan(0, _pendingLength), Offset - _pendingLength);
 
-        // A batch larger than the buffer grew it; once such batches stop coming, give the memory back.
-        if (_pendingLength > WriteBufferBytes)
-        {
-            _writesSinceLarge = 0;
-        }
-        else if (_pending.Length > WriteBufferBytes && ++_writesSinceLarge >= ShrinkAfterWrites)
+        // A batch larger than the buffer grew it; once such batches stop coming, give the memory back (a grown
+        // buffer gathers more small batches per write than the usual one, so those do not count as large).
+        if (_pending.Length > WriteBufferBytes && ++_writesSinceLarge >= ShrinkAfterWrites)
         {
             _pending = new byte[WriteBufferBytes];
             _writesSinceLarge = 0;

@@ -8,77 +8,130 @@ public class SyncFailureTests : TempDirectoryFixture
 {
     private const string BootIdPath = "/proc/sys/kernel/random/boot_id";
 
+    private string Record => Temp.File(WalFormat.SyncFailedFileName);
+
     [Test]
     public void A_failed_fsync_stops_the_storage_and_a_restart_before_a_reboot_is_refused()
     {
-        FailOneFsync(Temp.Path);
+        using (var storage = Open(Temp.Path))
+        {
+            Load(storage);
+            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+            WithFailingFsync(
+                directory => directory is null,
+                () => Persist(storage, Batch(2, proposals: [P(0, 1, 2, U(2, 1))])));
+            FluentActions.Invoking(() => Persist(storage, Batch(3, proposals: [P(0, 1, 3, U(3, 1))]))).Should().Throw<InvalidOperationException>();
+        }
 
-        var record = Temp.File(WalFormat.SyncFailedFileName);
-        File.Exists(record).Should().BeTrue("the failure is recorded where a restart will look");
-        var lines = File.ReadAllLines(record);
+        var lines = File.ReadAllLines(Record);
         lines[0].Should().Be(File.Exists(BootIdPath) ? $"boot {File.ReadAllText(BootIdPath).Trim()}" : "boot unknown");
         lines.Should().Contain(line => line.Contains("EIO (injected)"), "the record keeps the error");
+        File.Exists(Record + ".tmp").Should().BeFalse("the record is written aside and renamed into place");
 
         using var restarted = Open(Temp.Path);
-        var refused = FluentActions.Invoking(() => Load(restarted)).Should().Throw<StorageCorruptionException>().Which;
-        refused.FilePath.Should().Be(record);
-        refused.Message.Should().Contain("failed fsync").And.Contain("EIO (injected)").And.Contain("Reboot the machine first");
+        var refused = FluentActions.Invoking(() => Load(restarted)).Should().Throw<IOException>().Which;
+        refused.Should().NotBeOfType<SyncFailedException>("the restart is refused; no fsync failed in it");
+        refused.Message.Should().Contain("failed fsync").And.Contain("EIO (injected)").And.Contain(Record).And.Contain("Reboot the machine first");
         FluentActions.Invoking(() => Persist(restarted, Batch(1, proposals: [P(0, 1, 5, U(5, 1))]))).Should().Throw<InvalidOperationException>()
             .WithMessage("*stopped after a failed write, fsync or recovery*", "a refused directory is not written to either");
-        File.Exists(record).Should().BeTrue("only a reboot clears it");
+        File.Exists(Record).Should().BeTrue("only a reboot clears it");
     }
 
     [Test]
     public void After_a_reboot_the_log_is_recovered_and_the_record_of_the_failed_fsync_is_removed()
     {
         Assume.That(File.Exists(BootIdPath), "needs Linux's boot_id to tell a reboot");
-        FailOneFsync(Temp.Path);
-        var record = Temp.File(WalFormat.SyncFailedFileName);
-        var lines = File.ReadAllLines(record);
+        using (var storage = Open(Temp.Path))
+        {
+            Load(storage);
+            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+            WithFailingFsync(_ => true, () => Persist(storage, Batch(2, proposals: [P(0, 1, 2, U(2, 1))])));
+        }
+
+        var lines = File.ReadAllLines(Record);
         lines[0] = "boot 00000000-0000-0000-0000-000000000000"; // Written in an earlier boot of the machine.
-        File.WriteAllLines(record, lines);
+        File.WriteAllLines(Record, lines);
 
         using var rebooted = Open(Temp.Path);
         var state = Load(rebooted);
 
         state.AcceptedProposals.Should().Contain(p => p.FirstSequence == new SequenceNumber(1), "what was durable before the failure is read back");
-        File.Exists(record).Should().BeFalse();
+        File.Exists(Record).Should().BeFalse();
         Persist(rebooted, Batch(1, proposals: [P(0, 1, 9, U(9, 1))]));
     }
 
     [Test]
-    public void A_write_refused_for_a_reason_other_than_an_fsync_leaves_no_record()
+    public void A_record_that_names_no_boot_is_refused_until_an_operator_deletes_it()
+    {
+        Directory.CreateDirectory(Temp.Path);
+        File.WriteAllText(Record, string.Empty); // As a record whose write failed would have left it, before the rename.
+
+        using var storage = Open(Temp.Path);
+        FluentActions.Invoking(() => Load(storage)).Should().Throw<IOException>()
+            .WithMessage("*cannot tell whether the machine has restarted since: once it has, delete that file*");
+    }
+
+    [Test]
+    public void A_failed_directory_fsync_is_recorded_too()
     {
         using (var storage = Open(Temp.Path))
         {
             Load(storage);
-            Persist(storage, Batch(2, proposals: [P(0, 1, 1, U(1, 1))]));
-            FluentActions.Invoking(() => Persist(storage, Batch(1, proposals: [P(0, 1, 2, U(2, 1))]))).Should().Throw<InvalidOperationException>();
+            WithFailingFsync(
+                directory => directory is not null,
+                () => Persist(storage, Batch(1, view: new ViewNumber(2), proposals: [P(0, 2, 1, U(1, 1))])));
         }
 
-        File.Exists(Temp.File(WalFormat.SyncFailedFileName)).Should().BeFalse();
-        using var restarted = Open(Temp.Path);
-        Load(restarted).AcceptedProposals.Should().ContainSingle();
+        File.Exists(Record).Should().BeTrue("installing a view renames the view file and fsyncs the directory");
     }
 
-    /// <summary>Persists a durable batch, then fails the next fsync; the storage is disposed afterwards.</summary>
-    private static void FailOneFsync(string directory)
+    [Test]
+    public void A_failed_fsync_during_recovery_is_recorded()
     {
-        using var storage = Open(directory);
-        Load(storage);
-        Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+        using (var storage = Open(Temp.Path))
+        {
+            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+        }
 
-        DurableIo.InjectedFailure.Value = () => new IOException("EIO (injected)");
+        using (var restarted = Open(Temp.Path))
+        {
+            WithFailingFsync(_ => true, () => Load(restarted));
+        }
+
+        File.Exists(Record).Should().BeTrue("recovery fsyncs what it read before it trusts it");
+    }
+
+    [Test]
+    public void Damage_found_by_recovery_is_refused_without_a_record()
+    {
+        using (var storage = Open(Temp.Path))
+        {
+            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+        }
+
+        File.Delete(Segment(Temp.Path, 1));
+        File.WriteAllBytes(Temp.File(WalFormat.SegmentFileName(2)), new byte[64]);
+
+        using (var damaged = Open(Temp.Path))
+        {
+            FluentActions.Invoking(() => Load(damaged)).Should().Throw<StorageCorruptionException>();
+        }
+
+        File.Exists(Record).Should().BeFalse("no fsync failed: a reboot would not help, and the damage is refused again on every start");
+    }
+
+    /// <summary>Runs <paramref name="action"/> with every fsync <paramref name="fails"/> picks (by the directory
+    /// flushed, null for a file) failing, and checks that it failed with that error.</summary>
+    private static void WithFailingFsync(Func<string?, bool> fails, Action action)
+    {
+        DurableIo.InjectedFailure.Value = directory => fails(directory) ? new IOException("EIO (injected)") : null;
         try
         {
-            FluentActions.Invoking(() => Persist(storage, Batch(2, proposals: [P(0, 1, 2, U(2, 1))])))
-                .Should().Throw<IOException>().WithMessage("An fsync failed: EIO (injected)");
+            FluentActions.Invoking(action).Should().Throw<IOException>().WithMessage("An fsync failed: EIO (injected)");
         }
         finally
         {
             DurableIo.InjectedFailure.Value = null;
         }
-
-        FluentActions.Invoking(() => Persist(storage, Batch(3, proposals: [P(0, 1, 3, U(3, 1))]))).Should().Throw<InvalidOperationException>();
     }
 }
