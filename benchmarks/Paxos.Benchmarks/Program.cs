@@ -30,7 +30,7 @@ if (args.Length > 0 && args[0] == "--udp")
 }
 
 // `--fsync`, `--floor` and `--cluster` take plain numbers after the command; BenchmarkDotNet takes anything else.
-if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster")
+if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster" or "--recovery")
 {
     try
     {
@@ -42,6 +42,9 @@ if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster")
 
             // The fastest durable round this machine allows: the disk and the network, with no protocol.
             "--floor" => DurableFloor.Run(Positional.Int(args, 1, "seconds", 5, 1, 600), Positional.Int(args, 2, "runs", 3, 1, 50)),
+
+            // How long a restart takes with a log of that many updates (the log is not garbage-collected yet).
+            "--recovery" => RecoveryBenchmark.Run(Positional.Long(args, 1, "updates", 1_000_000, 1_000, 100_000_000), Positional.Int(args, 2, "runs", 3, 1, 50)),
 
             // The in-process 3-replica cluster (median of runs).
             _ => ClusterBenchmark(Positional.Int(args, 1, "runs", 5, 1, 50), Positional.Long(args, 2, "updates", 2_000_000, 1_000, 1_000_000_000)),
