@@ -3,8 +3,9 @@ using Paxos.Sample;
 
 namespace Paxos.Benchmarks;
 
-/// <summary>The plain numbers that follow <c>--fsync</c>, <c>--floor</c> and <c>--cluster</c>, checked: a value that is
-/// not a whole number in range, or one too many, is a <see cref="UsageException"/> that names it.</summary>
+/// <summary>The plain numbers that follow <c>--fsync</c>, <c>--floor</c>, <c>--recovery</c> and <c>--cluster</c>,
+/// checked: a value that is not a whole number in range, or one too many, is a <see cref="UsageException"/> that
+/// names it.</summary>
 internal static class Positional
 {
     /// <summary>Argument <paramref name="index"/> as an int from <paramref name="min"/> to <paramref name="max"/>, or

@@ -29,7 +29,7 @@ if (args.Length > 0 && args[0] == "--udp")
     }
 }
 
-// `--fsync`, `--floor` and `--cluster` take plain numbers after the command; BenchmarkDotNet takes anything else.
+// `--fsync`, `--floor`, `--recovery` and `--cluster` take plain numbers after the command; BenchmarkDotNet takes anything else.
 if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster" or "--recovery")
 {
     try
