@@ -268,6 +268,7 @@ public class FileReplicaStorageRecoveryTests : TempDirectoryFixture
             .WithMessage("*stopped after a failed write, fsync or recovery*").WithInnerException<StorageCorruptionException>();
         FluentActions.Invoking(() => Persist(failed, Batch(1, proposals: [P(0, 1, 2, U(2, 1))]))).Should().Throw<InvalidOperationException>();
         File.Exists(Segment(Temp.Path, 1)).Should().BeFalse("a failed recovery is not run again, so it creates nothing");
+        File.Exists(Temp.File(WalFormat.SyncFailedFileName)).Should().BeFalse("no fsync failed: damage is refused on every start, a reboot would not mend it");
     }
 
     [Test]

@@ -101,25 +101,6 @@ public class SyncFailureTests : TempDirectoryFixture
         File.Exists(Record).Should().BeTrue("recovery fsyncs what it read before it trusts it");
     }
 
-    [Test]
-    public void Damage_found_by_recovery_is_refused_without_a_record()
-    {
-        using (var storage = Open(Temp.Path))
-        {
-            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
-        }
-
-        File.Delete(Segment(Temp.Path, 1));
-        File.WriteAllBytes(Temp.File(WalFormat.SegmentFileName(2)), new byte[64]);
-
-        using (var damaged = Open(Temp.Path))
-        {
-            FluentActions.Invoking(() => Load(damaged)).Should().Throw<StorageCorruptionException>();
-        }
-
-        File.Exists(Record).Should().BeFalse("no fsync failed: a reboot would not help, and the damage is refused again on every start");
-    }
-
     /// <summary>Runs <paramref name="action"/> with every fsync <paramref name="fails"/> picks (by the directory
     /// flushed, null for a file) failing, and checks that it failed with that error.</summary>
     private static void WithFailingFsync(Func<string?, bool> fails, Action action)
