@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Win32.SafeHandles;
+using static System.FormattableString;
 
 namespace Paxos.Benchmarks;
 
@@ -41,14 +42,14 @@ internal static class DurableFloor
     /// 64 of them (64 writers).</summary>
     public static int Run(int seconds, int runs)
     {
-        Console.WriteLine(Say($"Floor of a durable round: a leader and two followers (threads) on 127.0.0.1, each follower flushing its own file; {seconds} s per run, {runs} runs; median"));
+        Console.WriteLine(Invariant($"Floor of a durable round: a leader and two followers (threads) on 127.0.0.1, each follower flushing its own file; {seconds} s per run, {runs} runs; median"));
         foreach (var bytes in new[] { 200, 64 * 200 })
         {
             foreach (var shape in new[] { FloorShape.LeaderAndFollower, FloorShape.TwoFollowers })
             {
                 var results = Enumerable.Range(0, runs).Select(_ => Measure(shape, bytes, TimeSpan.FromSeconds(seconds))).OrderBy(r => r.RoundsPerSecond).ToList();
                 Console.WriteLine("  " + results[results.Count / 2].Describe()
-                    + Say($"; runs {string.Join(" / ", results.Select(r => r.RoundsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))}"));
+                    + Invariant($"; runs {string.Join(" / ", results.Select(r => r.RoundsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))}"));
             }
         }
 
@@ -193,6 +194,4 @@ internal static class DurableFloor
         return socket;
     }
 
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

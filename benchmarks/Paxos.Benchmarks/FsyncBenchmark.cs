@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
+using static System.FormattableString;
 
 namespace Paxos.Benchmarks;
 
@@ -31,11 +31,11 @@ internal static class FsyncBenchmark
             {
                 var (rate, latencies, bytesPerBatch) = Measure(batches, preallocate);
                 rates.Add(rate);
-                Console.WriteLine(Say($"  preallocate={preallocate} run {run}/{runs}: {rate:N0} batches/s of {bytesPerBatch} bytes; per batch p50 {Percentiles.Of(latencies, 0.50):N0} µs, p99 {Percentiles.Of(latencies, 0.99):N0} µs, max {latencies[^1]:N0} µs"));
+                Console.WriteLine(Invariant($"  preallocate={preallocate} run {run}/{runs}: {rate:N0} batches/s of {bytesPerBatch} bytes; per batch p50 {Percentiles.Of(latencies, 0.50):N0} µs, p99 {Percentiles.Of(latencies, 0.99):N0} µs, max {latencies[^1]:N0} µs"));
             }
 
             rates.Sort();
-            Console.WriteLine(Say($"preallocate={preallocate}: median {rates[rates.Count / 2]:N0} fsynced 4 KiB appends/s (min {rates[0]:N0}, max {rates[^1]:N0}); {runs} runs of {batches:N0}"));
+            Console.WriteLine(Invariant($"preallocate={preallocate}: median {rates[rates.Count / 2]:N0} fsynced 4 KiB appends/s (min {rates[0]:N0}, max {rates[^1]:N0}); {runs} runs of {batches:N0}"));
         }
 
         foreach (var logCount in ConcurrentLogs)
@@ -46,13 +46,13 @@ internal static class FsyncBenchmark
                 var logs = MeasureConcurrent(logCount, batches);
                 var total = logs.Sum(log => log.Rate);
                 totals.Add(total);
-                var each = string.Join(" / ", logs.Select(log => Say($"{log.Rate:N0} (p50 {Percentiles.Of(log.LatencyMicros, 0.50):N0} µs)")));
-                Console.WriteLine(Say($"  {logCount} logs at once run {run}/{runs}: {total:N0} fsyncs/s in all; per log {each}"));
+                var each = string.Join(" / ", logs.Select(log => Invariant($"{log.Rate:N0} (p50 {Percentiles.Of(log.LatencyMicros, 0.50):N0} µs)")));
+                Console.WriteLine(Invariant($"  {logCount} logs at once run {run}/{runs}: {total:N0} fsyncs/s in all; per log {each}"));
             }
 
             totals.Sort();
             var median = totals[totals.Count / 2];
-            Console.WriteLine(Say($"{logCount} preallocated logs at once: median {median:N0} fsynced 4 KiB appends/s in all (min {totals[0]:N0}, max {totals[^1]:N0}), {median / logCount:N0} per log; {runs} runs of {batches:N0} per log"));
+            Console.WriteLine(Invariant($"{logCount} preallocated logs at once: median {median:N0} fsynced 4 KiB appends/s in all (min {totals[0]:N0}, max {totals[^1]:N0}), {median / logCount:N0} per log; {runs} runs of {batches:N0} per log"));
         }
 
         return 0;
@@ -65,7 +65,7 @@ internal static class FsyncBenchmark
         var results = new (double Rate, double[] LatencyMicros, long BytesPerBatch)[logCount];
         using var start = new Barrier(logCount);
         var threads = Enumerable.Range(0, logCount)
-            .Select(i => new Thread(() => results[i] = Measure(batches, preallocate: true, start)) { Name = Say($"fsync log {i}") })
+            .Select(i => new Thread(() => results[i] = Measure(batches, preallocate: true, start)) { Name = Invariant($"fsync log {i}") })
             .ToList();
         threads.ForEach(thread => thread.Start());
         threads.ForEach(thread => thread.Join());
@@ -108,6 +108,4 @@ internal static class FsyncBenchmark
             Directory.Delete(directory, recursive: true);
         }
     }
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

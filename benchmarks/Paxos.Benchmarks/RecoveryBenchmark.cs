@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
+using static System.FormattableString;
 
 namespace Paxos.Benchmarks;
 
@@ -24,7 +24,7 @@ internal static class RecoveryBenchmark
             var proposals = (updates + UpdatesPerProposal - 1) / UpdatesPerProposal;
             var (written, bytes) = WriteLog(directory, proposals);
             var total = proposals * UpdatesPerProposal;
-            Console.WriteLine(Say($"Recovery of a follower's log: {total:N0} updates ({PayloadBytes}-byte payloads, {UpdatesPerProposal} per Proposal), {bytes / (1024.0 * 1024.0):N0} MiB of records ({(double)bytes / total:N0} bytes per update) in {Directory.EnumerateFiles(directory, "wal-*.log").Count()} segments, written in {written.TotalSeconds:N1} s without fsync; files in the page cache"));
+            Console.WriteLine(Invariant($"Recovery of a follower's log: {total:N0} updates ({PayloadBytes}-byte payloads, {UpdatesPerProposal} per Proposal), {bytes / (1024.0 * 1024.0):N0} MiB of records ({(double)bytes / total:N0} bytes per update) in {Directory.EnumerateFiles(directory, "wal-*.log").Count()} segments, written in {written.TotalSeconds:N1} s without fsync; files in the page cache"));
 
             var loads = new List<double>();
             var rebuilds = new List<double>();
@@ -33,13 +33,13 @@ internal static class RecoveryBenchmark
                 var (load, rebuild, records) = Recover(directory, total);
                 loads.Add(load.TotalSeconds);
                 rebuilds.Add(rebuild.TotalSeconds);
-                Console.WriteLine(Say($"  run {run}/{runs}: read {records:N0} records in {load.TotalMilliseconds:N0} ms, rebuilt the replica (every update executed again) in {rebuild.TotalMilliseconds:N0} ms"));
+                Console.WriteLine(Invariant($"  run {run}/{runs}: read {records:N0} records in {load.TotalMilliseconds:N0} ms, rebuilt the replica (every update executed again) in {rebuild.TotalMilliseconds:N0} ms"));
             }
 
             loads.Sort();
             rebuilds.Sort();
             var (medianLoad, medianRebuild) = (loads[loads.Count / 2], rebuilds[rebuilds.Count / 2]);
-            Console.WriteLine(Say($"median of {runs}: read {medianLoad * 1000:N0} ms ({bytes / (1024.0 * 1024.0) / medianLoad:N0} MiB/s), rebuild {medianRebuild * 1000:N0} ms; {total / (medianLoad + medianRebuild):N0} updates recovered per second in all"));
+            Console.WriteLine(Invariant($"median of {runs}: read {medianLoad * 1000:N0} ms ({bytes / (1024.0 * 1024.0) / medianLoad:N0} MiB/s), rebuild {medianRebuild * 1000:N0} ms; {total / (medianLoad + medianRebuild):N0} updates recovered per second in all"));
             return 0;
         }
         finally
@@ -100,7 +100,7 @@ internal static class RecoveryBenchmark
         var rebuild = started.Elapsed;
         if (executor.Executed != expected)
         {
-            throw new InvalidOperationException(Say($"The rebuilt replica executed {executor.Executed:N0} updates, not {expected:N0}."));
+            throw new InvalidOperationException(Invariant($"The rebuilt replica executed {executor.Executed:N0} updates, not {expected:N0}."));
         }
 
         return (load, rebuild, storage.Counters.LastRecoveryRecordsRead);
@@ -116,6 +116,4 @@ internal static class RecoveryBenchmark
             return ReadOnlyMemory<byte>.Empty;
         }
     }
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

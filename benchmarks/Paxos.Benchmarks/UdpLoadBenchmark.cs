@@ -5,6 +5,7 @@ using Paxos.Sample;
 using Paxos.Sample.Processes;
 using Paxos.Sample.Protocol;
 using Paxos.Sample.Replica;
+using static System.FormattableString;
 
 namespace Paxos.Benchmarks;
 
@@ -105,7 +106,7 @@ internal static class UdpLoadBenchmark
         var storage = options.DataRoot is { } root ? $"durable: a write-ahead log per replica under {root} (a fresh directory per run, deleted after), fsync before every acknowledgement" : "storage in memory (no fsync)";
         storage += options.LeaderSendsAccept ? "; LeaderSendsAccept on" : string.Empty;
         storage += options.InlineCompletions ? "; UnsafePreferInlineCompletions on" : string.Empty;
-        Console.WriteLine(Say($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; {storage}"));
+        Console.WriteLine(Invariant($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; {storage}"));
         WarnIfDebug(command);
         var table = new List<(int Writers, List<RunResult> Runs)>();
         foreach (var writers in options.Writers)
@@ -119,7 +120,7 @@ internal static class UdpLoadBenchmark
                     result = result with { Floor = MeasureFloor(figures, writers, options.Seconds) };
                 }
 
-                Console.WriteLine(Say($"  W={writers,-3} run {run}/{options.Runs}: {result.Describe()}"));
+                Console.WriteLine(Invariant($"  W={writers,-3} run {run}/{options.Runs}: {result.Describe()}"));
                 runs.Add(result);
             }
 
@@ -283,8 +284,6 @@ internal static class UdpLoadBenchmark
             Console.WriteLine($"  WARNING: this is a {configuration} build; measure with dotnet run -c Release ({command}).");
         }
     }
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>What one replica's storage did over the measured interval.</summary>
@@ -307,9 +306,7 @@ internal sealed record StorageFigures(long Fsyncs, long Batches, long BytesWritt
         after.Executed - before.Executed,
         seconds);
 
-    public string Describe() => Say($"{FsyncsPerSecond:N0} fsyncs/s, {UpdatesPerFsync:0.0} updates/fsync, fsync mean {MeanFsyncMicros:N0} µs, {MiBPerSecond:0.0} MiB/s");
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+    public string Describe() => Invariant($"{FsyncsPerSecond:N0} fsyncs/s, {UpdatesPerFsync:0.0} updates/fsync, fsync mean {MeanFsyncMicros:N0} µs, {MiBPerSecond:0.0} MiB/s");
 }
 
 /// <summary>One run: the leader's measurement, every replica's peak memory, and (durable runs) every replica's storage figures.</summary>
@@ -324,16 +321,14 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
     {
         var l = Load;
         var perUpdate = Math.Max(l.Updates, 1);
-        var followers = string.Join(", ", PeakMemoryBytes.Where((_, i) => i != Leader).Select(p => Say($"{p / (1024.0 * 1024):N0}")));
-        return Say($"{l.UpdatesPerSecond,9:N0}/s  p50 {l.P50Nanos / 1e3,6:N0} µs  p99 {l.P99Nanos / 1e3,6:N0} µs  p99.9 {l.P999Nanos / 1e3,6:N0} µs  max {l.MaxNanos / 1e3:N0} µs  ")
-            + Say($"peak MiB leader r{Leader} {PeakMemoryBytes[Leader] / (1024.0 * 1024):N0}, others {followers}  ")
-            + Say($"| leader per 1k updates: {1000.0 * l.DatagramsSent / perUpdate:0.#} datagrams out, {1000.0 * l.DatagramsReceived / perUpdate:0.#} in, ")
-            + Say($"{1000.0 * l.ThreadPoolWorkItems / perUpdate:0} thread-pool items; CPU {(l.UserCpuSeconds + l.SystemCpuSeconds) / l.Seconds:0.00} cores ({l.SystemCpuSeconds / l.Seconds:0.00} system); ")
-            + Say($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures")
-            + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Say($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))))
+        var followers = string.Join(", ", PeakMemoryBytes.Where((_, i) => i != Leader).Select(p => Invariant($"{p / (1024.0 * 1024):N0}")));
+        return Invariant($"{l.UpdatesPerSecond,9:N0}/s  p50 {l.P50Nanos / 1e3,6:N0} µs  p99 {l.P99Nanos / 1e3,6:N0} µs  p99.9 {l.P999Nanos / 1e3,6:N0} µs  max {l.MaxNanos / 1e3:N0} µs  ")
+            + Invariant($"peak MiB leader r{Leader} {PeakMemoryBytes[Leader] / (1024.0 * 1024):N0}, others {followers}  ")
+            + Invariant($"| leader per 1k updates: {1000.0 * l.DatagramsSent / perUpdate:0.#} datagrams out, {1000.0 * l.DatagramsReceived / perUpdate:0.#} in, ")
+            + Invariant($"{1000.0 * l.ThreadPoolWorkItems / perUpdate:0} thread-pool items; CPU {(l.UserCpuSeconds + l.SystemCpuSeconds) / l.Seconds:0.00} cores ({l.SystemCpuSeconds / l.Seconds:0.00} system); ")
+            + Invariant($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures")
+            + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Invariant($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))))
             + (Floor is null ? string.Empty : Environment.NewLine + "             floor right after: " + Floor.Describe()
-                + Say($"; this run did {ShareOfFloor:P0} of its ceiling, {Floor.RoundsPerSecond * Load.Writers:N0} updates/s (one update per writer per round)"));
+                + Invariant($"; this run did {ShareOfFloor:P0} of its ceiling, {Floor.RoundsPerSecond * Load.Writers:N0} updates/s (one update per writer per round)"));
     }
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using static System.FormattableString;
 
 namespace Paxos.Benchmarks;
 
@@ -8,15 +9,15 @@ internal static class UdpLoadReport
     public static void Print(List<(int Writers, List<RunResult> Runs)> table, UdpLoadOptions options)
     {
         Console.WriteLine();
-        Console.WriteLine(Say($"Median of {options.Runs} runs (min-max); latency per SubmitAsync inside the leader's process; peak memory = VmHWM"));
+        Console.WriteLine(Invariant($"Median of {options.Runs} runs (min-max); latency per SubmitAsync inside the leader's process; peak memory = VmHWM"));
         Console.WriteLine("| writers | updates/s | p50 µs | p99 µs | p99.9 µs | leader peak MiB | max follower peak MiB |");
         Console.WriteLine("|--------:|----------:|-------:|-------:|---------:|----------------:|----------------------:|");
         foreach (var (writers, runs) in table)
         {
-            Console.WriteLine(Say($"| {writers} | {Figure(runs, r => r.Load.UpdatesPerSecond, "N0")} | {Figure(runs, r => r.Load.P50Nanos / 1e3, "N0")} | ")
-                + Say($"{Figure(runs, r => r.Load.P99Nanos / 1e3, "N0")} | {Figure(runs, r => r.Load.P999Nanos / 1e3, "N0")} | ")
-                + Say($"{Figure(runs, r => r.PeakMemoryBytes[r.Leader] / (1024.0 * 1024), "N0")} | ")
-                + Say($"{Figure(runs, r => r.PeakMemoryBytes.Where((_, i) => i != r.Leader).DefaultIfEmpty(0).Max() / (1024.0 * 1024), "N0")} |"));
+            Console.WriteLine(Invariant($"| {writers} | {Figure(runs, r => r.Load.UpdatesPerSecond, "N0")} | {Figure(runs, r => r.Load.P50Nanos / 1e3, "N0")} | ")
+                + Invariant($"{Figure(runs, r => r.Load.P99Nanos / 1e3, "N0")} | {Figure(runs, r => r.Load.P999Nanos / 1e3, "N0")} | ")
+                + Invariant($"{Figure(runs, r => r.PeakMemoryBytes[r.Leader] / (1024.0 * 1024), "N0")} | ")
+                + Invariant($"{Figure(runs, r => r.PeakMemoryBytes.Where((_, i) => i != r.Leader).DefaultIfEmpty(0).Max() / (1024.0 * 1024), "N0")} |"));
         }
 
         if (options.Durable)
@@ -35,13 +36,13 @@ internal static class UdpLoadReport
     private static void PrintFloor(List<(int Writers, List<RunResult> Runs)> table, UdpLoadOptions options)
     {
         Console.WriteLine();
-        Console.WriteLine(Say($"Against the floor (leader + first follower flushing, no protocol) measured right after each run, median of {options.Runs} runs (min-max)"));
+        Console.WriteLine(Invariant($"Against the floor (leader + first follower flushing, no protocol) measured right after each run, median of {options.Runs} runs (min-max)"));
         Console.WriteLine("| writers | floor rounds/s | floor p50 µs | ceiling updates/s (rounds × writers) | share of the ceiling |");
         Console.WriteLine("|--------:|---------------:|-------------:|-------------------------------------:|---------------------:|");
         foreach (var (writers, runs) in table)
         {
-            Console.WriteLine(Say($"| {writers} | {Figure(runs, r => r.Floor!.RoundsPerSecond, "N0")} | {Figure(runs, r => r.Floor!.P50Micros, "N0")} | ")
-                + Say($"{Figure(runs, r => r.Floor!.RoundsPerSecond * writers, "N0")} | {Figure(runs, r => r.ShareOfFloor!.Value, "P0")} |"));
+            Console.WriteLine(Invariant($"| {writers} | {Figure(runs, r => r.Floor!.RoundsPerSecond, "N0")} | {Figure(runs, r => r.Floor!.P50Micros, "N0")} | ")
+                + Invariant($"{Figure(runs, r => r.Floor!.RoundsPerSecond * writers, "N0")} | {Figure(runs, r => r.ShareOfFloor!.Value, "P0")} |"));
         }
     }
 
@@ -50,7 +51,7 @@ internal static class UdpLoadReport
     private static void PrintStorage(List<(int Writers, List<RunResult> Runs)> table, UdpLoadOptions options)
     {
         Console.WriteLine();
-        Console.WriteLine(Say($"Storage over the measured interval, median of {options.Runs} runs (min-max); followers: the mean of the {options.Replicas - 1} non-leaders"));
+        Console.WriteLine(Invariant($"Storage over the measured interval, median of {options.Runs} runs (min-max); followers: the mean of the {options.Replicas - 1} non-leaders"));
         Console.WriteLine("| writers | replica | fsyncs/s | updates/fsync | mean fsync µs | MiB/s written |");
         Console.WriteLine("|--------:|:--------|---------:|--------------:|--------------:|--------------:|");
         foreach (var (writers, runs) in table)
@@ -61,9 +62,9 @@ internal static class UdpLoadReport
                 ("followers", r => r.Storage!.Where((_, i) => i != r.Leader)),
             })
             {
-                Console.WriteLine(Say($"| {writers} | {label} | {Figure(runs, r => pick(r).Average(f => f.FsyncsPerSecond), "N0")} | ")
-                    + Say($"{Figure(runs, r => pick(r).Average(f => f.UpdatesPerFsync), "0.0")} | {Figure(runs, r => pick(r).Average(f => f.MeanFsyncMicros), "N0")} | ")
-                    + Say($"{Figure(runs, r => pick(r).Average(f => f.MiBPerSecond), "0.0")} |"));
+                Console.WriteLine(Invariant($"| {writers} | {label} | {Figure(runs, r => pick(r).Average(f => f.FsyncsPerSecond), "N0")} | ")
+                    + Invariant($"{Figure(runs, r => pick(r).Average(f => f.UpdatesPerFsync), "0.0")} | {Figure(runs, r => pick(r).Average(f => f.MeanFsyncMicros), "N0")} | ")
+                    + Invariant($"{Figure(runs, r => pick(r).Average(f => f.MiBPerSecond), "0.0")} |"));
             }
         }
     }
@@ -76,6 +77,4 @@ internal static class UdpLoadReport
         var text = median.ToString(format, CultureInfo.InvariantCulture);
         return values.Length == 1 ? text : $"{text} ({values[0].ToString(format, CultureInfo.InvariantCulture)}-{values[^1].ToString(format, CultureInfo.InvariantCulture)})";
     }
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -110,12 +110,7 @@ public sealed class PaxosNode : IAsyncDisposable
             }
 
             _deliveringFor = previous;
-            if (_staging is { } staged)
-            {
-                _staging = null;
-                node.PostStaged(staged);
-            }
-
+            PostHeldBack(node); // Before the wake-up, so that the turn it starts finds them.
             if (_wakeAfterDelivery)
             {
                 _wakeAfterDelivery = false;
@@ -124,16 +119,20 @@ public sealed class PaxosNode : IAsyncDisposable
         }
         finally
         {
-            if (_staging is { } staged)
-            {
-                _staging = null;
-                node.PostStaged(staged); // A continuation threw out of the delivery: its submissions still count.
-            }
-
+            PostHeldBack(node); // A continuation threw out of the delivery: its submissions still count.
             _deliveringFor = previous;
             _wakeAfterDelivery = previousWake;
             _staging = previousStaging;
             _inlineDeliveryDepth--;
+        }
+
+        static void PostHeldBack(PaxosNode node)
+        {
+            if (_staging is { } staged)
+            {
+                _staging = null;
+                node.PostStaged(staged);
+            }
         }
     }
 

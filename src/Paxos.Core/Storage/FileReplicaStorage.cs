@@ -416,13 +416,9 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
 
         _fault = exception;
         StorageLog.Faulted(_logger, _options.DataDirectory, exception);
-        for (var cause = exception; cause is not null; cause = cause.InnerException)
+        if (exception is SyncFailedException)
         {
-            if (cause is SyncFailedException)
-            {
-                RecordSyncFailure(cause);
-                break;
-            }
+            RecordSyncFailure(exception); // The filters see it as DurableIo threw it: nothing here wraps it.
         }
 
         return false;
