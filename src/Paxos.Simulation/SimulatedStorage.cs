@@ -46,6 +46,7 @@ public sealed class SimulatedStorage : IReplicaStorage
         }
 
         var view = ViewNumber.None;
+        var attempted = ViewNumber.None;
         var proposals = new List<Proposal>();
         var ordered = new List<OrderedSlot>();
         var pending = new List<ClientUpdate>();
@@ -55,6 +56,10 @@ public sealed class SimulatedStorage : IReplicaStorage
             {
                 case RecordKind.View when record.View > view:
                     view = record.View;
+                    attempted = view > attempted ? view : attempted;
+                    break;
+                case RecordKind.Attempted when record.View > attempted:
+                    attempted = record.View;
                     break;
                 case RecordKind.Proposal:
                     proposals.Add(record.Proposal!);
@@ -70,7 +75,7 @@ public sealed class SimulatedStorage : IReplicaStorage
             }
         }
 
-        return new PersistentState { LastInstalled = view, AcceptedProposals = proposals, OrderedSlots = ordered, PendingUpdates = pending, RequiresRebuild = IsRebuilding };
+        return new PersistentState { LastInstalled = view, LastAttempted = attempted, AcceptedProposals = proposals, OrderedSlots = ordered, PendingUpdates = pending, RequiresRebuild = IsRebuilding };
     }
 
     /// <inheritdoc />
@@ -104,6 +109,11 @@ public sealed class SimulatedStorage : IReplicaStorage
     {
         ArgumentNullException.ThrowIfNull(batch);
         BatchesPersisted++;
+        if (batch.AttemptedView is { } attempted)
+        {
+            _records.Add(new Record(RecordKind.Attempted, attempted, null, default, null));
+        }
+
         if (batch.InstalledView is { } view)
         {
             _records.Add(new Record(RecordKind.View, view, null, default, null));
@@ -196,6 +206,7 @@ public sealed class SimulatedStorage : IReplicaStorage
     private enum RecordKind
     {
         View,
+        Attempted,
         Proposal,
         Ordered,
         Pending,

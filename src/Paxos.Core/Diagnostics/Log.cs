@@ -24,8 +24,11 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Warning, "Replica {Replica}: storage is empty and the cluster exists; rebuilding from peers, not voting until that is safe")]
     public static partial void RebuildStarted(ILogger logger, ReplicaId replica);
 
-    [LoggerMessage(1005, LogLevel.Information, "Replica {Replica}: rebuilding: joined view {View} led by {Leader}; votes again once slot {Target} is executed (views installed up to {Floor})")]
+    [LoggerMessage(1005, LogLevel.Information, "Replica {Replica}: rebuilding: joined view {View} led by {Leader}; its constrained range ends at slot {Target} (view floor {Floor})")]
     public static partial void RebuildJoined(ILogger logger, ReplicaId replica, ViewNumber view, ReplicaId leader, SequenceNumber target, ViewNumber floor);
+
+    [LoggerMessage(1007, LogLevel.Information, "Replica {Replica}: rebuilding: {Answers} intact replicas answered; no view below {Floor} will be installed")]
+    public static partial void RebuildFloorLearned(ILogger logger, ReplicaId replica, ViewNumber floor, int answers);
 
     [LoggerMessage(1006, LogLevel.Information, "Replica {Replica}: rebuild complete at slot {LocalAru}; voting again")]
     public static partial void RebuildCompleted(ILogger logger, ReplicaId replica, SequenceNumber localAru);

@@ -29,6 +29,9 @@ public sealed class ReplicaCounters
     /// <summary>Times a rebuilding replica joined a view through its leader's VC_Proof.</summary>
     public long RebuildJoins { get; internal set; }
 
+    /// <summary>Answers sent to replicas rebuilding a lost disk.</summary>
+    public long RebuildRepliesSent { get; internal set; }
+
     /// <summary>Times a rebuilding replica finished and began to vote again.</summary>
     public long RebuildsCompleted { get; internal set; }
 

@@ -38,6 +38,9 @@ public sealed class MessageCodec
     /// <summary>Proposal flag: the Proposal counts as the leader's acceptance.</summary>
     private const byte ProposalImpliesLeaderAcceptance = 1;
 
+    /// <summary>Prepare_OK flag: the sender is rebuilding state it lost with its disk.</summary>
+    private const byte PrepareOkRebuilding = 1;
+
     /// <summary>The size of the frame header, in bytes.</summary>
     public const int HeaderBytes = 16;
 
@@ -200,7 +203,7 @@ public sealed class MessageCodec
         }
 
         var type = frame[TypeOffset];
-        if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.CatchUpRequest)
+        if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.RebuildReply)
         {
             return DecodeStatus.UnknownType;
         }
@@ -303,7 +306,9 @@ public sealed class MessageCodec
         long length = message switch
         {
             ViewChange m => Int64Fields(m, 1, m.Attempted.Value),
-            VcProof m => Int64Fields(m, 2, m.Installed.Value, m.LastProposed.Value),
+            VcProof m => Int64Fields(m, 2, m.Installed.Value, m.ConstrainedThrough.Value),
+            RebuildQuery m => Int64Fields(m, 1, m.Nonce),
+            RebuildReply m => Int64Fields(m, 2, m.Nonce, m.LastAttempted.Value) + Int64Fields(m, 2, m.LastInstalled.Value, m.LeaderLastProposed.Value),
             Prepare m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
             PrepareReject m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
             Alive m => Int64Fields(m, 2, m.LocalAru.Value, m.LastInstalled.Value),
@@ -360,7 +365,7 @@ public sealed class MessageCodec
             throw new ArgumentException(Text($"PrepareOk from {message.Sender} has a negative view, a part outside its part count, or no entry list: {message}."), nameof(message));
         }
 
-        long length = sizeof(long) + sizeof(int) + sizeof(int) + sizeof(uint);
+        long length = sizeof(long) + sizeof(int) + sizeof(int) + sizeof(byte) + sizeof(uint);
         var entries = message.Entries;
         for (var i = 0; i < entries.Count; i++)
         {
@@ -396,7 +401,16 @@ public sealed class MessageCodec
                 break;
             case VcProof m:
                 writer.WriteInt64(m.Installed.Value);
-                writer.WriteInt64(m.LastProposed.Value);
+                writer.WriteInt64(m.ConstrainedThrough.Value);
+                break;
+            case RebuildQuery m:
+                writer.WriteInt64(m.Nonce);
+                break;
+            case RebuildReply m:
+                writer.WriteInt64(m.Nonce);
+                writer.WriteInt64(m.LastAttempted.Value);
+                writer.WriteInt64(m.LastInstalled.Value);
+                writer.WriteInt64(m.LeaderLastProposed.Value);
                 break;
             case Prepare m:
                 writer.WriteInt64(m.View.Value);
@@ -456,6 +470,7 @@ public sealed class MessageCodec
         writer.WriteInt64(message.View.Value);
         writer.WriteInt32(message.Part);
         writer.WriteInt32(message.PartCount);
+        writer.WriteByte(message.Rebuilding ? PrepareOkRebuilding : (byte)0);
         writer.WriteUInt32((uint)entries.Count);
         for (var i = 0; i < entries.Count; i++)
         {
@@ -479,6 +494,12 @@ public sealed class MessageCodec
             case MessageType.VcProof:
                 return reader.TryReadFields(out a, out var proposed) && reader.IsEmpty
                     ? new VcProof(sender, new ViewNumber(a), new SequenceNumber(proposed)) : null;
+            case MessageType.RebuildQuery:
+                return reader.TryReadFields(out a) && reader.IsEmpty
+                    ? new RebuildQuery(sender, a) : null;
+            case MessageType.RebuildReply:
+                return reader.TryReadFields(out a, out var attempted) && reader.TryReadFields(out var installed, out var leaderProposed) && reader.IsEmpty
+                    ? new RebuildReply(sender, a, new ViewNumber(attempted), new ViewNumber(installed), new SequenceNumber(leaderProposed)) : null;
             case MessageType.Prepare:
                 return reader.TryReadFields(out a, out var b) && reader.IsEmpty
                     ? new Prepare(sender, new ViewNumber(a), new SequenceNumber(b)) : null;
@@ -527,6 +548,7 @@ public sealed class MessageCodec
             || !reader.TryReadInt32(out var part)
             || !reader.TryReadInt32(out var partCount)
             || part < 0 || partCount < 1 || part >= partCount
+            || !reader.TryReadByte(out var flags) || (flags & ~PrepareOkRebuilding) != 0
             || !reader.TryReadCount(EntryBytes + UpdateBytes, minimumCount: 0, out var count))
         {
             return null;
@@ -559,7 +581,7 @@ public sealed class MessageCodec
             entries[i] = new DataListEntry(new SequenceNumber(sequence), new ViewNumber(entryView), kind == OrderedEntryKind, update);
         }
 
-        return new PrepareOk(sender, new ViewNumber(view), part, partCount, entries);
+        return new PrepareOk(sender, new ViewNumber(view), part, partCount, entries, (flags & PrepareOkRebuilding) != 0);
     }
 
     private static ArgumentException Invalid(MessageCodecOptions options, string message) =>

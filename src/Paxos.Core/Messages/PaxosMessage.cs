@@ -38,6 +38,12 @@ public enum MessageType : byte
 
     /// <summary><see cref="Paxos.CatchUpRequest"/>.</summary>
     CatchUpRequest = 11,
+
+    /// <summary><see cref="Paxos.RebuildQuery"/>.</summary>
+    RebuildQuery = 12,
+
+    /// <summary><see cref="Paxos.RebuildReply"/>.</summary>
+    RebuildReply = 13,
 }
 
 /// <summary>
@@ -115,27 +121,28 @@ public sealed class VcProof : PaxosMessage
     {
     }
 
-    /// <summary>Creates the message, from a leader that reports how far it proposed.</summary>
-    public VcProof(ReplicaId sender, ViewNumber installed, SequenceNumber lastProposed)
+    /// <summary>Creates the message, from a view's leader that reports the end of its constrained range.</summary>
+    public VcProof(ReplicaId sender, ViewNumber installed, SequenceNumber constrainedThrough)
         : base(sender)
     {
         Installed = installed;
-        LastProposed = lastProposed;
+        ConstrainedThrough = constrainedThrough;
     }
 
     /// <summary>The sender's <c>Last_Installed</c>.</summary>
     public ViewNumber Installed { get; }
 
-    /// <summary>From the view's leader, its <c>Last_Proposed</c>: a replica rebuilding lost state must have
-    /// executed this far before it may vote again (PROTOCOL.md §16.4); <see cref="SequenceNumber.None"/> from others.</summary>
-    public SequenceNumber LastProposed { get; }
+    /// <summary>From the view's leader once its Prepare phase completed: the highest slot that phase constrained
+    /// (every slot a majority could have chosen before the view lies at or below it). A replica rebuilding lost
+    /// state executes this far before it votes again; <see cref="SequenceNumber.None"/> from others.</summary>
+    public SequenceNumber ConstrainedThrough { get; }
 
     /// <inheritdoc />
     public override MessageType Type => MessageType.VcProof;
 
     /// <inheritdoc />
     public override string ToString() =>
-        LastProposed == SequenceNumber.None ? Format($"VcProof v={Installed}") : Format($"VcProof v={Installed} proposed={LastProposed}");
+        ConstrainedThrough == SequenceNumber.None ? Format($"VcProof v={Installed}") : Format($"VcProof v={Installed} constrained={ConstrainedThrough}");
 }
 
 /// <summary>
@@ -186,13 +193,25 @@ public sealed class PrepareOk : PaxosMessage
 {
     /// <summary>Creates the message.</summary>
     public PrepareOk(ReplicaId sender, ViewNumber view, int part, int partCount, IReadOnlyList<DataListEntry> entries)
+        : this(sender, view, part, partCount, entries, rebuilding: false)
+    {
+    }
+
+    /// <summary>Creates the message, saying whether the sender is rebuilding state it lost.</summary>
+    public PrepareOk(ReplicaId sender, ViewNumber view, int part, int partCount, IReadOnlyList<DataListEntry> entries, bool rebuilding)
         : base(sender)
     {
         View = view;
         Part = part;
         PartCount = partCount;
         Entries = entries;
+        Rebuilding = rebuilding;
     }
+
+    /// <summary>Whether the sender is rebuilding state it lost with its disk. Its promise holds, but its data
+    /// list may miss what it accepted before the loss, so the leader does not count it towards the replicas
+    /// with intact state that a Prepare phase needs.</summary>
+    public bool Rebuilding { get; }
 
     /// <summary>The view being prepared.</summary>
     public ViewNumber View { get; }
@@ -210,7 +229,9 @@ public sealed class PrepareOk : PaxosMessage
     public override MessageType Type => MessageType.PrepareOk;
 
     /// <inheritdoc />
-    public override string ToString() => Format($"PrepareOk v={View} part={Part + 1}/{PartCount} entries={Entries.Count}");
+    public override string ToString() => Rebuilding
+        ? Format($"PrepareOk v={View} part={Part + 1}/{PartCount} entries={Entries.Count} rebuilding")
+        : Format($"PrepareOk v={View} part={Part + 1}/{PartCount} entries={Entries.Count}");
 }
 
 /// <summary>
@@ -485,4 +506,64 @@ public sealed class CatchUpRequest : PaxosMessage
 
     /// <inheritdoc />
     public override string ToString() => Format($"CatchUpRequest seq={FromSequence}..{ToSequence}");
+}
+
+/// <summary>
+/// Asked by a replica that lost its disk and rebuilds its state from its peers: what is the highest view each
+/// of them ever tried to install? Only answers that echo <see cref="Nonce"/>, which is new for each start of a
+/// rebuild, count: an older message (an <see cref="Alive"/> sent before the disk was lost) could report a
+/// view lower than one the replica promised before it lost its disk.
+/// </summary>
+public sealed class RebuildQuery : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public RebuildQuery(ReplicaId sender, long nonce)
+        : base(sender) => Nonce = nonce;
+
+    /// <summary>A random number, not negative, that the answers echo.</summary>
+    public long Nonce { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.RebuildQuery;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"RebuildQuery nonce={Nonce:x}");
+}
+
+/// <summary>
+/// The answer to a <see cref="RebuildQuery"/>, from a replica whose state is intact (a replica that is itself
+/// rebuilding does not answer). It leaves only once everything it reports is durable.
+/// </summary>
+public sealed class RebuildReply : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public RebuildReply(ReplicaId sender, long nonce, ViewNumber lastAttempted, ViewNumber lastInstalled, SequenceNumber leaderLastProposed)
+        : base(sender)
+    {
+        Nonce = nonce;
+        LastAttempted = lastAttempted;
+        LastInstalled = lastInstalled;
+        LeaderLastProposed = leaderLastProposed;
+    }
+
+    /// <summary>The query's nonce.</summary>
+    public long Nonce { get; }
+
+    /// <summary>The highest view the sender ever tried to install (durable <c>Last_Attempted</c>).</summary>
+    public ViewNumber LastAttempted { get; }
+
+    /// <summary>The sender's <c>Last_Installed</c>.</summary>
+    public ViewNumber LastInstalled { get; }
+
+    /// <summary>When the sender is the regular leader of <see cref="LastInstalled"/>: the highest slot it
+    /// proposed or constrained in that view; otherwise <see cref="SequenceNumber.None"/>.</summary>
+    public SequenceNumber LeaderLastProposed { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.RebuildReply;
+
+    /// <inheritdoc />
+    public override string ToString() => LeaderLastProposed == SequenceNumber.None
+        ? Format($"RebuildReply nonce={Nonce:x} attempted={LastAttempted} installed={LastInstalled}")
+        : Format($"RebuildReply nonce={Nonce:x} attempted={LastAttempted} installed={LastInstalled} leader-proposed={LeaderLastProposed}");
 }

@@ -60,7 +60,8 @@ public static class ProtocolLimits
     public static bool AreNumbersInRange(PaxosMessage message) => message switch
     {
         ViewChange m => IsView(m.Attempted),
-        VcProof m => IsView(m.Installed) && IsSequence(m.LastProposed),
+        VcProof m => IsView(m.Installed) && IsSequence(m.ConstrainedThrough),
+        RebuildReply m => IsView(m.LastAttempted) && IsView(m.LastInstalled) && IsSequence(m.LeaderLastProposed),
         Prepare m => IsView(m.View) && IsSequence(m.LocalAru),
         PrepareOk m => IsView(m.View) && AreEntriesInRange(m.Entries),
         PrepareReject m => IsView(m.View) && IsSequence(m.LocalAru),

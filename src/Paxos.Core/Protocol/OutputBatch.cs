@@ -91,6 +91,7 @@ public sealed class OutputBatch
     {
         Number = number;
         InstalledView = null;
+        AttemptedView = null;
         RebuildStarted = false;
         RebuildCompleted = false;
         _acceptedProposals?.Clear();
@@ -104,6 +105,11 @@ public sealed class OutputBatch
     /// <summary>The view this replica installed (its new <c>Last_Installed</c>), if it installed one:
     /// persist and sync it. It is the replica's promise never to accept a Proposal of another view.</summary>
     public ViewNumber? InstalledView { get; internal set; }
+
+    /// <summary>The highest view this replica tried to install (its new <c>Last_Attempted</c>), if it rose:
+    /// persist and sync it. Its View_Change and its answers to a rebuilding peer report it, and a peer that
+    /// lost its disk relies on those reports never going down.</summary>
+    public ViewNumber? AttemptedView { get; internal set; }
 
     /// <summary>Set when this replica starts rebuilding lost state from its peers: persist and sync the fact,
     /// so that a crash during the rebuild restarts it still rebuilding (PROTOCOL.md §16.4).</summary>
@@ -135,7 +141,7 @@ public sealed class OutputBatch
 
     /// <summary>Whether the batch holds state that must be fsynced before its messages are sent.</summary>
     public bool RequiresSync =>
-        InstalledView.HasValue || RebuildStarted || RebuildCompleted || _acceptedProposals is { Count: > 0 } || _pendingUpdates is { Count: > 0 };
+        InstalledView.HasValue || AttemptedView.HasValue || RebuildStarted || RebuildCompleted || _acceptedProposals is { Count: > 0 } || _pendingUpdates is { Count: > 0 };
 
     /// <summary>Whether the batch holds nothing at all.</summary>
     public bool IsEmpty =>

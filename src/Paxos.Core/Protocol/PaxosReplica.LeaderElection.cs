@@ -72,7 +72,9 @@ public sealed partial class PaxosReplica
     /// </remarks>
     private void OnVcProof(VcProof message)
     {
-        var reason = ConflictChecks.VcProof(_id, _state, message);
+        // A rebuilding replica also reads the VC_Proof of the view it installed through a Prepare: the leader's
+        // proof says where the view's constrained range ends, which it must execute before voting again.
+        var reason = ConflictChecks.VcProof(_id, _rebuilding ? ReplicaState.LeaderElection : _state, message);
         if (reason != DropReason.None)
         {
             Drop(message, reason);
@@ -89,6 +91,7 @@ public sealed partial class PaxosReplica
         if (installed > _lastInstalled)
         {
             _lastAttempted = installed;
+            NoteAttempted(installed);
             _viewChangeVotes = 0;
             if (IsLeaderOf(installed))
             {
@@ -134,6 +137,7 @@ public sealed partial class PaxosReplica
         _lastEnqueued.Clear();
         _updateQueue.Clear();
         _lastAttempted = view;
+        NoteAttempted(view); // Durable before the View_Change below leaves (the batch's messages wait for it).
         Counters.ViewChangesStarted++;
         Log.ShiftedToLeaderElection(_logger, _id, view);
 
@@ -162,8 +166,10 @@ public sealed partial class PaxosReplica
         {
             if (_state != ReplicaState.LeaderElection)
             {
-                var lastProposed = _state == ReplicaState.RegularLeader ? new SequenceNumber(_lastProposed) : SequenceNumber.None;
-                Broadcast(new VcProof(_id, _lastInstalled, lastProposed));
+                // A regular leader reports where its constrained range ends (at least 1, so that None still means
+                // "not from the view's regular leader"): a rebuilding replica executes that far before it votes.
+                var constrained = _state == ReplicaState.RegularLeader ? new SequenceNumber(Math.Max(1, _constrainedUpTo)) : SequenceNumber.None;
+                Broadcast(new VcProof(_id, _lastInstalled, constrained));
             }
 
             _vcProofTimer.Start();

@@ -13,6 +13,9 @@ public sealed partial class PaxosReplica
     /// <summary>How many replicas (the leader included) delivered a complete Prepare_OK.</summary>
     private int _preparedCount;
 
+    /// <summary>How many of them are not rebuilding lost state (the leader included).</summary>
+    private int _preparedIntactCount;
+
     /// <summary>The Prepare of the view being installed: received from its leader, or the leader's own.</summary>
     private Prepare? _prepare;
 
@@ -44,6 +47,7 @@ public sealed partial class PaxosReplica
         // The leader's own Prepare_OK: its data list is its own history, already in place.
         _prepareOks[_id.Value] = PrepareOkProgress.CompleteFor(1);
         _preparedCount = 1;
+        _preparedIntactCount = 1;
         _lastEnqueued.Clear();
         Log.ShiftedToPreparePhase(_logger, _id, _lastInstalled, _prepare.LocalAru);
 
@@ -68,9 +72,10 @@ public sealed partial class PaxosReplica
             return;
         }
 
-        if (_rebuilding)
+        if (_rebuilding && !MayInstallWhileRebuilding(message.View))
         {
-            Drop(message, DropReason.Rebuilding); // §16.4: a Prepare_OK would vote on forgotten state.
+            // Below the floor, or before it is known, a promise could break one made before the disk was lost.
+            Drop(message, DropReason.Rebuilding);
             return;
         }
 
@@ -146,7 +151,7 @@ public sealed partial class PaxosReplica
         var messages = new PrepareOk[parts.Count];
         for (var i = 0; i < parts.Count; i++)
         {
-            messages[i] = new PrepareOk(_id, view, i, parts.Count, parts[i].ToArray());
+            messages[i] = new PrepareOk(_id, view, i, parts.Count, parts[i].ToArray(), _rebuilding);
         }
 
         return messages;
@@ -207,6 +212,11 @@ public sealed partial class PaxosReplica
         if (progress.IsComplete)
         {
             _preparedCount++;
+            if (!message.Rebuilding)
+            {
+                _preparedIntactCount++;
+            }
+
             CheckViewPrepared();
         }
     }
@@ -254,10 +264,13 @@ public sealed partial class PaxosReplica
         ScheduleCatchUp(message.LocalAru.Value, message.Sender, immediately: true);
     }
 
-    /// <summary>TR Fig. 8 B4: View_Prepared_Ready — a majority (the leader included) sent complete Prepare_OKs.</summary>
+    /// <summary>TR Fig. 8 B4: View_Prepared_Ready — a majority (the leader included) sent complete Prepare_OKs,
+    /// and N − ⌊N/2⌋ of them come from replicas with intact state. A replica rebuilding a lost disk may have
+    /// helped choose values it no longer reports; those N − ⌊N/2⌋ meet every majority that chose a value in at
+    /// least one replica that remembers it (for an odd N this is the majority itself).</summary>
     private void CheckViewPrepared()
     {
-        if (_preparedCount >= _quorum)
+        if (_preparedCount >= _quorum && _preparedIntactCount >= _clusterSize - (_clusterSize / 2))
         {
             ShiftToRegularLeader();
         }
@@ -298,6 +311,7 @@ public sealed partial class PaxosReplica
         _ownPrepareOk = null;
         Array.Clear(_prepareOks);
         _preparedCount = 0;
+        _preparedIntactCount = 0;
         _prepareTimer.Stop();
     }
 

@@ -3,32 +3,52 @@ using Paxos.Diagnostics;
 
 namespace Paxos;
 
-// Rebuilding a replica whose stable storage was lost (PROTOCOL.md §16.4, G16). A replica that forgot what it
-// promised and accepted must not vote on that state: its Prepare_OK could omit a value a majority chose with
-// its help, and it could accept a Proposal of a view older than one it promised. So it:
-// 1. learns the highest view installed among N − ⌊N/2⌋ other replicas (from their Alive messages). Any view in
-//    which it could have promised or accepted anything was installed by a majority, which intersects those
-//    replicas without it, so that view is at most this floor;
-// 2. never sends a Prepare_OK and never prepares a view as leader while it rebuilds;
-// 3. joins a view u at or above the floor only through a VC_Proof from u's leader, which reports the leader's
-//    Last_Proposed P; it then accepts u's Proposals, which the leader constrained correctly without it;
-// 4. votes again once it has executed through P: every slot a majority could have chosen with its forgotten
-//    help was bound by u's leader by then, so its own history now holds it as ordered.
+// Rebuilding a replica whose stable storage was lost (docs/protocol-notes.md, "Rebuilding a lost disk", gives
+// the whole argument). A replica that forgot what it promised and accepted must not vote on that state:
+// its Prepare_OK could omit a value a majority chose with its help, and it could accept a Proposal of a view
+// older than one it promised. So it:
+// 1. asks the others, with a nonce new for this start, for the highest view each ever attempted, and takes the
+//    highest of the fresh answers of N − ⌊N/2⌋ replicas that are not rebuilding themselves as its floor F.
+//    Every view it could have promised before the loss was preinstalled by a majority, whose members persist
+//    the attempt before voting for it, and that majority without this replica meets those N − ⌊N/2⌋;
+// 2. never prepares a view as leader, never answers a query, and installs no view below F;
+// 3. answers a Prepare of a view u ≥ F with a Prepare_OK marked rebuilding, which a leader does not count
+//    towards the N − ⌊N/2⌋ replicas with intact state that its Prepare phase needs; or joins a view u ≥ F
+//    through a VC_Proof of u's regular leader;
+// 4. votes normally again once it has executed through the end of u's constrained range (reported in the
+//    leader's VC_Proof) — every slot chosen before u lies in it — and, when u = F (the replica may have
+//    accepted in u before the loss), through the highest slot u's leader reported in a fresh answer.
 public sealed partial class PaxosReplica
 {
     private bool _rebuilding;
 
-    /// <summary>The other replicas whose Last_Installed this rebuild has heard, one bit each.</summary>
+    /// <summary>The highest view this replica ever attempted, as durable (PfSB's stored Last_Attempted). It
+    /// rises before a View_Change for a new view leaves, and never falls, across restarts too.</summary>
+    private ViewNumber _highestAttempted;
+
+    /// <summary>This rebuild's nonce; answers that do not echo it are stale.</summary>
+    private long _rebuildNonce;
+
+    /// <summary>The replicas (not rebuilding) whose fresh answers arrived, one bit each.</summary>
     private ulong _rebuildHeard;
 
-    /// <summary>The highest view those replicas installed: no view below it may be joined.</summary>
+    /// <summary>The highest view those replicas attempted; fixed once enough answered.</summary>
     private ViewNumber _rebuildViewFloor;
 
-    /// <summary>The slot to execute before voting again; −1 until a view was joined.</summary>
+    /// <summary>Whether enough replicas answered for <see cref="_rebuildViewFloor"/> to bound every view this
+    /// replica may have promised before it lost its disk.</summary>
+    private bool _rebuildFloorKnown;
+
+    /// <summary>The highest view whose regular leader answered the query, and the highest slot it reported.</summary>
+    private ViewNumber _rebuildLeaderView;
+    private long _rebuildLeaderProposed = -1;
+
+    /// <summary>The view whose constrained range is known (from its leader's VC_Proof), and the range's end.</summary>
+    private ViewNumber _rebuildTargetView;
     private long _rebuildTarget = -1;
 
-    /// <summary>Whether the rebuild has heard from enough others to know its view floor.</summary>
-    private bool RebuildKnowsFloor => BitOperations.PopCount(_rebuildHeard) >= _clusterSize - _quorum + 1;
+    /// <summary>How many answers a rebuild needs: N − ⌊N/2⌋ replicas other than itself.</summary>
+    private int RebuildAnswersNeeded => _clusterSize - (_clusterSize / 2);
 
     private void StartRebuildIfNeeded(PersistentState recovered)
     {
@@ -44,34 +64,105 @@ public sealed partial class PaxosReplica
 
         if (_rebuilding)
         {
+            // Never negative, so that it encodes as a view-sized field; the host gives each start its own seed.
+            _rebuildNonce = (long)(_random.Next() >> 1);
             Log.RebuildStarted(_logger, _id);
+            Broadcast(new RebuildQuery(_id, _rebuildNonce));
         }
     }
 
-    /// <summary>Notes a peer's installed view while rebuilding.</summary>
-    private void NoteInstalledWhileRebuilding(ReplicaId peer, ViewNumber installed)
+    /// <summary>Raises the durable Last_Attempted to <paramref name="view"/> when it is higher: the batch that
+    /// carries a View_Change for it persists it first.</summary>
+    private void NoteAttempted(ViewNumber view)
     {
-        if (!_rebuilding || peer == _id)
+        if (view > _highestAttempted)
         {
+            _highestAttempted = view;
+            _output.AttemptedView = view;
+        }
+    }
+
+    /// <summary>A rebuilding peer asks for the highest view this replica attempted.</summary>
+    private void OnRebuildQuery(RebuildQuery message)
+    {
+        if (message.Sender == _id)
+        {
+            Drop(message, DropReason.FromSelf);
             return;
         }
 
-        _rebuildHeard |= Bit(peer);
-        if (installed > _rebuildViewFloor)
+        if (_rebuilding)
         {
-            _rebuildViewFloor = installed;
+            // A rebuilding replica's word counts for nothing: it forgot what it attempted.
+            Drop(message, DropReason.Rebuilding);
+            return;
         }
+
+        var leaderProposed = _state == ReplicaState.RegularLeader
+            ? new SequenceNumber(Math.Max(_lastProposed, _constrainedUpTo))
+            : SequenceNumber.None;
+        Counters.RebuildRepliesSent++;
+
+        // In Messages: it leaves after everything it reports (Last_Attempted above all) is durable.
+        Send(message.Sender, new RebuildReply(_id, message.Nonce, _highestAttempted, _lastInstalled, leaderProposed));
     }
 
-    /// <summary>A VC_Proof while rebuilding: join the view only as described above.</summary>
+    /// <summary>A fresh answer to this rebuild's query.</summary>
+    private void OnRebuildReply(RebuildReply message)
+    {
+        if (!_rebuilding || message.Nonce != _rebuildNonce || message.Sender == _id)
+        {
+            Drop(message, _rebuilding && message.Sender != _id ? DropReason.StaleView : DropReason.WrongState);
+            return;
+        }
+
+        if (!_rebuildFloorKnown)
+        {
+            _rebuildHeard |= Bit(message.Sender);
+            if (message.LastAttempted > _rebuildViewFloor)
+            {
+                _rebuildViewFloor = message.LastAttempted;
+            }
+
+            if (BitOperations.PopCount(_rebuildHeard) >= RebuildAnswersNeeded)
+            {
+                _rebuildFloorKnown = true;
+
+                // Persisted: once this replica votes again it answers others' queries, and must report a view at
+                // least as high as any it attempted before the loss, all of which lie at or below the floor.
+                NoteAttempted(_rebuildViewFloor);
+                Log.RebuildFloorLearned(_logger, _id, _rebuildViewFloor, BitOperations.PopCount(_rebuildHeard));
+            }
+        }
+
+        if (message.LeaderLastProposed != SequenceNumber.None && message.Sender == LeaderOf(message.LastInstalled))
+        {
+            if (message.LastInstalled > _rebuildLeaderView)
+            {
+                _rebuildLeaderView = message.LastInstalled;
+                _rebuildLeaderProposed = message.LeaderLastProposed.Value;
+            }
+            else if (message.LastInstalled == _rebuildLeaderView)
+            {
+                _rebuildLeaderProposed = Math.Max(_rebuildLeaderProposed, message.LeaderLastProposed.Value);
+            }
+        }
+
+        CheckRebuildComplete();
+    }
+
+    /// <summary>Whether a rebuilding replica may promise or install <paramref name="view"/>: it knows its floor,
+    /// and the view is not below it.</summary>
+    private bool MayInstallWhileRebuilding(ViewNumber view) => _rebuildFloorKnown && view >= _rebuildViewFloor;
+
+    /// <summary>A VC_Proof while rebuilding: join the view, or learn its constrained range, as described above.</summary>
     private void OnVcProofWhileRebuilding(VcProof message)
     {
-        NoteInstalledWhileRebuilding(message.Sender, message.Installed);
         var installed = message.Installed;
-        if (!RebuildKnowsFloor
+        if (!MayInstallWhileRebuilding(installed)
             || message.Sender != LeaderOf(installed)
+            || message.ConstrainedThrough == SequenceNumber.None
             || IsLeaderOf(installed)
-            || installed < _rebuildViewFloor
             || installed < _lastInstalled
             || installed == ViewNumber.None)
         {
@@ -79,18 +170,44 @@ public sealed partial class PaxosReplica
             return;
         }
 
-        _lastAttempted = installed;
-        _viewChangeVotes = 0;
-        _rebuildTarget = Math.Max(_rebuildTarget, message.LastProposed.Value);
-        Counters.RebuildJoins++;
-        Log.RebuildJoined(_logger, _id, installed, message.Sender, message.LastProposed, _rebuildViewFloor);
-        ShiftToRegularNonLeader();
+        _rebuildTargetView = installed;
+        _rebuildTarget = message.ConstrainedThrough.Value;
+        var joined = installed > _lastInstalled || _state == ReplicaState.LeaderElection;
+        if (joined)
+        {
+            _lastAttempted = installed;
+            _viewChangeVotes = 0;
+            Counters.RebuildJoins++;
+            Log.RebuildJoined(_logger, _id, installed, message.Sender, message.ConstrainedThrough, _rebuildViewFloor);
+            ShiftToRegularNonLeader();
+        }
+
+        CheckRebuildComplete();
     }
 
-    /// <summary>Ends the rebuild once the replica executed everything its leader had proposed when it joined.</summary>
+    /// <summary>Ends the rebuild once the replica executed everything that could have been chosen with its
+    /// forgotten help: the installed view's constrained range, and, in the floor's own view, whatever its leader
+    /// had proposed when it answered this rebuild's query.</summary>
     private void CheckRebuildComplete()
     {
-        if (!_rebuilding || _rebuildTarget < 0 || _state != ReplicaState.RegularNonLeader || _localAru < _rebuildTarget)
+        if (!_rebuilding || !_rebuildFloorKnown || _state != ReplicaState.RegularNonLeader
+            || _rebuildTargetView != _lastInstalled || _lastInstalled < _rebuildViewFloor)
+        {
+            return;
+        }
+
+        var target = _rebuildTarget;
+        if (_lastInstalled == _rebuildViewFloor)
+        {
+            if (_rebuildLeaderView != _lastInstalled)
+            {
+                return; // No fresh word yet from this view's leader: the next query's answer brings it.
+            }
+
+            target = Math.Max(target, _rebuildLeaderProposed);
+        }
+
+        if (_localAru < target)
         {
             return;
         }
@@ -99,5 +216,14 @@ public sealed partial class PaxosReplica
         _output.RebuildCompleted = true;
         Counters.RebuildsCompleted++;
         Log.RebuildCompleted(_logger, _id, new SequenceNumber(_localAru));
+    }
+
+    /// <summary>While rebuilding, the query goes out again with every Alive, until the rebuild completes.</summary>
+    private void RepeatRebuildQuery()
+    {
+        if (_rebuilding)
+        {
+            Broadcast(new RebuildQuery(_id, _rebuildNonce));
+        }
     }
 }

@@ -51,7 +51,6 @@ public sealed partial class PaxosReplica
         }
 
         NotePeerAru(message.Sender, message.LocalAru.Value);
-        NoteInstalledWhileRebuilding(message.Sender, message.LastInstalled);
         if (message.LocalAru.Value > _localAru)
         {
             ScheduleCatchUp(message.LocalAru.Value, message.Sender, immediately: false);
@@ -309,6 +308,7 @@ public sealed partial class PaxosReplica
         if (aliveDue)
         {
             Broadcast(new Alive(_id, new SequenceNumber(_localAru), _lastInstalled));
+            RepeatRebuildQuery();
             _aliveTimer.Start();
         }
 

@@ -347,6 +347,12 @@ public sealed partial class PaxosReplica
             case CatchUpRequest request:
                 OnCatchUpRequest(request);
                 break;
+            case RebuildQuery query:
+                OnRebuildQuery(query);
+                break;
+            case RebuildReply reply:
+                OnRebuildReply(reply);
+                break;
             default:
                 Drop(message, DropReason.Malformed);
                 break;
@@ -436,6 +442,7 @@ public sealed partial class PaxosReplica
     {
         _lastInstalled = recovered.LastInstalled;
         _lastAttempted = recovered.LastInstalled;
+        _highestAttempted = recovered.LastAttempted > recovered.LastInstalled ? recovered.LastAttempted : recovered.LastInstalled;
         _previousLastInstalled = _lastInstalled;
 
         foreach (var proposal in recovered.AcceptedProposals)

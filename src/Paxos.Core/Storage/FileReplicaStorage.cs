@@ -8,7 +8,7 @@ using Paxos.Diagnostics;
 namespace Paxos;
 
 /// <summary>
-/// Stable storage in a data directory: a <c>view</c> file holding Last_Installed, and a segmented write-ahead log
+/// Stable storage in a data directory: a <c>view</c> file holding Last_Installed and Last_Attempted, and a segmented write-ahead log
 /// of accepted Proposals, ordered slots and pending updates (PROTOCOL.md §16.1, as PSB-C lays it out). It loses
 /// nothing a completed <see cref="PersistAsync"/> of a batch with <see cref="OutputBatch.RequiresSync"/> made
 /// durable, whether the process is killed or the machine loses power.
@@ -17,7 +17,8 @@ namespace Paxos;
 /// <para><b>Writing.</b> A batch's records are encoded into one pooled buffer and written with one positional
 /// write; a batch that requires a sync then gets one fsync, which also covers every earlier batch (group commit:
 /// the node gathers everything ready into one batch). Ordered slots alone are written without a sync, as the
-/// contract allows. A new <see cref="OutputBatch.InstalledView"/> replaces <c>view</c> atomically: write
+/// contract allows. A new <see cref="OutputBatch.InstalledView"/> or
+/// <see cref="OutputBatch.AttemptedView"/> replaces <c>view</c> atomically: write
 /// <c>view.tmp</c>, fsync it, rename it over <c>view</c>, fsync the directory.</para>
 /// <para><b>Format.</b> Segments <c>wal-00000001.log</c>, <c>wal-00000002.log</c>, … each start with a header
 /// (magic, version, segment number, a random salt, CRC-32C). Records follow back to back: a u32 length, a u32
@@ -55,6 +56,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     private readonly SafeFileHandle _directoryLock;
     private WalSegmentWriter? _segment;
     private ViewNumber _lastInstalled;
+    private ViewNumber _lastAttempted;
     private long _lastBatch;
     private Exception? _fault;
     private bool _disposed;
@@ -210,7 +212,10 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
 
         // Measuring validates the whole batch before any byte is written.
         var bytes = WalBatchEncoder.Measure(batch, out var records);
-        ViewNumber? view = batch.InstalledView is { } installed && installed > _lastInstalled ? installed : null;
+        var installed = batch.InstalledView is { } newInstalled && newInstalled > _lastInstalled ? newInstalled : _lastInstalled;
+        var attempted = Max(Max(_lastAttempted, installed), batch.AttemptedView ?? ViewNumber.None);
+        (ViewNumber Installed, ViewNumber Attempted)? view =
+            installed != _lastInstalled || attempted != _lastAttempted ? (installed, attempted) : null;
         var owed = syncOwed || batch.RequiresSync;
         try
         {
@@ -284,6 +289,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
 
         _segment = recovered.Active;
         _lastInstalled = recovered.State.LastInstalled;
+        _lastAttempted = recovered.State.LastAttempted;
         _lastBatch = 0;
         return recovered;
     }
@@ -293,7 +299,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// the earlier batches' records): any such mix is a state the replica could have crashed in, since no message
     /// of any batch in the group was sent yet.</summary>
     /// <returns>Whether a sync is still owed: <paramref name="syncOwed"/>, unless this call synced.</returns>
-    private bool Write(OutputBatch batch, int bytes, ViewNumber? view, bool syncOwed, bool syncNow)
+    private bool Write(OutputBatch batch, int bytes, (ViewNumber Installed, ViewNumber Attempted)? view, bool syncOwed, bool syncNow)
     {
         // The marker goes first, so that no record of a rebuilding replica is ever durable without it.
         if (batch.RebuildStarted)
@@ -306,10 +312,11 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             Append(batch, bytes);
         }
 
-        if (view is { } installed)
+        if (view is { } views)
         {
-            ReplaceView(installed);
-            _lastInstalled = installed;
+            ReplaceView(views.Installed, views.Attempted);
+            _lastInstalled = views.Installed;
+            _lastAttempted = views.Attempted;
         }
 
         // "A sync is owed" rather than "this batch wrote something": a batch that must be durable also makes the
@@ -379,12 +386,12 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     }
 
     /// <summary>Replaces <c>view</c> atomically: a crash leaves either the old file or the new one, whole.</summary>
-    private void ReplaceView(ViewNumber view)
+    private void ReplaceView(ViewNumber installed, ViewNumber attempted)
     {
         var directory = _options.DataDirectory;
         var temp = Path.Combine(directory, WalFormat.ViewTempFileName);
         Span<byte> file = stackalloc byte[WalFormat.ViewFileBytes];
-        WalFormat.WriteViewFile(file, view);
+        WalFormat.WriteViewFile(file, installed, attempted);
         using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             RandomAccess.Write(handle, file, 0);
@@ -523,4 +530,6 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             throw new IOException($"The data directory {directory} is in use: its lock file {path} is held by another storage ({exception.Message}). One replica, one directory.", exception);
         }
     }
+
+    private static ViewNumber Max(ViewNumber left, ViewNumber right) => left > right ? left : right;
 }

@@ -33,6 +33,11 @@ public sealed class PersistentState
     /// <summary>The last view installed (<c>Last_Installed</c>), or <see cref="ViewNumber.None"/>.</summary>
     public ViewNumber LastInstalled { get; init; }
 
+    /// <summary>The highest view the replica ever tried to install (<c>Last_Attempted</c>), or
+    /// <see cref="ViewNumber.None"/>; at least <see cref="LastInstalled"/> in a consistent state. A replica
+    /// that rebuilds lost state asks its peers for this value (docs/protocol-notes.md, "Rebuilding a lost disk").</summary>
+    public ViewNumber LastAttempted { get; init; }
+
     /// <summary>Accepted Proposals, in the order they were accepted.</summary>
     public IReadOnlyList<Proposal> AcceptedProposals { get; init; } = [];
 

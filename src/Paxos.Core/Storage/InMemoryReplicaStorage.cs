@@ -14,6 +14,7 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
     private readonly Dictionary<ClientId, ClientUpdate> _pending = [];
     private readonly List<ClientId> _pendingOrder = [];
     private ViewNumber _lastInstalled;
+    private ViewNumber _lastAttempted;
     private long _lastBatch;
     private bool _rebuilding;
 
@@ -46,6 +47,7 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
             return ValueTask.FromResult(new PersistentState
             {
                 LastInstalled = _lastInstalled,
+                LastAttempted = _lastAttempted,
                 AcceptedProposals = [.. _acceptedProposals],
                 OrderedSlots = [.. _orderedSlots],
                 PendingUpdates = pending,
@@ -67,9 +69,15 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
             }
 
             _lastBatch = batch.Number;
+            if (batch.AttemptedView is { } attempted && attempted > _lastAttempted)
+            {
+                _lastAttempted = attempted;
+            }
+
             if (batch.InstalledView is { } view && view > _lastInstalled)
             {
                 _lastInstalled = view;
+                _lastAttempted = view > _lastAttempted ? view : _lastAttempted;
             }
 
             _rebuilding = (_rebuilding || batch.RebuildStarted) && !batch.RebuildCompleted;

@@ -44,15 +44,18 @@ internal enum WalRecordType : byte
 /// when it wrote the batch. Recovery uses it to tell a torn tail from damage: a bad record followed by a
 /// valid batch whose durable offset lies beyond it was durable before, so it is damage; otherwise it lies in a
 /// region that was never promised, and a crash may have left that region with holes.</para>
-/// <para>The <c>view</c> file is 20 bytes: u32 magic "PXVW", u16 version (1), u16 reserved (0), i64
-/// Last_Installed, u32 CRC-32C of bytes [0, 16).</para>
+/// <para>The <c>view</c> file is 28 bytes: u32 magic "PXVW", u16 version (2), u16 reserved (0), i64
+/// Last_Installed, i64 Last_Attempted (the highest view the replica ever tried to install), u32 CRC-32C of
+/// bytes [0, 24). Version 1 (20 bytes, without Last_Attempted) is still read, as Last_Attempted = Last_Installed,
+/// which is what a replica of that version could have promised: it did not record its attempts.</para>
 /// </remarks>
 internal static class WalFormat
 {
     public const int SegmentHeaderBytes = 32;
     /// <summary>The length field and the checksum before a record's type.</summary>
     public const int RecordPrefixBytes = 8;
-    public const int ViewFileBytes = 20;
+    public const int ViewFileBytes = 28;
+    public const int ViewFileV1Bytes = 20;
 
     /// <summary>The largest type-and-payload length of a record. Every record the storage writes is far smaller
     /// (a Proposal and an update fit in a datagram, and ordered runs are split), so a larger length field can
@@ -79,6 +82,7 @@ internal static class WalFormat
     private const uint SegmentMagic = 0x4C57_5850; // "PXWL"
     private const uint ViewMagic = 0x5756_5850; // "PXVW"
     private const ushort FormatVersion = 1;
+    private const ushort ViewFormatVersion = 2;
     private const int ChecksumPrefixBytes = 20;
 
     public static string SegmentFileName(long number) =>
@@ -128,31 +132,42 @@ internal static class WalFormat
         return true;
     }
 
-    public static void WriteViewFile(Span<byte> file, ViewNumber view)
+    public static void WriteViewFile(Span<byte> file, ViewNumber installed, ViewNumber attempted)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(file, ViewMagic);
-        BinaryPrimitives.WriteUInt16LittleEndian(file[4..], FormatVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(file[4..], ViewFormatVersion);
         BinaryPrimitives.WriteUInt16LittleEndian(file[6..], 0);
-        BinaryPrimitives.WriteInt64LittleEndian(file[8..], view.Value);
-        BinaryPrimitives.WriteUInt32LittleEndian(file[16..], Crc32C.Compute(file[..16]));
+        BinaryPrimitives.WriteInt64LittleEndian(file[8..], installed.Value);
+        BinaryPrimitives.WriteInt64LittleEndian(file[16..], attempted.Value);
+        BinaryPrimitives.WriteUInt32LittleEndian(file[24..], Crc32C.Compute(file[..24]));
     }
 
-    public static bool TryReadViewFile(ReadOnlySpan<byte> file, out ViewNumber view)
+    /// <summary>Reads a <c>view</c> file of version 2, or of version 1 (then Last_Attempted = Last_Installed).</summary>
+    public static bool TryReadViewFile(ReadOnlySpan<byte> file, out ViewNumber installed, out ViewNumber attempted)
     {
-        view = ViewNumber.None;
-        if (file.Length != ViewFileBytes
-            || BinaryPrimitives.ReadUInt32LittleEndian(file[16..]) != Crc32C.Compute(file[..16])
+        installed = ViewNumber.None;
+        attempted = ViewNumber.None;
+        var version = file.Length >= 8 ? BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) : (ushort)0;
+        var checkedBytes = version switch { 1 => 16, ViewFormatVersion => 24, _ => -1 };
+        if (checkedBytes < 0
+            || file.Length != checkedBytes + 4
+            || BinaryPrimitives.ReadUInt32LittleEndian(file[checkedBytes..]) != Crc32C.Compute(file[..checkedBytes])
             || BinaryPrimitives.ReadUInt32LittleEndian(file) != ViewMagic
-            || BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) != FormatVersion
             || BinaryPrimitives.ReadUInt16LittleEndian(file[6..]) != 0)
         {
             return false;
         }
 
-        var value = BinaryPrimitives.ReadInt64LittleEndian(file[8..]);
-        view = new ViewNumber(value);
-        return value >= 0;
+        var installedValue = BinaryPrimitives.ReadInt64LittleEndian(file[8..]);
+        var attemptedValue = version == 1 ? installedValue : BinaryPrimitives.ReadInt64LittleEndian(file[16..]);
+        installed = new ViewNumber(installedValue);
+        attempted = new ViewNumber(attemptedValue);
+        return installedValue >= 0 && attemptedValue >= installedValue;
     }
+
+    /// <summary>The version a <c>view</c> file claims, for error messages (0 when it is too short to say).</summary>
+    public static int ViewFileVersion(ReadOnlySpan<byte> file) =>
+        file.Length >= 8 ? BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) : 0;
 
     /// <summary>Fills in the length and checksum of the record that occupies all of <paramref name="record"/>
     /// (header included; type and payload already written) and that will sit at <paramref name="offset"/>.</summary>

@@ -46,7 +46,7 @@ internal sealed class WalRecovery
     private RecoveredLog Run()
     {
         DeleteLeftoverViewTemp();
-        var view = ReadView();
+        var (view, attempted) = ReadView();
         var numbers = ListSegments();
         if (numbers.Count == 0 && view != ViewNumber.None)
         {
@@ -77,7 +77,7 @@ internal sealed class WalRecovery
 
         _counters.SetLastRecovery(_recordsRead, _tornBytes);
         StorageLog.Recovered(_logger, _directory, view, _recordsRead, Math.Max(1, numbers.Count));
-        return new RecoveredLog(_builder.Build(view), active, _recordsRead, _tornBytes, Math.Max(1, numbers.Count));
+        return new RecoveredLog(_builder.Build(view, attempted), active, _recordsRead, _tornBytes, Math.Max(1, numbers.Count));
     }
 
     /// <summary>A <c>view.tmp</c> is a replacement of <c>view</c> that was never renamed into place, so its batch
@@ -92,21 +92,25 @@ internal sealed class WalRecovery
         }
     }
 
-    private ViewNumber ReadView()
+    private (ViewNumber Installed, ViewNumber Attempted) ReadView()
     {
         var path = Path.Combine(_directory, WalFormat.ViewFileName);
         var file = new FileInfo(path);
         if (!file.Exists)
         {
-            return ViewNumber.None;
+            return (ViewNumber.None, ViewNumber.None);
         }
 
-        if (file.Length != WalFormat.ViewFileBytes || !WalFormat.TryReadViewFile(File.ReadAllBytes(path), out var view))
+        var bytes = file.Length <= WalFormat.ViewFileBytes ? File.ReadAllBytes(path) : [];
+        if (!WalFormat.TryReadViewFile(bytes, out var installed, out var attempted))
         {
-            throw Corrupt(path, 0, $"the view file ({file.Length} bytes) has a bad length, magic, version or checksum");
+            var version = WalFormat.ViewFileVersion(bytes);
+            throw version > 2
+                ? Corrupt(path, 0, $"the view file has format version {version}, which this version of the library does not know (it reads versions 1 and 2): it was written by a newer version")
+                : Corrupt(path, 0, $"the view file ({file.Length} bytes) has a bad length, magic, version or checksum");
         }
 
-        return view;
+        return (installed, attempted);
     }
 
     /// <summary>The segment numbers, in order; they must be consecutive from 1.</summary>

@@ -25,8 +25,9 @@ internal sealed class WalStateBuilder
         };
     }
 
-    /// <summary>The state, with <paramref name="lastInstalled"/> from the <c>view</c> file.</summary>
-    public PersistentState Build(ViewNumber lastInstalled)
+    /// <summary>The state, with <paramref name="lastInstalled"/> and <paramref name="lastAttempted"/> from the
+    /// <c>view</c> file.</summary>
+    public PersistentState Build(ViewNumber lastInstalled, ViewNumber lastAttempted)
     {
         var pending = new List<ClientUpdate>(_pendingOrder.Count);
         foreach (var client in _pendingOrder)
@@ -37,6 +38,7 @@ internal sealed class WalStateBuilder
         return new PersistentState
         {
             LastInstalled = lastInstalled,
+            LastAttempted = lastAttempted,
             AcceptedProposals = _proposals,
             OrderedSlots = _ordered,
             PendingUpdates = pending,

@@ -97,7 +97,7 @@ public class MessageCodecRejectionTests
     }
 
     [TestCase(0)]
-    [TestCase(12)]
+    [TestCase(14)]
     [TestCase(255)]
     public void A_frame_of_an_unknown_type_is_refused(byte type)
     {
@@ -331,7 +331,7 @@ public class MessageCodecRejectionTests
     public void A_hand_built_body_that_is_consistent_decodes()
     {
         // The builder above writes the real layout: the same bytes with sane values decode.
-        var body = Body.Int64(1).Int32(0).Int32(1).UInt32(2)
+        var body = Body.Int64(1).Int32(0).Int32(1).UInt8(0).UInt32(2)
             .Int64(5).Int64(0).UInt8(1).Update(0, 0, -1, "")
             .Int64(6).Int64(2).UInt8(0).Update(4, 1, 3, "abc").ToArray();
 

@@ -50,6 +50,10 @@ internal static class MessageSamples
         yield return ("ViewChange v=0 from 0", new ViewChange(First, ViewNumber.None));
         yield return ("ViewChange v=max from N-1", new ViewChange(Last, new ViewNumber(long.MaxValue)));
         yield return ("VcProof", new VcProof(new ReplicaId(2), new ViewNumber(41)));
+        yield return ("VcProof from a leader", new VcProof(new ReplicaId(2), new ViewNumber(41), new SequenceNumber(long.MaxValue)));
+        yield return ("RebuildQuery", new RebuildQuery(First, long.MaxValue));
+        yield return ("RebuildReply", new RebuildReply(Last, 0, new ViewNumber(long.MaxValue), new ViewNumber(7), new SequenceNumber(12)));
+        yield return ("PrepareOk rebuilding", new PrepareOk(First, new ViewNumber(6), 0, 1, [], rebuilding: true));
         yield return ("Prepare", new Prepare(Last, new ViewNumber(9), new SequenceNumber(1_000_000_007)));
         yield return ("Prepare at zero", new Prepare(First, ViewNumber.None, SequenceNumber.None));
         yield return ("PrepareReject", new PrepareReject(new ReplicaId(3), new ViewNumber(long.MaxValue), new SequenceNumber(long.MaxValue)));
@@ -94,7 +98,7 @@ internal static class MessageSamples
     {
         var sender = new ReplicaId(random.Below(clusterSize));
         var budget = maxBodyBytes - MessageSizes.HeaderBytes;
-        switch (random.Between(1, 11))
+        switch (random.Between(1, 14))
         {
             case 1: return new ViewChange(sender, View(random));
             case 2: return new VcProof(sender, View(random));
@@ -108,9 +112,11 @@ internal static class MessageSamples
             case 8: return new Proposal(sender, View(random), Sequence(random), Updates(random, clusterSize, 1, ref budget));
             case 9: return new GloballyOrderedUpdate(sender, Sequence(random), Updates(random, clusterSize, 0, ref budget));
             case 10: return new ClientUpdateForward(sender, Updates(random, clusterSize, 1, ref budget));
+            case 11: return new RebuildQuery(sender, Value(random));
+            case 12: return new RebuildReply(sender, Value(random), View(random), View(random), Sequence(random));
             default:
                 var partCount = random.Chance(70) ? 1 : random.Between(1, 5);
-                return new PrepareOk(sender, View(random), random.Below(partCount), partCount, Entries(random, clusterSize, ref budget));
+                return new PrepareOk(sender, View(random), random.Below(partCount), partCount, Entries(random, clusterSize, ref budget), random.Chance(10));
         }
     }
 

@@ -17,7 +17,13 @@ internal static class MessageText
                 text.Append(CultureInfo.InvariantCulture, $" attempted={m.Attempted.Value}");
                 break;
             case VcProof m:
-                text.Append(CultureInfo.InvariantCulture, $" installed={m.Installed.Value}");
+                text.Append(CultureInfo.InvariantCulture, $" installed={m.Installed.Value} constrained={m.ConstrainedThrough.Value}");
+                break;
+            case RebuildQuery m:
+                text.Append(CultureInfo.InvariantCulture, $" nonce={m.Nonce}");
+                break;
+            case RebuildReply m:
+                text.Append(CultureInfo.InvariantCulture, $" nonce={m.Nonce} attempted={m.LastAttempted.Value} installed={m.LastInstalled.Value} leader-proposed={m.LeaderLastProposed.Value}");
                 break;
             case Prepare m:
                 text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} aru={m.LocalAru.Value}");
@@ -46,7 +52,7 @@ internal static class MessageText
                 AppendUpdates(text, m.Updates);
                 break;
             case PrepareOk m:
-                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} part={m.Part} parts={m.PartCount} entries={m.Entries.Count}");
+                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} part={m.Part} parts={m.PartCount} rebuilding={m.Rebuilding} entries={m.Entries.Count}");
                 foreach (var entry in m.Entries)
                 {
                     text.Append(CultureInfo.InvariantCulture, $" (seq={entry.Sequence.Value} view={entry.View.Value} ordered={entry.IsOrdered} ");

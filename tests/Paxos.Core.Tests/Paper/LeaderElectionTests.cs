@@ -19,7 +19,8 @@ public class LeaderElectionTests
         fixture.Status.LastAttempted.Should().Be(V(1));
         fixture.Status.LastInstalled.Should().Be(ViewNumber.None);
         var batch = fixture.Batches.Should().ContainSingle().Subject;
-        batch.RequiresSync.Should().BeFalse("a View_Change promises nothing, so nothing is synced");
+        batch.AttemptedView.Should().Be(V(1), "Last_Attempted is stored before the View_Change leaves");
+        batch.RequiresSync.Should().BeTrue();
         batch.Messages.Should().ContainSingle().Which.Should().Match<OutboundMessage>(
             m => m.IsBroadcast && m.Message is ViewChange && ((ViewChange)m.Message).Attempted == V(1));
     }

@@ -137,14 +137,22 @@ public class SyncPointTests
     }
 
     [Test]
-    public void View_change_is_not_a_promise_and_needs_no_sync()
+    public void Last_Attempted_is_synced_before_a_View_Change_for_a_new_view_and_a_retransmission_needs_none()
     {
-        // §16.1: View_Change is not synced in the TR — it promises nothing.
+        // A View_Change promises nothing, but the view it names is stored as Last_Attempted first (TR Fig. 14 reads
+        // it back): a replica that lost its disk learns from those stored values which views it may have promised.
         var fixture = new ReplicaFixture(0, configure: o => o.ViewChangeRetransmitTicks = 3);
+        fixture.Batches.Should().ContainSingle().Which.AttemptedView.Should().Be(V(1));
+        fixture.Clear();
         fixture.Tick(3);
-        fixture.Deliver(new ViewChange(R(2), V(2)));
+        fixture.Batches.Should().NotBeEmpty().And.OnlyContain(b => !b.RequiresSync, "a retransmission names a stored view");
 
-        fixture.Batches.Should().NotBeEmpty().And.OnlyContain(b => !b.RequiresSync);
-        fixture.MessagesOf<ViewChange>().Should().HaveCountGreaterThanOrEqualTo(3);
+        fixture.Clear();
+        var batch = fixture.Deliver(new ViewChange(R(2), V(2)));
+
+        batch.AttemptedView.Should().Be(V(2));
+        batch.RequiresSync.Should().BeTrue();
+        batch.Messages.Select(m => m.Message).OfType<ViewChange>().Should().ContainSingle().Which.Attempted.Should().Be(V(2));
+        batch.ImmediateMessages.Should().BeEmpty();
     }
 }

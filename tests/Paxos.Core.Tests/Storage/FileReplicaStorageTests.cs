@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using Paxos.Diagnostics;
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;
@@ -168,8 +170,66 @@ public class FileReplicaStorageTests : TempDirectoryFixture
         viewOnly.Should().Be(2);
         viewAndProposal.Should().Be(3);
         File.Exists(Temp.File("view.tmp")).Should().BeFalse();
-        File.ReadAllBytes(Temp.File("view")).Should().HaveCount(20);
+        File.ReadAllBytes(Temp.File("view")).Should().HaveCount(28);
         Load(storage).LastInstalled.Should().Be(new ViewNumber(5));
+    }
+
+    [Test]
+    public void Last_Attempted_is_stored_in_the_view_file_and_never_falls()
+    {
+        using (var storage = Open(Temp.Path))
+        {
+            Load(storage);
+            Persist(storage, new OutputBatch(1) { AttemptedView = new ViewNumber(6) });
+            Persist(storage, Batch(2, view: new ViewNumber(3)));
+        }
+
+        using var reopened = Open(Temp.Path);
+        var state = Load(reopened);
+        state.LastInstalled.Should().Be(new ViewNumber(3));
+        state.LastAttempted.Should().Be(new ViewNumber(6), "installing view 3 does not lower the attempt at view 6");
+    }
+
+    [Test]
+    public void A_version_1_view_file_is_read_with_Last_Attempted_equal_to_Last_Installed()
+    {
+        using (var storage = Open(Temp.Path))
+        {
+            Load(storage);
+            Persist(storage, Batch(1, view: new ViewNumber(4)));
+        }
+
+        // The 20-byte layout of version 1: magic, version 1, reserved, Last_Installed, CRC-32C of [0, 16).
+        var file = new byte[20];
+        BinaryPrimitives.WriteUInt32LittleEndian(file, 0x5756_5850);
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 1);
+        BinaryPrimitives.WriteInt64LittleEndian(file.AsSpan(8), 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(16), Crc32C.Compute(file.AsSpan(0, 16)));
+        File.WriteAllBytes(Temp.File("view"), file);
+
+        using var reopened = Open(Temp.Path);
+        var state = Load(reopened);
+        state.LastInstalled.Should().Be(new ViewNumber(4));
+        state.LastAttempted.Should().Be(new ViewNumber(4));
+    }
+
+    [Test]
+    public void A_view_file_of_a_newer_version_is_refused_naming_the_version()
+    {
+        using (var storage = Open(Temp.Path))
+        {
+            Load(storage);
+            Persist(storage, Batch(1, view: new ViewNumber(4)));
+        }
+
+        var file = File.ReadAllBytes(Temp.File("view"));
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 3);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(24), Crc32C.Compute(file.AsSpan(0, 24)));
+        File.WriteAllBytes(Temp.File("view"), file);
+
+        using var reopened = Open(Temp.Path);
+        var act = () => Load(reopened);
+        act.Should().Throw<StorageCorruptionException>().WithMessage("*format version 3*newer version*");
     }
 
     [Test]
