@@ -207,7 +207,8 @@ public sealed class PaxosNode : IAsyncDisposable
     /// survives the process). A storage given here is not disposed by the node.</param>
     /// <param name="loggerFactory">Where logs go; none when null.</param>
     /// <param name="timeProvider">The clock that drives ticks; the system clock when null.</param>
-    /// <param name="seed">Seeds the replica's random choices.</param>
+    /// <param name="seed">Seeds the replica's random choices; random when null. A fixed seed is for tests: a
+    /// replica rebuilding a lost disk draws its query's nonce from it, so each start should have its own.</param>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range.</exception>
     public PaxosNode(
         PaxosOptions options,
