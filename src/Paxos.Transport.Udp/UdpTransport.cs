@@ -393,7 +393,8 @@ public sealed partial class UdpTransport : ITransport
         return sum;
     }
 
-    private static bool IsReceiveSide(UdpDropReason reason) => reason < UdpDropReason.UnknownDestination;
+    private static bool IsReceiveSide(UdpDropReason reason) =>
+        reason is < UdpDropReason.UnknownDestination or UdpDropReason.WrongConfiguration;
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
