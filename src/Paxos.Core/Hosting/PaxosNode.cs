@@ -208,7 +208,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <param name="loggerFactory">Where logs go; none when null.</param>
     /// <param name="timeProvider">The clock that drives ticks; the system clock when null.</param>
     /// <param name="seed">Seeds the replica's random choices.</param>
-    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range, or the
+    /// transport says it was built for another replica or cluster (<see cref="ITransport.Identity"/>): another replica
+    /// id, cluster size or cluster id, or a smaller message size. The message names both values.</exception>
     public PaxosNode(
         PaxosOptions options,
         IExecutor executor,
@@ -222,6 +224,7 @@ public sealed class PaxosNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(executor);
         ArgumentNullException.ThrowIfNull(transport);
         PaxosOptionsValidator.ThrowIfInvalid(options);
+        IdentityChecks.ThrowIfTransportDisagrees(options, transport);
 
         _options = options;
         _executor = executor;
