@@ -232,6 +232,11 @@ public sealed class PaxosNode : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _storage = storage ?? DefaultStorage(options, _loggerFactory);
         _ownsStorage = storage is null;
+        if (_storage is FileReplicaStorage file)
+        {
+            file.ExpectIdentity(ReplicaIdentity.From(options)); // Checked against the directory when it is loaded.
+        }
+
         _logger = _loggerFactory.CreateLogger<PaxosNode>();
         _timeProvider = timeProvider ?? TimeProvider.System;
         _seed = seed ?? (ulong)Random.Shared.NextInt64();
@@ -462,7 +467,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// or memory when no directory is set.</summary>
     private static IReplicaStorage DefaultStorage(PaxosOptions options, ILoggerFactory loggerFactory) =>
         options.DataDirectory is { Length: > 0 } directory
-            ? new FileReplicaStorage(new FileReplicaStorageOptions { DataDirectory = directory }, loggerFactory.CreateLogger<FileReplicaStorage>())
+            ? new FileReplicaStorage(
+                new FileReplicaStorageOptions { DataDirectory = directory, Identity = ReplicaIdentity.From(options) },
+                loggerFactory.CreateLogger<FileReplicaStorage>())
             : new InMemoryReplicaStorage();
 
     /// <summary>Batches that needed an fsync and were written by the loop's thread itself rather than the storage

@@ -183,6 +183,20 @@ internal static class WalFormat
         return BinaryPrimitives.ReadInt64LittleEndian(payload) > 0 && durableOffset >= SegmentHeaderBytes;
     }
 
+    /// <summary>The newest segment format version this version reads.</summary>
+    public const int HighestSegmentVersion = FormatVersion;
+
+    /// <summary>The newest view file format version this version reads.</summary>
+    public const int HighestViewVersion = FormatVersion;
+
+    /// <summary>The version a segment header claims when its magic is right, whether or not the rest is; else null.</summary>
+    public static int? ClaimedSegmentVersion(ReadOnlySpan<byte> header) =>
+        header.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(header) == SegmentMagic ? BinaryPrimitives.ReadUInt16LittleEndian(header[4..]) : null;
+
+    /// <summary>The version a view file claims when its magic is right, whether or not the rest is; else null.</summary>
+    public static int? ClaimedViewVersion(ReadOnlySpan<byte> file) =>
+        file.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(file) == ViewMagic ? BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) : null;
+
     private static uint Checksum(ulong salt, long offset, ReadOnlySpan<byte> typeAndPayload)
     {
         Span<byte> prefix = stackalloc byte[ChecksumPrefixBytes];
