@@ -46,6 +46,10 @@ namespace Paxos;
 /// Linux, where the boot cannot be told, an operator deletes it after the reboot).</para>
 /// <para>The directory is locked (a <c>lock</c> file held open exclusively) against a second storage, in this
 /// process or another.</para>
+/// <para><b>Identity.</b> With <see cref="FileReplicaStorageOptions.Identity"/> set (a <see cref="PaxosNode"/> always
+/// sets it), the directory's <c>identity</c> file records which replica of which cluster it belongs to, written on the
+/// first start; every later start refuses a directory recorded for another replica id, cluster id or cluster size
+/// before recovery reads or repairs anything. Files of a newer format than this version reads are refused there too.</para>
 /// </remarks>
 public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
 {
