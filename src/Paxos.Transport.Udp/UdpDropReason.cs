@@ -1,8 +1,9 @@
 namespace Paxos.Transport.Udp;
 
 /// <summary>
-/// Why a <see cref="UdpTransport"/> dropped a frame or a datagram. The first twelve mirror the failures of
-/// <see cref="DecodeStatus"/> (a received frame the codec refused); the rest are the transport's own.
+/// Why a <see cref="UdpTransport"/> dropped a frame or a datagram. The first twelve and
+/// <see cref="WrongConfiguration"/> mirror the failures of <see cref="DecodeStatus"/> (a received frame the codec
+/// refused); the rest are the transport's own. New reasons are added at the end, so the values never change.
 /// Each is counted (<see cref="UdpTransport.DroppedCount"/>, and the <c>paxos.udp.frames.dropped</c> metric
 /// tagged <c>reason</c>) and logged at most once per reason every few seconds.
 /// </summary>
@@ -66,4 +67,8 @@ public enum UdpDropReason
 
     /// <summary>Sent: the transport is not running (not started yet, or disposed).</summary>
     NotRunning,
+
+    /// <summary>Received: <see cref="DecodeStatus.WrongConfiguration"/>: a frame of this cluster from a replica
+    /// configured with another cluster size: one of the two replicas is misconfigured.</summary>
+    WrongConfiguration,
 }

@@ -255,6 +255,7 @@ public sealed partial class UdpTransport
         DecodeStatus.BadChecksum => UdpDropReason.BadChecksum,
         DecodeStatus.BadMac => UdpDropReason.BadMac,
         DecodeStatus.Unauthenticated => UdpDropReason.Unauthenticated,
+        DecodeStatus.WrongConfiguration => UdpDropReason.WrongConfiguration,
         _ => UdpDropReason.Malformed,
     };
 

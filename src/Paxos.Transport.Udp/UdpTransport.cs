@@ -35,6 +35,7 @@ public sealed partial class UdpTransport : ITransport
     private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(5);
 
     private readonly int _replicaId;
+    private readonly uint _clusterId;
     private readonly int _maxDatagramBytes;
     private readonly int _receiveBufferBytes;
     private readonly int _sendBufferBytes;
@@ -81,6 +82,7 @@ public sealed partial class UdpTransport : ITransport
         UdpTransportOptionsValidator.ThrowIfInvalid(options);
 
         _replicaId = options.ReplicaId;
+        _clusterId = options.ClusterId;
         _maxDatagramBytes = options.MaxDatagramBytes;
         _receiveBufferBytes = options.ReceiveBufferBytes;
         _sendBufferBytes = options.SendBufferBytes;
@@ -97,6 +99,7 @@ public sealed partial class UdpTransport : ITransport
 
         _peerAddresses = new SocketAddress?[ClusterSize];
         _outboxes = new PeerOutbox?[ClusterSize];
+        var resolved = new IPEndPoint?[ClusterSize];
         for (var id = 0; id < ClusterSize; id++)
         {
             if (id == _replicaId)
@@ -105,6 +108,8 @@ public sealed partial class UdpTransport : ITransport
             }
 
             var endpoint = ForSocketFamily(UdpTransportOptions.ParseEndpoint(options.Peers[id]), id);
+            ThrowIfNotAnotherReplica(endpoint, id, resolved);
+            resolved[id] = endpoint;
             _peerAddresses[id] = endpoint.Serialize();
             _outboxes[id] = new PeerOutbox(id, endpoint.Serialize(), _maxDatagramBytes, options.MaxPendingDatagramsPerPeer);
             _peerCount++;
@@ -122,6 +127,12 @@ public sealed partial class UdpTransport : ITransport
 
     /// <summary>The largest message body this transport sends or accepts (<see cref="UdpTransportOptions.MaxMessageBytes"/>).</summary>
     public int MaxMessageBytes { get; }
+
+    /// <inheritdoc />
+    /// <remarks>The options' replica id, cluster size (from <see cref="UdpTransportOptions.Peers"/>), cluster id and
+    /// <see cref="MaxMessageBytes"/>: a <see cref="PaxosNode"/> whose options disagree with any of them refuses this
+    /// transport, however the two were built.</remarks>
+    public TransportIdentity Identity => new(ReplicaId, ClusterSize, _clusterId, MaxMessageBytes);
 
     /// <summary>The endpoint the socket is bound to, once started (with the port the system chose when the
     /// bind endpoint's port is 0); null before.</summary>
@@ -153,7 +164,9 @@ public sealed partial class UdpTransport : ITransport
     /// <summary>
     /// Checks that a replica's options and its transport's describe the same replica and cluster, and that every
     /// message the replica builds fits one datagram (<see cref="PaxosOptions.MaxMessageBytes"/> ≤
-    /// <see cref="UdpTransportOptions.MaxMessageBytes"/>).
+    /// <see cref="UdpTransportOptions.MaxMessageBytes"/>). A <see cref="PaxosNode"/> makes the same checks itself, on
+    /// whatever transport it is given (<see cref="Identity"/>); this lets a host check the options before it builds
+    /// anything.
     /// </summary>
     /// <param name="paxos">The replica's options.</param>
     /// <param name="udp">The transport's options.</param>
@@ -176,6 +189,11 @@ public sealed partial class UdpTransport : ITransport
         if (paxos.ReplicaId != udp.ReplicaId)
         {
             failures.Add(Say($"PaxosOptions.ReplicaId is {paxos.ReplicaId}, but UdpTransportOptions.ReplicaId is {udp.ReplicaId}."));
+        }
+
+        if (paxos.ClusterId != udp.ClusterId)
+        {
+            failures.Add(Say($"PaxosOptions.ClusterId is {paxos.ClusterId}, but UdpTransportOptions.ClusterId is {udp.ClusterId}; set both to the cluster's id."));
         }
 
         if (failures.Count > 0)
@@ -361,6 +379,27 @@ public sealed partial class UdpTransport : ITransport
         }
     }
 
+    /// <summary>Refuses a peer endpoint that, once resolved, is this transport's own bind endpoint or another peer's:
+    /// the validator compares the text only (it resolves nothing), so <c>localhost:7001</c> and <c>127.0.0.1:7001</c>
+    /// are caught here. A datagram's source must name exactly one replica, and never this one.</summary>
+    private void ThrowIfNotAnotherReplica(IPEndPoint endpoint, int id, IPEndPoint?[] earlier)
+    {
+        if (UdpTransportOptionsValidator.ReachesBind(endpoint, _bindEndpoint))
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(UdpTransportOptions), [
+                Say($"Peers[{id}] resolves to {endpoint}, which is this replica's own BindEndpoint ({_bindEndpoint}); replica {_replicaId} would talk to itself as replica {id}."),
+            ]);
+        }
+
+        var other = Array.FindIndex(earlier, e => e is not null && e.Equals(endpoint));
+        if (other >= 0)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(UdpTransportOptions), [
+                Say($"Peers[{id}] and Peers[{other}] both resolve to {endpoint}; a datagram's source must name one replica."),
+            ]);
+        }
+    }
+
     /// <summary>Maps a peer's endpoint to the socket's address family, so that source addresses compare equal.</summary>
     private IPEndPoint ForSocketFamily(IPEndPoint peer, int id)
     {
@@ -393,7 +432,8 @@ public sealed partial class UdpTransport : ITransport
         return sum;
     }
 
-    private static bool IsReceiveSide(UdpDropReason reason) => reason < UdpDropReason.UnknownDestination;
+    private static bool IsReceiveSide(UdpDropReason reason) =>
+        reason is < UdpDropReason.UnknownDestination or UdpDropReason.WrongConfiguration;
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

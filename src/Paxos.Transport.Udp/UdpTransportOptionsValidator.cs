@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using Microsoft.Extensions.Options;
 
 namespace Paxos.Transport.Udp;
@@ -101,6 +102,10 @@ public sealed class UdpTransportOptionsValidator : IValidateOptions<UdpTransport
             {
                 failures.Add(Say($"{nameof(options.Peers)}[{id}] is '{endpoint}'; it must be host:port with a port from 1 to 65535."));
             }
+            else if (IsBindEndpoint(endpoint, options.BindEndpoint))
+            {
+                failures.Add(Say($"{nameof(options.Peers)}[{id}] is '{endpoint}', this replica's own {nameof(options.BindEndpoint)} ('{options.BindEndpoint}'); replica {options.ReplicaId} would talk to itself as replica {id}."));
+            }
             else if (seen.TryGetValue(endpoint.Trim(), out var other))
             {
                 failures.Add(Say($"{nameof(options.Peers)}[{id}] is '{endpoint}', the same as {nameof(options.Peers)}[{other}]; a datagram's source must name one replica."));
@@ -118,6 +123,65 @@ public sealed class UdpTransportOptionsValidator : IValidateOptions<UdpTransport
                 failures.Add(Say($"{nameof(options.Peers)} names replica {id}; replica ids are not negative."));
             }
         }
+    }
+
+    /// <summary>Whether a peer endpoint, as written, is the bind endpoint: the same text, or IP literals (or
+    /// <c>localhost</c>) with the same address and port, or a loopback address on the port of a wildcard bind
+    /// (<c>0.0.0.0</c>, <c>[::]</c>), which reaches this very socket. Host names are not resolved here; the transport
+    /// compares resolved endpoints when it is built.</summary>
+    private static bool IsBindEndpoint(string peer, string? bind)
+    {
+        if (bind is null)
+        {
+            return false;
+        }
+
+        if (string.Equals(peer.Trim(), bind.Trim(), StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        return TryLiteral(peer, out var peerEndpoint) && TryLiteral(bind, out var bindEndpoint) && ReachesBind(peerEndpoint, bindEndpoint);
+    }
+
+    /// <summary>Whether a datagram sent to <paramref name="peer"/> arrives at a socket bound to <paramref name="bind"/>
+    /// on this machine: the same address and port, or a loopback address on the port of a wildcard bind.</summary>
+    internal static bool ReachesBind(IPEndPoint peer, IPEndPoint bind)
+    {
+        if (peer.Port != bind.Port || bind.Port == 0)
+        {
+            return false;
+        }
+
+        var peerAddress = peer.Address.IsIPv4MappedToIPv6 ? peer.Address.MapToIPv4() : peer.Address;
+        var bindAddress = bind.Address.IsIPv4MappedToIPv6 ? bind.Address.MapToIPv4() : bind.Address;
+        var wildcard = bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any);
+        return peerAddress.Equals(bindAddress) || (wildcard && IPAddress.IsLoopback(peerAddress));
+    }
+
+    /// <summary>An IP literal with its port, or <c>localhost:port</c> as the IPv4 loopback; nothing is resolved.</summary>
+    private static bool TryLiteral(string text, out IPEndPoint endpoint)
+    {
+        endpoint = null!;
+        if (!UdpTransportOptions.TryParseSyntax(text, out var port))
+        {
+            return false;
+        }
+
+        var trimmed = text.Trim();
+        if (trimmed.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase))
+        {
+            endpoint = new IPEndPoint(IPAddress.Loopback, port);
+            return true;
+        }
+
+        if (IPEndPoint.TryParse(trimmed, out var literal))
+        {
+            endpoint = literal;
+            return true;
+        }
+
+        return false;
     }
 
     private static void ValidateKey(List<string> failures, string? key)

@@ -23,12 +23,13 @@ public sealed class BadInputTests
         yield return Case(Crc, "bit flipped in the body", UdpDropReason.BadChecksum, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[20] ^= 0x10, repair: false)));
         yield return Case(Crc, "bit flipped in the trailer", UdpDropReason.BadChecksum, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[^1] ^= 0x01, repair: false)));
         yield return Case(Crc, "bad magic", UdpDropReason.BadMagic, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[0] = (byte)'Q', repair: true)));
-        yield return Case(Crc, "unsupported version", UdpDropReason.UnsupportedVersion, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[2] = 2, repair: true)));
+        yield return Case(Crc, "unsupported version", UdpDropReason.UnsupportedVersion, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[2] = 1, repair: true)));
         yield return Case(Crc, "unknown flag", UdpDropReason.BadFlags, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[3] = 0x02, repair: true)));
         yield return Case(Crc, "wrong cluster id", UdpDropReason.WrongCluster, h => (h.Peer1, RawHarness.Encode(RawHarness.CodecFor(null, RawHarness.ClusterId + 1, 3, h.Transport.MaxMessageBytes), RawHarness.AliveFrom(1))));
-        yield return Case(Crc, "unknown sender id", UdpDropReason.UnknownSender, h => (h.Peer1, RawHarness.Encode(RawHarness.CodecFor(null, RawHarness.ClusterId, 64, h.Transport.MaxMessageBytes), RawHarness.AliveFrom(9))));
+        yield return Case(Crc, "another cluster size", UdpDropReason.WrongConfiguration, h => (h.Peer1, RawHarness.Encode(RawHarness.CodecFor(null, RawHarness.ClusterId, 5, h.Transport.MaxMessageBytes), RawHarness.AliveFrom(1))));
+        yield return Case(Hmac, "another cluster size when a key is set", UdpDropReason.WrongConfiguration, h => (h.Peer1, RawHarness.Encode(RawHarness.CodecFor(RawHarness.Key, RawHarness.ClusterId, 1, h.Transport.MaxMessageBytes), RawHarness.AliveFrom(0))));
+        yield return Case(Crc, "unknown sender id", UdpDropReason.UnknownSender, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(10), 9), repair: true)));
         yield return Case(Crc, "unknown message type", UdpDropReason.UnknownType, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[8] = 99, repair: true)));
-        yield return Case(Crc, "reserved byte set", UdpDropReason.Malformed, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[9] = 1, repair: true)));
         yield return Case(Crc, "body that does not parse", UdpDropReason.Malformed, h => (h.Peer1, Patch(h.Frame(RawHarness.AliveFrom(1)), f => f[16 + 7] = 0x80, repair: true)));
         yield return Case(Crc, "sender id that is not the source endpoint's", UdpDropReason.SenderMismatch, h => (h.Peer1, h.Frame(RawHarness.AliveFrom(2))));
         yield return Case(Crc, "datagram from an unknown endpoint", UdpDropReason.UnknownEndpoint, h => (h.Stranger, h.Frame(RawHarness.AliveFrom(1))));

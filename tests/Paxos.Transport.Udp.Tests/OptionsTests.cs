@@ -53,6 +53,9 @@ public sealed class OptionsTests
         yield return Invalid("peer with port 0", o => o.Peers[2] = "127.0.0.1:0", "Peers[2] is '127.0.0.1:0'");
         yield return Invalid("peer IPv6 without brackets", o => o.Peers[2] = "::1:7000", "Peers[2] is '::1:7000'");
         yield return Invalid("duplicate peer endpoint", o => o.Peers[2] = o.Peers[1], "the same as Peers[1]");
+        yield return Invalid("peer endpoint equal to the bind endpoint", o => o.BindEndpoint = "127.0.0.1:7001", "Peers[1] is '127.0.0.1:7001', this replica's own BindEndpoint ('127.0.0.1:7001')");
+        yield return Invalid("peer localhost on the bind endpoint", o => (o.BindEndpoint, o.Peers[2]) = ("127.0.0.1:7003", "localhost:7003"), "Peers[2] is 'localhost:7003', this replica's own BindEndpoint");
+        yield return Invalid("loopback peer on a wildcard bind's port", o => o.BindEndpoint = "0.0.0.0:7002", "Peers[2] is '127.0.0.1:7002', this replica's own BindEndpoint ('0.0.0.0:7002')");
         yield return Invalid("bad bind endpoint", o => o.BindEndpoint = "nowhere", "BindEndpoint is 'nowhere'");
         yield return Invalid("short key", o => o.ClusterKey = Convert.ToBase64String(new byte[8]), "ClusterKey decodes to 8 bytes");
         yield return Invalid("key not base64", o => o.ClusterKey = "not base64!", "ClusterKey is not valid base64");
@@ -131,6 +134,32 @@ public sealed class OptionsTests
         failure.Failures.Should().HaveCount(3);
         failure.Message.Should().Contain("PaxosOptions.MaxMessageBytes is 1453").And.Contain("UdpTransportOptions.MaxMessageBytes, 1452")
             .And.Contain("ClusterSize is 5").And.Contain("ReplicaId is 2");
+    }
+
+    [Test]
+    public void CheckCompatible_requires_the_same_cluster_id()
+    {
+        var udp = Valid();
+        udp.ClusterId = 42;
+
+        var check = () => UdpTransport.CheckCompatible(new PaxosOptions { ClusterId = 41 }, udp);
+
+        check.Should().Throw<OptionsValidationException>().WithMessage("*PaxosOptions.ClusterId is 41, but UdpTransportOptions.ClusterId is 42*");
+        UdpTransport.CheckCompatible(new PaxosOptions { ClusterId = 42 }, udp);
+    }
+
+    [Test]
+    public void Peers_that_resolve_to_one_endpoint_are_refused_when_the_transport_is_built()
+    {
+        // The validator compares text and resolves nothing; the transport compares resolved endpoints.
+        var options = Valid();
+        options.Peers[1] = "localhost:7001";
+        options.Peers[2] = "127.0.0.1:7001";
+        Validate(options).Should().BeEmpty();
+
+        var build = () => new UdpTransport(options);
+
+        build.Should().Throw<OptionsValidationException>().WithMessage("*Peers[2] and Peers[1] both resolve to 127.0.0.1:7001*");
     }
 
     [Test]

@@ -216,7 +216,7 @@ public sealed class TransportFuzzTests
                     BinaryPrimitives.WriteUInt32LittleEndian(frame[12..], (uint)random.Below(length)); // body length
                     break;
                 case 3:
-                    frame[9] = (byte)random.Below(3); // reserved
+                    frame[9] = (byte)(2 + random.Below(3)); // cluster size: 2, this cluster's 3, or 4
                     break;
                 default:
                     BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], RawHarness.ClusterId + (uint)random.Below(2)); // cluster

@@ -85,6 +85,7 @@ internal sealed record ReplicaSettings(
     public PaxosOptions PaxosOptions(int udpMaxMessageBytes) => new()
     {
         ReplicaId = Id,
+        ClusterId = ClusterId,
         ClusterSize = ClusterSize,
         TickInterval = TimeSpan.FromMilliseconds(TickMillis),
         MaxMessageBytes = Math.Min(udpMaxMessageBytes, MessageSizes.MaxMessageBytes),

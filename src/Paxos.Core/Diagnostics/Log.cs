@@ -97,4 +97,10 @@ internal static partial class StorageLog
 
     [LoggerMessage(4007, LogLevel.Warning, "Storage {Directory}: an fsync failed before the machine last restarted ({Failure}); what the log now reads is what the disk held, so recovery goes on and {File} is removed")]
     public static partial void SyncFailureCleared(ILogger logger, string directory, string file, string failure);
+
+    [LoggerMessage(4020, LogLevel.Information, "Storage {Directory}: recorded that the directory belongs to {Identity}")]
+    public static partial void IdentityRecorded(ILogger logger, string directory, string identity);
+
+    [LoggerMessage(4021, LogLevel.Warning, "Storage {Directory}: the directory holds a log but no identity file (it was written by a version that did not record one, in the same format), so it is now recorded as belonging to {Identity}; if it is not that replica's directory, stop the replica and restore the directory")]
+    public static partial void IdentityRecordedForExistingDirectory(ILogger logger, string directory, string identity);
 }

@@ -209,7 +209,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <param name="timeProvider">The clock that drives ticks; the system clock when null.</param>
     /// <param name="seed">Seeds the replica's random choices; random when null. A fixed seed is for tests: a
     /// replica rebuilding a lost disk draws its query's nonce from it, so each start should have its own.</param>
-    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range, or the
+    /// transport says it was built for another replica or cluster (<see cref="ITransport.Identity"/>): another replica
+    /// id, cluster size or cluster id, or a smaller message size. The message names both values.</exception>
     public PaxosNode(
         PaxosOptions options,
         IExecutor executor,
@@ -223,6 +225,7 @@ public sealed class PaxosNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(executor);
         ArgumentNullException.ThrowIfNull(transport);
         PaxosOptionsValidator.ThrowIfInvalid(options);
+        IdentityChecks.ThrowIfTransportDisagrees(options, transport);
 
         _options = options;
         _executor = executor;
@@ -230,6 +233,11 @@ public sealed class PaxosNode : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _storage = storage ?? DefaultStorage(options, _loggerFactory);
         _ownsStorage = storage is null;
+        if (_storage is FileReplicaStorage file)
+        {
+            file.ExpectIdentity(ReplicaIdentity.From(options)); // Checked against the directory when it is loaded.
+        }
+
         _logger = _loggerFactory.CreateLogger<PaxosNode>();
         _timeProvider = timeProvider ?? TimeProvider.System;
         _seed = seed ?? (ulong)Random.Shared.NextInt64();
@@ -460,7 +468,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// or memory when no directory is set.</summary>
     private static IReplicaStorage DefaultStorage(PaxosOptions options, ILoggerFactory loggerFactory) =>
         options.DataDirectory is { Length: > 0 } directory
-            ? new FileReplicaStorage(new FileReplicaStorageOptions { DataDirectory = directory }, loggerFactory.CreateLogger<FileReplicaStorage>())
+            ? new FileReplicaStorage(
+                new FileReplicaStorageOptions { DataDirectory = directory, Identity = ReplicaIdentity.From(options) },
+                loggerFactory.CreateLogger<FileReplicaStorage>())
             : new InMemoryReplicaStorage();
 
     /// <summary>Batches that needed an fsync and were written by the loop's thread itself rather than the storage

@@ -14,6 +14,11 @@ public sealed class PaxosOptions
     /// <summary>This replica's id, from 0 to <see cref="ClusterSize"/> − 1. Default 0.</summary>
     public int ReplicaId { get; set; }
 
+    /// <summary>Names the cluster, as the transport's frames do (for example <c>UdpTransportOptions.ClusterId</c>, which
+    /// must be the same): <see cref="PaxosNode"/> refuses a transport that names another cluster, and the data
+    /// directory records it, so a replica never starts on another cluster's state. Default 0.</summary>
+    public uint ClusterId { get; set; }
+
     /// <summary>The number of replicas N, from 1 to 64. A majority (⌊N/2⌋+1) must be up and connected for
     /// progress; N = 2f+1 tolerates f crashed replicas. Default 3.</summary>
     public int ClusterSize { get; set; } = 3;

@@ -46,4 +46,8 @@ public enum DecodeStatus
     /// <summary>The body is inconsistent: a count or length that does not fit, bytes left over, a reserved
     /// field that is not zero, or a field out of its range (a negative view, an invalid update).</summary>
     Malformed,
+
+    /// <summary>The frame belongs to this cluster but was sent by a replica configured with another cluster size:
+    /// the two disagree on the membership, and so on what a majority is. Checked after the cluster id.</summary>
+    WrongConfiguration,
 }

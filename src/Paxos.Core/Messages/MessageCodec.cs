@@ -13,16 +13,23 @@ namespace Paxos;
 /// <para>A frame is a 16-byte header, the body, then the trailer:</para>
 /// <code>
 /// offset  0  u16 magic 0x5850 ("PX")
-///         2  u8  version (1)
+///         2  u8  version (2)
 ///         3  u8  flags: bit 0 set = HMAC-SHA256 trailer, clear = CRC-32C trailer; other bits 0
 ///         4  u32 cluster id
 ///         8  u8  message type (<see cref="MessageType"/>)
-///         9  u8  reserved, 0
+///         9  u8  cluster size N (1 to 64): the configuration, whose members are replicas 0 to N − 1
 ///        10  u16 sender replica id
 ///        12  u32 body length
 ///        16  body
 ///  16 + len  u32 CRC-32C, or 32-byte HMAC-SHA256 keyed with the cluster key, of bytes [0, 16 + len)
 /// </code>
+/// <para>The cluster id and the cluster size together are the cluster's identity. Every frame carries both, so a
+/// replica drops (and its transport counts) a frame of another cluster (<see cref="DecodeStatus.WrongCluster"/>) or
+/// of a replica configured with another cluster size (<see cref="DecodeStatus.WrongConfiguration"/>): two replicas
+/// that disagree on the size of the cluster disagree on what a majority is, and must never count each other's
+/// votes. Version 1 frames had a reserved zero byte where version 2 has the cluster size; a version-1 frame, or
+/// one of any version but 2, is dropped as <see cref="DecodeStatus.UnsupportedVersion"/>, so a cluster is upgraded
+/// to version 2 as a whole (stop every replica, then start them on the new version).</para>
 /// <para>An update is encoded as i64 client id, i64 timestamp, i32 origin (−1 for none), u32 payload
 /// length and the payload: <see cref="MessageSizes.UpdateOverheadBytes"/> bytes plus the payload. A data-list
 /// entry is i64 slot, i64 view, u8 kind (0 Proposal, 1 ordered) and the update:
@@ -51,13 +58,14 @@ public sealed class MessageCodec
     public const int MacTrailerBytes = 32;
 
     private const ushort Magic = 0x5850;
-    private const byte FormatVersion = 1;
+    /// <summary>The frame format version: 2 carries the cluster size at offset 9 (version 1 had a reserved 0 there).</summary>
+    private const byte FormatVersion = 2;
     private const byte AuthenticatedFlag = 0x01;
     private const int VersionOffset = 2;
     private const int FlagsOffset = 3;
     private const int ClusterIdOffset = 4;
     private const int TypeOffset = 8;
-    private const int ReservedOffset = 9;
+    private const int ClusterSizeOffset = 9;
     private const int SenderOffset = 10;
     private const int BodyLengthOffset = 12;
 
@@ -177,8 +185,9 @@ public sealed class MessageCodec
     /// authenticated exactly when this codec has a key (<see cref="DecodeStatus.Unauthenticated"/>,
     /// <see cref="DecodeStatus.BadFlags"/>); the declared body length matches the frame
     /// (<see cref="DecodeStatus.Truncated"/> when the frame is shorter, <see cref="DecodeStatus.Malformed"/>
-    /// when longer); the CRC or MAC; then, only now that they are known to be intact, cluster id, sender,
-    /// type, the reserved byte and the body.</remarks>
+    /// when longer); the CRC or MAC; then, only now that they are known to be intact, cluster id
+    /// (<see cref="DecodeStatus.WrongCluster"/>), cluster size (<see cref="DecodeStatus.WrongConfiguration"/>),
+    /// sender, type and the body.</remarks>
     /// <param name="frame">The datagram. The message does not refer to it afterwards, so its buffer may be reused.</param>
     /// <param name="message">The message when the result is <see cref="DecodeStatus.Ok"/>; otherwise null.</param>
     /// <returns>Whether the frame held a message, or why not.</returns>
@@ -196,6 +205,11 @@ public sealed class MessageCodec
             return DecodeStatus.WrongCluster;
         }
 
+        if (frame[ClusterSizeOffset] != _clusterSize)
+        {
+            return DecodeStatus.WrongConfiguration;
+        }
+
         var sender = BinaryPrimitives.ReadUInt16LittleEndian(frame[SenderOffset..]);
         if (sender >= _clusterSize)
         {
@@ -206,11 +220,6 @@ public sealed class MessageCodec
         if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.RebuildReply)
         {
             return DecodeStatus.UnknownType;
-        }
-
-        if (frame[ReservedOffset] != 0)
-        {
-            return DecodeStatus.Malformed;
         }
 
         var reader = new SpanReader(frame[HeaderBytes..coveredLength]);
@@ -287,7 +296,7 @@ public sealed class MessageCodec
         destination[FlagsOffset] = _key is null ? (byte)0 : AuthenticatedFlag;
         BinaryPrimitives.WriteUInt32LittleEndian(destination[ClusterIdOffset..], _clusterId);
         destination[TypeOffset] = (byte)message.Type;
-        destination[ReservedOffset] = 0;
+        destination[ClusterSizeOffset] = (byte)_clusterSize;
         BinaryPrimitives.WriteUInt16LittleEndian(destination[SenderOffset..], (ushort)message.Sender.Value);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[BodyLengthOffset..], (uint)bodyLength);
     }

@@ -47,6 +47,10 @@ namespace Paxos;
 /// Linux, where the boot cannot be told, an operator deletes it after the reboot).</para>
 /// <para>The directory is locked (a <c>lock</c> file held open exclusively) against a second storage, in this
 /// process or another.</para>
+/// <para><b>Identity.</b> With <see cref="FileReplicaStorageOptions.Identity"/> set (a <see cref="PaxosNode"/> always
+/// sets it), the directory's <c>identity</c> file records which replica of which cluster it belongs to, written on the
+/// first start; every later start refuses a directory recorded for another replica id, cluster id or cluster size
+/// before recovery reads or repairs anything. Files of a newer format than this version reads are refused there too.</para>
 /// </remarks>
 public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
 {
@@ -54,6 +58,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly SafeFileHandle _directoryLock;
+    private ReplicaIdentity? _identity;
     private WalSegmentWriter? _segment;
     private ViewNumber _lastInstalled;
     private ViewNumber _lastAttempted;
@@ -77,6 +82,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
             PreallocateSegments = options.PreallocateSegments,
             SyncEnabled = options.SyncEnabled,
         };
+        _identity = options.Identity;
         _logger = logger ?? NullLogger.Instance;
         Directory.CreateDirectory(_options.DataDirectory);
         _directoryLock = LockDirectory(_options.DataDirectory);
@@ -100,9 +106,11 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// <inheritdoc />
     /// <remarks>Reads the directory from disk every time, repairing a torn tail; after it the storage appends
     /// after the last intact record. It marks a new incarnation of the replica, whose batch numbers start again.</remarks>
-    /// <exception cref="StorageCorruptionException">The log or the <c>view</c> file is damaged.</exception>
+    /// <exception cref="StorageCorruptionException">The log, the <c>view</c> file or the <c>identity</c> file is damaged.</exception>
     /// <exception cref="IOException">An fsync failed in this directory and the machine has not rebooted since (see
-    /// the remarks on failures), or a read, write or fsync of recovery failed.</exception>
+    /// the remarks on failures); the directory is recorded for another replica, cluster id or cluster size than
+    /// <see cref="FileReplicaStorageOptions.Identity"/>; a file in it is of a newer format than this version reads;
+    /// or a read, write or fsync of recovery failed.</exception>
     public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -277,6 +285,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         try
         {
             RefuseAfterSyncFailure();
+            CheckDirectory();
             recovered = WalRecovery.Run(_options.DataDirectory, _options, Counters, _logger);
         }
         catch (Exception exception) when (Fault(exception))
@@ -292,6 +301,57 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         _lastAttempted = recovered.State.LastAttempted;
         _lastBatch = 0;
         return recovered;
+    }
+
+    /// <summary>Before recovery reads (or repairs) anything: refuses files of a newer format, and a directory recorded
+    /// for another identity; records the identity in a directory that has none.</summary>
+    private void CheckDirectory()
+    {
+        DataDirectoryIdentity.ThrowIfNewerFormat(_options.DataDirectory);
+        if (_identity is { } identity)
+        {
+            DataDirectoryIdentity.CheckOrRecord(_options.DataDirectory, identity, _options.SyncEnabled, Counters, _logger);
+        }
+    }
+
+    /// <summary>
+    /// Gives the storage the identity of the node that uses it (<see cref="PaxosNode"/> calls it when it is built). A
+    /// storage built without <see cref="FileReplicaStorageOptions.Identity"/> takes it (and checks or records it in
+    /// the directory, now if it already recovered, else when it does); one built with another refuses.
+    /// </summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The storage was built for another
+    /// identity; the message names both.</exception>
+    internal void ExpectIdentity(ReplicaIdentity expected)
+    {
+        lock (_gate)
+        {
+            if (_identity is { } configured)
+            {
+                if (configured != expected)
+                {
+                    throw new Microsoft.Extensions.Options.OptionsValidationException(
+                        Microsoft.Extensions.Options.Options.DefaultName,
+                        typeof(FileReplicaStorageOptions),
+                        [$"FileReplicaStorageOptions.Identity is {configured}, but the node's PaxosOptions describe {expected}; a storage serves one replica."]);
+                }
+
+                return;
+            }
+
+            _identity = expected;
+            if (_segment is not null)
+            {
+                ThrowIfUnusable();
+                try
+                {
+                    DataDirectoryIdentity.CheckOrRecord(_options.DataDirectory, expected, _options.SyncEnabled, Counters, _logger);
+                }
+                catch (Exception exception) when (Fault(exception))
+                {
+                    throw;
+                }
+            }
+        }
     }
 
     /// <summary>The log records first, then the view, then the one fsync of the log. A crash anywhere in between

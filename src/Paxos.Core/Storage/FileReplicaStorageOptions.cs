@@ -39,6 +39,12 @@ public sealed class FileReplicaStorageOptions
     /// agreement. Only for benchmarks that measure everything but the disk.</summary>
     public bool SyncEnabled { get; set; } = true;
 
+    /// <summary>Which replica of which cluster the directory belongs to. Set (a <see cref="PaxosNode"/> sets it from its
+    /// options on a storage that has none): the storage records it in the directory's <c>identity</c> file when it
+    /// first starts there, and refuses to start on a directory recorded for another replica id, cluster id or
+    /// cluster size. Null (the default, for a storage used on its own): nothing is recorded or checked.</summary>
+    public ReplicaIdentity? Identity { get; set; }
+
     /// <summary>Throws when an option is out of range; the message names it, its value and the allowed range.</summary>
     internal static void ThrowIfInvalid(FileReplicaStorageOptions options)
     {

@@ -165,10 +165,6 @@ internal static class WalFormat
         return installedValue >= 0 && attemptedValue >= installedValue;
     }
 
-    /// <summary>The version a <c>view</c> file claims, for error messages (0 when it is too short to say).</summary>
-    public static int ViewFileVersion(ReadOnlySpan<byte> file) =>
-        file.Length >= 8 ? BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) : 0;
-
     /// <summary>Fills in the length and checksum of the record that occupies all of <paramref name="record"/>
     /// (header included; type and payload already written) and that will sit at <paramref name="offset"/>.</summary>
     public static void SealRecord(Span<byte> record, ulong salt, long offset)
@@ -197,6 +193,20 @@ internal static class WalFormat
         durableOffset = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
         return BinaryPrimitives.ReadInt64LittleEndian(payload) > 0 && durableOffset >= SegmentHeaderBytes;
     }
+
+    /// <summary>The newest segment format version this version reads.</summary>
+    public const int HighestSegmentVersion = FormatVersion;
+
+    /// <summary>The newest view file format version this version reads.</summary>
+    public const int HighestViewVersion = ViewFormatVersion;
+
+    /// <summary>The version a segment header claims when its magic is right, whether or not the rest is; else null.</summary>
+    public static int? ClaimedSegmentVersion(ReadOnlySpan<byte> header) =>
+        header.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(header) == SegmentMagic ? BinaryPrimitives.ReadUInt16LittleEndian(header[4..]) : null;
+
+    /// <summary>The version a view file claims when its magic is right, whether or not the rest is; else null.</summary>
+    public static int? ClaimedViewVersion(ReadOnlySpan<byte> file) =>
+        file.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(file) == ViewMagic ? BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) : null;
 
     private static uint Checksum(ulong salt, long offset, ReadOnlySpan<byte> typeAndPayload)
     {

@@ -104,10 +104,8 @@ internal sealed class WalRecovery
         var bytes = file.Length <= WalFormat.ViewFileBytes ? File.ReadAllBytes(path) : [];
         if (!WalFormat.TryReadViewFile(bytes, out var installed, out var attempted))
         {
-            var version = WalFormat.ViewFileVersion(bytes);
-            throw version > 2
-                ? Corrupt(path, 0, $"the view file has format version {version}, which this version of the library does not know (it reads versions 1 and 2): it was written by a newer version")
-                : Corrupt(path, 0, $"the view file ({file.Length} bytes) has a bad length, magic, version or checksum");
+            // A newer version was refused before recovery (DataDirectoryIdentity.ThrowIfNewerFormat).
+            throw Corrupt(path, 0, $"the view file ({file.Length} bytes) has a bad length, magic, version or checksum");
         }
 
         return (installed, attempted);

@@ -31,6 +31,14 @@ public interface ITransport : IAsyncDisposable
     /// default, means "may be": the node then never blocks the thread.
     /// </summary>
     bool HasPendingInput => true;
+
+    /// <summary>
+    /// The replica and cluster this transport was built for, as far as it knows them. <see cref="PaxosNode"/> refuses
+    /// to be built on a transport whose identity disagrees with its options (another replica id, cluster size or
+    /// cluster id, or a smaller message size). Null, the default, means the transport does not say: the node then
+    /// cannot check it, so a transport that knows these values should return them.
+    /// </summary>
+    TransportIdentity? Identity => null;
 }
 
 /// <summary>Takes the messages a transport receives.</summary>

@@ -26,7 +26,12 @@ public sealed class InProcessNetwork
 
     private long _dropped;
 
-    /// <summary>Creates the transport of replica <paramref name="replica"/>; each replica gets one.</summary>
+    /// <summary>The number of replicas the network connects.</summary>
+    public int ClusterSize => _transports.Length;
+
+    /// <summary>Creates the transport of replica <paramref name="replica"/>; each replica gets one. Its
+    /// <see cref="ITransport.Identity"/> names the replica and the network's size, so a <see cref="PaxosNode"/> with
+    /// another replica id or cluster size refuses it.</summary>
     public ITransport CreateTransport(ReplicaId replica)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(replica.Value);
@@ -85,6 +90,8 @@ public sealed class InProcessNetwork
         private volatile ITransportReceiver? _receiver;
 
         public bool IsDisposed { get; private set; }
+
+        public TransportIdentity Identity => new(self, network._transports.Length);
 
         public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default)
         {

@@ -2,7 +2,8 @@ namespace Paxos.Tests.Messages;
 
 /// <summary>
 /// Regressions for faults of <see cref="PaxosReplica"/> that the codec fuzzer found: each test steps the
-/// exact datagram (decoded by a <see cref="MessageCodec"/> of cluster 7, three replicas, CRC mode) into a
+/// exact datagram (decoded by a <see cref="MessageCodec"/> of cluster 7, three replicas, CRC mode; frames found
+/// under format version 1 were rewritten to version 2, which carries the cluster size in byte 9) into a
 /// fresh replica 0 of 3 with default options. DESIGN.md §4 says nothing a peer sends may crash a replica:
 /// views and sequence numbers above <see cref="ProtocolLimits"/> are dropped as malformed, and a conflicting
 /// ordered binding from a peer is dropped and counted as <see cref="DropReason.ConflictingOrder"/>.
@@ -17,7 +18,7 @@ public class FuzzerRegressionTests
         // ViewChange from replica 1, attempted = 0x7FFFFFFFFFFFFFFF.
         var replica = Replica();
 
-        Step(replica, "50580100070000000100010008000000FFFFFFFFFFFFFF7FC9533E59");
+        Step(replica, "50580200070000000103010008000000FFFFFFFFFFFFFF7F16679315");
         RunTicks(replica, 400);
 
         replica.IsFaulted.Should().BeFalse();
@@ -30,7 +31,7 @@ public class FuzzerRegressionTests
         // VcProof from replica 1, installed = 0x7FFFFFFFFFFFFFFF, last proposed = 0.
         var replica = Replica();
 
-        Step(replica, "50580100070000000200010010000000FFFFFFFFFFFFFF7F000000000000000044C281F0");
+        Step(replica, "50580200070000000203010010000000FFFFFFFFFFFFFF7F000000000000000017113850");
         RunTicks(replica, 400);
 
         replica.IsFaulted.Should().BeFalse();
@@ -43,10 +44,10 @@ public class FuzzerRegressionTests
         var replica = Replica();
 
         // Replica 1: slot 2 is c1#1 (payload 01). Slot 1 is unknown, so slot 2 stays above Local_Aru.
-        Step(replica, "5058010007000000080001002500000002000000000000000100000001000000000000000100000000000000FFFFFFFF01000000013B8E7176");
+        Step(replica, "5058020007000000080301002500000002000000000000000100000001000000000000000100000000000000FFFFFFFF0100000001F0ADFA9D");
 
         // Replica 2: slot 2 is c2#1 (payload 02).
-        var act = () => Step(replica, "5058010007000000080002002500000002000000000000000100000002000000000000000100000000000000FFFFFFFF01000000022A2B7DA4");
+        var act = () => Step(replica, "5058020007000000080302002500000002000000000000000100000002000000000000000100000000000000FFFFFFFF0100000002E108F64F");
 
         act.Should().NotThrow();
         replica.IsFaulted.Should().BeFalse();

@@ -49,7 +49,8 @@ public class MessageCodecRejectionTests
     }
 
     [TestCase(0)]
-    [TestCase(2)]
+    [TestCase(1)]
+    [TestCase(3)]
     [TestCase(255)]
     public void A_frame_of_another_version_is_refused(byte version)
     {
@@ -108,12 +109,58 @@ public class MessageCodecRejectionTests
     }
 
     [Test]
-    public void A_frame_with_a_reserved_byte_set_is_malformed()
+    public void A_version_1_frame_is_refused_as_an_unsupported_version()
+    {
+        // Version 1 had a reserved zero where version 2 has the cluster size: an old replica's frame is not
+        // mistaken for one of this cluster.
+        var frame = SampleFrame();
+        frame[2] = 1;
+        frame[9] = 0;
+
+        Crc.TryDecode(WithCrc(frame), out var message).Should().Be(DecodeStatus.UnsupportedVersion);
+        message.Should().BeNull();
+    }
+
+    [Test]
+    public void Every_frame_carries_the_cluster_size()
+    {
+        SampleFrame()[9].Should().Be(ClusterSize);
+        MessageCodecTests.Encode(Hmac, Sample)[9].Should().Be(ClusterSize);
+    }
+
+    [TestCase(1)]
+    [TestCase(3)]
+    [TestCase(64)]
+    public void A_frame_from_a_replica_configured_with_another_cluster_size_is_refused(int otherSize)
+    {
+        foreach (var authenticated in new[] { false, true })
+        {
+            var other = new MessageCodec(new MessageCodecOptions { ClusterId = ClusterId, ClusterSize = otherSize, ClusterKey = authenticated ? Key : default });
+            var frame = MessageCodecTests.Encode(other, new Alive(new ReplicaId(0), new SequenceNumber(1), new ViewNumber(1)));
+
+            (authenticated ? Hmac : Crc).TryDecode(frame, out var message).Should().Be(DecodeStatus.WrongConfiguration, $"authenticated: {authenticated}");
+            message.Should().BeNull();
+        }
+    }
+
+    [TestCase(0)]
+    [TestCase(4)]
+    [TestCase(255)]
+    public void A_frame_whose_cluster_size_byte_differs_is_refused_as_another_configuration(byte size)
     {
         var frame = SampleFrame();
-        frame[9] = 1;
+        frame[9] = size;
 
-        Crc.TryDecode(WithCrc(frame), out _).Should().Be(DecodeStatus.Malformed);
+        Crc.TryDecode(WithCrc(frame), out _).Should().Be(DecodeStatus.WrongConfiguration);
+    }
+
+    [Test]
+    public void The_cluster_id_is_checked_before_the_cluster_size()
+    {
+        var other = new MessageCodec(new MessageCodecOptions { ClusterId = ClusterId + 1, ClusterSize = 3 });
+
+        Crc.TryDecode(MessageCodecTests.Encode(other, new Alive(new ReplicaId(0), new SequenceNumber(1), new ViewNumber(1))), out _)
+            .Should().Be(DecodeStatus.WrongCluster);
     }
 
     [TestCase(1, DecodeStatus.Truncated)]
@@ -362,9 +409,10 @@ public class MessageCodecRejectionTests
     {
         var frame = new byte[MessageCodec.HeaderBytes + body.Length + MessageCodec.ChecksumTrailerBytes];
         BinaryPrimitives.WriteUInt16LittleEndian(frame, 0x5850);
-        frame[2] = 1;
+        frame[2] = 2;
         BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(4), ClusterId);
         frame[8] = (byte)type;
+        frame[9] = ClusterSize;
         BinaryPrimitives.WriteUInt16LittleEndian(frame.AsSpan(10), (ushort)sender);
         BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(12), (uint)body.Length);
         body.CopyTo(frame, MessageCodec.HeaderBytes);

@@ -132,7 +132,7 @@ public class MessageCodecTests
         var frame = Encode(codec, message);
 
         Convert.ToHexString(frame.AsSpan(0, frame.Length - 4)).Should().Be(
-            "5058" + "01" + "00" + "04030201" + "06" + "00" + "0200" + "2F000000"
+            "5058" + "02" + "00" + "04030201" + "06" + "05" + "0200" + "2F000000"
             + "0300000000000000" + "1100000000000000" + "01" + "01000000"
             + "0100000000000000" + "0400000000000000" + "01000000" + "02000000" + "6869");
         BitConverter.ToUInt32(frame, frame.Length - 4).Should().Be(Crc32C.Compute(frame.AsSpan(0, frame.Length - 4)));

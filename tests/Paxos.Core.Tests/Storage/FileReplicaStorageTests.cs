@@ -229,7 +229,7 @@ public class FileReplicaStorageTests : TempDirectoryFixture
 
         using var reopened = Open(Temp.Path);
         var act = () => Load(reopened);
-        act.Should().Throw<StorageCorruptionException>().WithMessage("*format version 3*newer version*");
+        act.Should().Throw<IOException>().WithMessage("*format version 3, newer than*(up to 2)*");
     }
 
     [Test]

@@ -36,9 +36,13 @@ public sealed class UdpCluster : IAsyncDisposable
     internal OrderRecorder[] Executors { get; }
 
     /// <summary>Protocol timers short enough for a test on loopback, in ticks of 5 ms.</summary>
+    /// <summary>The id of every test cluster, in the nodes' options and their transports'.</summary>
+    public const uint ClusterId = 0xC1A5;
+
     public static PaxosOptions Options(int replica, int size) => new()
     {
         ReplicaId = replica,
+        ClusterId = ClusterId,
         ClusterSize = size,
         TickInterval = TimeSpan.FromMilliseconds(5),
         ProgressTimeoutTicks = 60,
@@ -106,7 +110,7 @@ public sealed class UdpCluster : IAsyncDisposable
         {
             ReplicaId = replica,
             BindEndpoint = bind,
-            ClusterId = 0xC1A5,
+            ClusterId = ClusterId,
             ClusterKey = key,
         };
         for (var k = 0; k < size; k++)
