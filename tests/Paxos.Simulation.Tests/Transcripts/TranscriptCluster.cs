@@ -14,18 +14,32 @@ internal sealed class TranscriptCluster : IClusterObserver
 
     private readonly ClusterHarness _harness;
     private readonly List<Queued> _queue = [];
+    private readonly List<Queued> _held = [];
+    private readonly HashSet<string> _violations = [];
     private readonly bool[,] _cut;
     private readonly string[] _lastState;
     private readonly StringBuilder _output;
     private bool _quiet;
 
-    public TranscriptCluster(int clusterSize, PaxosOptions options, StringBuilder output)
+    public TranscriptCluster(int clusterSize, PaxosOptions options, StringBuilder output, bool recordViolations = false)
     {
         _output = output;
         _cut = new bool[clusterSize, clusterSize];
         _lastState = new string[clusterSize];
         _harness = new ClusterHarness(options, clusterSize, _ => new RecordingExecutor(), seed: 1);
         _harness.Executed = (replica, update) => Say($"{replica}: execute {update.Sequence} c{update.ClientId}#{update.Timestamp}");
+        if (recordViolations)
+        {
+            // Each distinct violation once: several checks (the executor's, the batch's) report the same one.
+            _harness.Checker.OnViolation = violation =>
+            {
+                if (_violations.Add(violation))
+                {
+                    Say($"VIOLATION {violation}", always: true);
+                }
+            };
+        }
+
         _harness.Start(this);
         ReportStateChanges();
     }
@@ -90,12 +104,45 @@ internal sealed class TranscriptCluster : IClusterObserver
         }
     }
 
-    public void Drop(Func<Queued, bool> match, int limit)
+    /// <summary>Drops queued messages that match; <paramref name="quiet"/> prints only how many.</summary>
+    public void Drop(Func<Queued, bool> match, int limit, bool quiet = false)
     {
-        foreach (var queued in _queue.Where(match).Take(limit).ToList())
+        var dropped = _queue.Where(match).Take(limit).ToList();
+        foreach (var queued in dropped)
         {
-            Say($"{queued.From}->{queued.To} {queued.Message} (dropped)");
+            if (!quiet)
+            {
+                Say($"{queued.From}->{queued.To} {queued.Message} (dropped)");
+            }
+
             _queue.Remove(queued);
+        }
+
+        if (quiet)
+        {
+            Say(string.Create(CultureInfo.InvariantCulture, $"({dropped.Count} dropped)"));
+        }
+    }
+
+    /// <summary>Takes queued messages that match out of the queue until <see cref="Release"/>: no delivery touches them.</summary>
+    public void Hold(Func<Queued, bool> match)
+    {
+        foreach (var queued in _queue.Where(match).ToList())
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (held)");
+            _queue.Remove(queued);
+            _held.Add(queued);
+        }
+    }
+
+    /// <summary>Puts held messages that match back at the end of the queue, in the order they were held.</summary>
+    public void Release(Func<Queued, bool> match)
+    {
+        foreach (var queued in _held.Where(match).ToList())
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (released)");
+            _held.Remove(queued);
+            _queue.Add(queued);
         }
     }
 
@@ -111,6 +158,11 @@ internal sealed class TranscriptCluster : IClusterObserver
         foreach (var queued in _queue)
         {
             Say($"{queued.From}->{queued.To} {queued.Message} (queued)");
+        }
+
+        foreach (var queued in _held)
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (held)");
         }
     }
 

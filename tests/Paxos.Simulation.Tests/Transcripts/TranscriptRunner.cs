@@ -61,7 +61,11 @@ public class TranscriptRunner
         var command = words[0];
         if (command == "cluster")
         {
-            return new TranscriptCluster(int.Parse(words[1], CultureInfo.InvariantCulture), Options(words.Skip(2)), output);
+            // RecordViolations=true: a broken safety property is printed (and the run goes on) instead of failing the
+            // test, for transcripts whose expected output documents a known violation.
+            var recordViolations = words.Contains("RecordViolations=true");
+            var options = Options(words.Skip(2).Where(w => !w.StartsWith("RecordViolations=", StringComparison.Ordinal)));
+            return new TranscriptCluster(int.Parse(words[1], CultureInfo.InvariantCulture), options, output, recordViolations);
         }
 
         if (cluster is null)
@@ -78,7 +82,13 @@ public class TranscriptRunner
                 cluster.Deliver(Filter(words.ElementAtOrDefault(1) ?? "all"), words.Length > 2 ? Int(words[2]) : int.MaxValue);
                 break;
             case "drop":
-                cluster.Drop(Filter(words.ElementAtOrDefault(1) ?? "all"), words.Length > 2 ? Int(words[2]) : int.MaxValue);
+                cluster.Drop(Filter(words.ElementAtOrDefault(1) ?? "all"), words.Length > 2 && words[2] != "quiet" ? Int(words[2]) : int.MaxValue, words.Contains("quiet"));
+                break;
+            case "hold":
+                cluster.Hold(Filter(words.ElementAtOrDefault(1) ?? "all"));
+                break;
+            case "release":
+                cluster.Release(Filter(words.ElementAtOrDefault(1) ?? "all"));
                 break;
             case "inject":
                 var route = words[1].Split("->");
@@ -186,15 +196,20 @@ public class TranscriptRunner
             ? Enumerable.Range(0, cluster.ClusterSize).Select(i => new ReplicaId(i)).ToList()
             : spec.Split(',').Select(s => new ReplicaId(Int(s))).ToList();
 
+    /// <summary>Which queued messages a command means: <c>all</c>, or a link <c>from-&gt;to</c> (either end may be
+    /// <c>*</c>), optionally followed by <c>:</c> and message types separated by commas (<c>2-&gt;*:Prepare,Alive</c>).</summary>
     private static Func<TranscriptCluster.Queued, bool> Filter(string spec)
     {
-        if (spec == "all")
+        var typed = spec.Split(':');
+        var types = typed.Length > 1 ? typed[1].Split(',') : null;
+        bool OfType(TranscriptCluster.Queued q) => types is null || types.Contains(q.Message.GetType().Name);
+        if (typed[0] == "all")
         {
-            return _ => true;
+            return OfType;
         }
 
-        var link = spec.Split("->");
-        return q => (link[0] == "*" || q.From.Value == Int(link[0])) && (link[1] == "*" || q.To.Value == Int(link[1]));
+        var link = typed[0].Split("->");
+        return q => (link[0] == "*" || q.From.Value == Int(link[0])) && (link[1] == "*" || q.To.Value == Int(link[1])) && OfType(q);
     }
 
     private static int Int(string text) => int.Parse(text, CultureInfo.InvariantCulture);
