@@ -18,6 +18,7 @@ internal sealed class TranscriptCluster : IClusterObserver
     private readonly HashSet<string> _violations = [];
     private readonly bool[,] _cut;
     private readonly string[] _lastState;
+    private readonly int[] _syncDelay;
     private readonly StringBuilder _output;
     private bool _quiet;
 
@@ -26,7 +27,11 @@ internal sealed class TranscriptCluster : IClusterObserver
         _output = output;
         _cut = new bool[clusterSize, clusterSize];
         _lastState = new string[clusterSize];
-        _harness = new ClusterHarness(options, clusterSize, _ => new RecordingExecutor(), seed: 1);
+        _syncDelay = new int[clusterSize];
+        _harness = new ClusterHarness(options, clusterSize, _ => new RecordingExecutor(), seed: 1)
+        {
+            FixedSyncDelayTicks = id => _syncDelay[id.Value],
+        };
         _harness.Executed = (replica, update) => Say($"{replica}: execute {update.Sequence} c{update.ClientId}#{update.Timestamp}");
         if (recordViolations)
         {
@@ -45,6 +50,15 @@ internal sealed class TranscriptCluster : IClusterObserver
     }
 
     public ClusterHarness Harness => _harness;
+
+    /// <summary>From now on, each batch of <paramref name="replica"/> that must be synced becomes durable (and its
+    /// messages leave) <paramref name="ticks"/> of its ticks after it is written; 0 makes new batches durable at once
+    /// again, once those still in flight completed.</summary>
+    public void SetSyncDelay(ReplicaId replica, int ticks)
+    {
+        _syncDelay[replica.Value] = ticks;
+        Say(string.Create(CultureInfo.InvariantCulture, $"{replica}: fsync takes {ticks} ticks"));
+    }
 
     public int ClusterSize => _harness.ClusterSize;
 
@@ -177,10 +191,12 @@ internal sealed class TranscriptCluster : IClusterObserver
         ReportStateChanges();
     }
 
-    public void Crash(ReplicaId replica)
+    /// <summary>The replica crashes; with <paramref name="loseUnsyncedWrites"/>, writes whose fsync had not completed may
+    /// be lost (a seeded choice keeps some prefix of them).</summary>
+    public void Crash(ReplicaId replica, bool loseUnsyncedWrites = false)
     {
-        _harness.Crash(replica, new SimulationRandom(1), loseUnsyncedWrites: false);
-        Say($"{replica}: crashed");
+        _harness.Crash(replica, new SimulationRandom(1), loseUnsyncedWrites);
+        Say($"{replica}: crashed{(loseUnsyncedWrites ? ", losing writes not yet synced" : string.Empty)}");
         _lastState[replica.Value] = "down";
     }
 

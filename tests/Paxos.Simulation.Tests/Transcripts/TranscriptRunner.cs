@@ -119,7 +119,10 @@ public class TranscriptRunner
                 cluster.Submit(new ReplicaId(Int(words[1])), Update(words[2], words.ElementAtOrDefault(3) ?? string.Empty));
                 break;
             case "crash":
-                cluster.Crash(new ReplicaId(Int(words[1])));
+                cluster.Crash(new ReplicaId(Int(words[1])), words.Contains("lose-unsynced"));
+                break;
+            case "slowdisk":
+                cluster.SetSyncDelay(new ReplicaId(Int(words[1])), Int(words[2]));
                 break;
             case "restart":
                 cluster.Restart(new ReplicaId(Int(words[1])));
