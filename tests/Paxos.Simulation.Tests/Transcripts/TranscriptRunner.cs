@@ -189,6 +189,13 @@ public class TranscriptRunner
 
     private static ClientUpdate Update(string name, string payload)
     {
+        // A payload written N*text is text repeated N times: large updates without a long line.
+        var star = payload.IndexOf('*', StringComparison.Ordinal);
+        if (star > 0 && int.TryParse(payload.AsSpan(0, star), NumberStyles.None, CultureInfo.InvariantCulture, out var times))
+        {
+            payload = string.Concat(Enumerable.Repeat(payload[(star + 1)..], times));
+        }
+
         // c7#3: client 7, timestamp 3.
         var parts = name[1..].Split('#');
         return new ClientUpdate(new ClientId(long.Parse(parts[0], CultureInfo.InvariantCulture)), long.Parse(parts[1], CultureInfo.InvariantCulture), Encoding.UTF8.GetBytes(payload));
