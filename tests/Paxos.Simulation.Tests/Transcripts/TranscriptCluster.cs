@@ -149,6 +149,17 @@ internal sealed class TranscriptCluster : IClusterObserver
         }
     }
 
+    /// <summary>Queues a second copy of every queued message that matches, at the end of the queue (a network that
+    /// duplicates, or replays a message late).</summary>
+    public void Duplicate(Func<Queued, bool> match)
+    {
+        foreach (var queued in _queue.Where(match).ToList())
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (duplicated)");
+            _queue.Add(queued);
+        }
+    }
+
     /// <summary>Puts held messages that match back at the end of the queue, in the order they were held.</summary>
     public void Release(Func<Queued, bool> match)
     {

@@ -87,6 +87,9 @@ public class TranscriptRunner
             case "hold":
                 cluster.Hold(Filter(words.ElementAtOrDefault(1) ?? "all"));
                 break;
+            case "duplicate":
+                cluster.Duplicate(Filter(words.ElementAtOrDefault(1) ?? "all"));
+                break;
             case "release":
                 cluster.Release(Filter(words.ElementAtOrDefault(1) ?? "all"));
                 break;
