@@ -51,15 +51,6 @@ internal sealed class TranscriptCluster : IClusterObserver
 
     public ClusterHarness Harness => _harness;
 
-    /// <summary>From now on, each batch of <paramref name="replica"/> that must be synced becomes durable (and its
-    /// messages leave) <paramref name="ticks"/> of its ticks after it is written; 0 makes new batches durable at once
-    /// again, once those still in flight completed.</summary>
-    public void SetSyncDelay(ReplicaId replica, int ticks)
-    {
-        _syncDelay[replica.Value] = ticks;
-        Say(string.Create(CultureInfo.InvariantCulture, $"{replica}: fsync takes {ticks} ticks"));
-    }
-
     public int ClusterSize => _harness.ClusterSize;
 
     public void OnSend(ReplicaId sender, ReplicaId destination, PaxosMessage message)
@@ -194,6 +185,15 @@ internal sealed class TranscriptCluster : IClusterObserver
     public void Cut(int from, int to, bool cut) => _cut[from, to] = cut;
 
     public void Heal() => Array.Clear(_cut);
+
+    /// <summary>From now on, each batch of <paramref name="replica"/> that must be synced becomes durable (and its
+    /// messages leave) <paramref name="ticks"/> of its ticks after it is written; 0 makes new batches durable at once
+    /// again, once those still in flight completed.</summary>
+    public void SetSyncDelay(ReplicaId replica, int ticks)
+    {
+        _syncDelay[replica.Value] = ticks;
+        Say(string.Create(CultureInfo.InvariantCulture, $"{replica}: fsync takes {ticks} ticks"));
+    }
 
     public void Submit(ReplicaId replica, ClientUpdate update)
     {

@@ -10,6 +10,14 @@ namespace Paxos.Simulation.Tests.Transcripts;
 /// <c>PAXOS_REGENERATE_TRANSCRIPTS=1</c> to rewrite the expected output from what the code does now — then
 /// read the diff: the transcript is the review.
 /// </summary>
+/// <remarks>
+/// Commands: <c>cluster N [Option=value …]</c> (<c>RecordViolations=true</c> prints safety violations instead of
+/// failing, for transcripts that document a known one), <c>tick</c>, <c>run</c>, <c>submit</c>, <c>status</c>,
+/// <c>counter</c>, <c>queue</c>; the network: <c>deliver</c>, <c>drop … [quiet]</c>, <c>hold</c>, <c>release</c>,
+/// <c>duplicate</c> (each with a filter, see <see cref="Filter"/>), <c>inject</c>, <c>partition</c>, <c>cut</c>,
+/// <c>heal</c>; the replicas: <c>crash R [lose-unsynced]</c>, <c>restart</c>, <c>wipe</c>, <c>damage</c>,
+/// <c>slowdisk R ticks</c>. A payload written <c>N*text</c> is <c>text</c> repeated N times.
+/// </remarks>
 public class TranscriptRunner
 {
     private static readonly string SourceDirectory = Path.Combine(SourceDir(), "testdata");
