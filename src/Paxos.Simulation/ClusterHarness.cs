@@ -200,6 +200,12 @@ public sealed class ClusterHarness
     /// <summary>The random source of <see cref="SyncDelayTicks"/>.</summary>
     public SimulationRandom? SyncRandom { get; set; }
 
+    /// <summary>A slow disk with a fixed delay, per replica: when set and above 0 for a replica, each of its batches that
+    /// must be synced completes exactly that many of its ticks after it was written (and after every batch before it),
+    /// instead of a delay drawn for <see cref="SyncDelayTicks"/>. For scripted scenarios that need one write to stay
+    /// volatile for a known time. Null (the default): no fixed delays.</summary>
+    public Func<ReplicaId, int>? FixedSyncDelayTicks { get; set; }
+
     /// <summary>The most batches one replica keeps in flight to a slow disk; beyond it, it takes no more output until
     /// the disk catches up (as <see cref="PaxosNode"/> stops at its storage writer's cap).</summary>
     private const int MaxBatchesSyncing = 64;
@@ -376,12 +382,16 @@ public sealed class ClusterHarness
                 return;
             }
 
-            if (!_restarting && (replica.Syncing.Count > 0 || (batch.RequiresSync && SyncDelayTicks > 0)))
+            var fixedDelay = FixedSyncDelayTicks?.Invoke(replica.Id) ?? 0;
+            if (!_restarting && (replica.Syncing.Count > 0 || (batch.RequiresSync && (SyncDelayTicks > 0 || fixedDelay > 0))))
             {
                 // A slow disk: written now, durable (and acknowledged, and its messages sent) some ticks later, after
                 // every batch before it.
                 replica.Storage.WriteWithoutSync(batch);
-                var due = replica.Ticks + SyncRandom!.Next(0, SyncDelayTicks + 1);
+                // A fixed delay applies to a batch with something to sync; one without only waits for those before it.
+                var delay = fixedDelay > 0 ? (batch.RequiresSync ? fixedDelay : 0)
+                    : SyncDelayTicks > 0 ? SyncRandom!.Next(0, SyncDelayTicks + 1) : 0;
+                var due = replica.Ticks + delay;
                 if (replica.Syncing.Count > 0)
                 {
                     due = Math.Max(due, replica.Syncing.Last().DueTick);

@@ -52,6 +52,11 @@ public sealed class SafetyChecker
     /// <summary>Updates clients saw acknowledged.</summary>
     public int AcknowledgedCount => _acknowledged.Count;
 
+    /// <summary>When set, a broken property is reported here and checking goes on, instead of a
+    /// <see cref="SimulationFailureException"/> being thrown: for scripted scenarios that record a known violation
+    /// as their expected output. Null (the default): every violation throws.</summary>
+    public Action<string>? OnViolation { get; set; }
+
     /// <summary>Records that a client submitted <paramref name="update"/>: only submitted updates may execute.</summary>
     public void OnSubmitted(ClientUpdate update)
     {
@@ -214,8 +219,17 @@ public sealed class SafetyChecker
     private string Describe(long sequence) =>
         _history.TryGetValue(sequence, out var key) ? key.ToString() : "nothing yet";
 
-    private static void Fail(ReplicaId replica, string message) =>
-        throw new SimulationFailureException(string.Create(CultureInfo.InvariantCulture, $"replica {replica}: {message}"));
+    private void Fail(ReplicaId replica, string message)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture, $"replica {replica}: {message}");
+        if (OnViolation is { } report)
+        {
+            report(text);
+            return;
+        }
+
+        throw new SimulationFailureException(text);
+    }
 
     private static ulong Hash(ReadOnlySpan<byte> bytes)
     {

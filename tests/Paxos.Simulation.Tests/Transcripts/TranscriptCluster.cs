@@ -14,18 +14,37 @@ internal sealed class TranscriptCluster : IClusterObserver
 
     private readonly ClusterHarness _harness;
     private readonly List<Queued> _queue = [];
+    private readonly List<Queued> _held = [];
+    private readonly HashSet<string> _violations = [];
     private readonly bool[,] _cut;
     private readonly string[] _lastState;
+    private readonly int[] _syncDelay;
     private readonly StringBuilder _output;
     private bool _quiet;
 
-    public TranscriptCluster(int clusterSize, PaxosOptions options, StringBuilder output)
+    public TranscriptCluster(int clusterSize, PaxosOptions options, StringBuilder output, bool recordViolations = false)
     {
         _output = output;
         _cut = new bool[clusterSize, clusterSize];
         _lastState = new string[clusterSize];
-        _harness = new ClusterHarness(options, clusterSize, _ => new RecordingExecutor(), seed: 1);
+        _syncDelay = new int[clusterSize];
+        _harness = new ClusterHarness(options, clusterSize, _ => new RecordingExecutor(), seed: 1)
+        {
+            FixedSyncDelayTicks = id => _syncDelay[id.Value],
+        };
         _harness.Executed = (replica, update) => Say($"{replica}: execute {update.Sequence} c{update.ClientId}#{update.Timestamp}");
+        if (recordViolations)
+        {
+            // Each distinct violation once: several checks (the executor's, the batch's) report the same one.
+            _harness.Checker.OnViolation = violation =>
+            {
+                if (_violations.Add(violation))
+                {
+                    Say($"VIOLATION {violation}", always: true);
+                }
+            };
+        }
+
         _harness.Start(this);
         ReportStateChanges();
     }
@@ -90,12 +109,56 @@ internal sealed class TranscriptCluster : IClusterObserver
         }
     }
 
-    public void Drop(Func<Queued, bool> match, int limit)
+    /// <summary>Drops queued messages that match; <paramref name="quiet"/> prints only how many.</summary>
+    public void Drop(Func<Queued, bool> match, int limit, bool quiet = false)
     {
-        foreach (var queued in _queue.Where(match).Take(limit).ToList())
+        var dropped = _queue.Where(match).Take(limit).ToList();
+        foreach (var queued in dropped)
         {
-            Say($"{queued.From}->{queued.To} {queued.Message} (dropped)");
+            if (!quiet)
+            {
+                Say($"{queued.From}->{queued.To} {queued.Message} (dropped)");
+            }
+
             _queue.Remove(queued);
+        }
+
+        if (quiet)
+        {
+            Say(string.Create(CultureInfo.InvariantCulture, $"({dropped.Count} dropped)"));
+        }
+    }
+
+    /// <summary>Takes queued messages that match out of the queue until <see cref="Release"/>: no delivery touches them.</summary>
+    public void Hold(Func<Queued, bool> match)
+    {
+        foreach (var queued in _queue.Where(match).ToList())
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (held)");
+            _queue.Remove(queued);
+            _held.Add(queued);
+        }
+    }
+
+    /// <summary>Queues a second copy of every queued message that matches, at the end of the queue (a network that
+    /// duplicates, or replays a message late).</summary>
+    public void Duplicate(Func<Queued, bool> match)
+    {
+        foreach (var queued in _queue.Where(match).ToList())
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (duplicated)");
+            _queue.Add(queued);
+        }
+    }
+
+    /// <summary>Puts held messages that match back at the end of the queue, in the order they were held.</summary>
+    public void Release(Func<Queued, bool> match)
+    {
+        foreach (var queued in _held.Where(match).ToList())
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (released)");
+            _held.Remove(queued);
+            _queue.Add(queued);
         }
     }
 
@@ -112,11 +175,25 @@ internal sealed class TranscriptCluster : IClusterObserver
         {
             Say($"{queued.From}->{queued.To} {queued.Message} (queued)");
         }
+
+        foreach (var queued in _held)
+        {
+            Say($"{queued.From}->{queued.To} {queued.Message} (held)");
+        }
     }
 
     public void Cut(int from, int to, bool cut) => _cut[from, to] = cut;
 
     public void Heal() => Array.Clear(_cut);
+
+    /// <summary>From now on, each batch of <paramref name="replica"/> that must be synced becomes durable (and its
+    /// messages leave) <paramref name="ticks"/> of its ticks after it is written; 0 makes new batches durable at once
+    /// again, once those still in flight completed.</summary>
+    public void SetSyncDelay(ReplicaId replica, int ticks)
+    {
+        _syncDelay[replica.Value] = ticks;
+        Say(string.Create(CultureInfo.InvariantCulture, $"{replica}: fsync takes {ticks} ticks"));
+    }
 
     public void Submit(ReplicaId replica, ClientUpdate update)
     {
@@ -125,10 +202,12 @@ internal sealed class TranscriptCluster : IClusterObserver
         ReportStateChanges();
     }
 
-    public void Crash(ReplicaId replica)
+    /// <summary>The replica crashes; with <paramref name="loseUnsyncedWrites"/>, writes whose fsync had not completed may
+    /// be lost (a seeded choice keeps some prefix of them).</summary>
+    public void Crash(ReplicaId replica, bool loseUnsyncedWrites = false)
     {
-        _harness.Crash(replica, new SimulationRandom(1), loseUnsyncedWrites: false);
-        Say($"{replica}: crashed");
+        _harness.Crash(replica, new SimulationRandom(1), loseUnsyncedWrites);
+        Say($"{replica}: crashed{(loseUnsyncedWrites ? ", losing writes not yet synced" : string.Empty)}");
         _lastState[replica.Value] = "down";
     }
 

@@ -10,6 +10,14 @@ namespace Paxos.Simulation.Tests.Transcripts;
 /// <c>PAXOS_REGENERATE_TRANSCRIPTS=1</c> to rewrite the expected output from what the code does now — then
 /// read the diff: the transcript is the review.
 /// </summary>
+/// <remarks>
+/// Commands: <c>cluster N [Option=value …]</c> (<c>RecordViolations=true</c> prints safety violations instead of
+/// failing, for transcripts that document a known one), <c>tick</c>, <c>run</c>, <c>submit</c>, <c>status</c>,
+/// <c>counter</c>, <c>queue</c>; the network: <c>deliver</c>, <c>drop … [quiet]</c>, <c>hold</c>, <c>release</c>,
+/// <c>duplicate</c> (each with a filter, see <see cref="Filter"/>), <c>inject</c>, <c>partition</c>, <c>cut</c>,
+/// <c>heal</c>; the replicas: <c>crash R [lose-unsynced]</c>, <c>restart</c>, <c>wipe</c>, <c>damage</c>,
+/// <c>slowdisk R ticks</c>. A payload written <c>N*text</c> is <c>text</c> repeated N times.
+/// </remarks>
 public class TranscriptRunner
 {
     private static readonly string SourceDirectory = Path.Combine(SourceDir(), "testdata");
@@ -61,7 +69,11 @@ public class TranscriptRunner
         var command = words[0];
         if (command == "cluster")
         {
-            return new TranscriptCluster(int.Parse(words[1], CultureInfo.InvariantCulture), Options(words.Skip(2)), output);
+            // RecordViolations=true: a broken safety property is printed (and the run goes on) instead of failing the
+            // test, for transcripts whose expected output documents a known violation.
+            var recordViolations = words.Contains("RecordViolations=true");
+            var options = Options(words.Skip(2).Where(w => !w.StartsWith("RecordViolations=", StringComparison.Ordinal)));
+            return new TranscriptCluster(int.Parse(words[1], CultureInfo.InvariantCulture), options, output, recordViolations);
         }
 
         if (cluster is null)
@@ -78,7 +90,16 @@ public class TranscriptRunner
                 cluster.Deliver(Filter(words.ElementAtOrDefault(1) ?? "all"), words.Length > 2 ? Int(words[2]) : int.MaxValue);
                 break;
             case "drop":
-                cluster.Drop(Filter(words.ElementAtOrDefault(1) ?? "all"), words.Length > 2 ? Int(words[2]) : int.MaxValue);
+                cluster.Drop(Filter(words.ElementAtOrDefault(1) ?? "all"), words.Length > 2 && words[2] != "quiet" ? Int(words[2]) : int.MaxValue, words.Contains("quiet"));
+                break;
+            case "hold":
+                cluster.Hold(Filter(words.ElementAtOrDefault(1) ?? "all"));
+                break;
+            case "duplicate":
+                cluster.Duplicate(Filter(words.ElementAtOrDefault(1) ?? "all"));
+                break;
+            case "release":
+                cluster.Release(Filter(words.ElementAtOrDefault(1) ?? "all"));
                 break;
             case "inject":
                 var route = words[1].Split("->");
@@ -109,7 +130,10 @@ public class TranscriptRunner
                 cluster.Submit(new ReplicaId(Int(words[1])), Update(words[2], words.ElementAtOrDefault(3) ?? string.Empty));
                 break;
             case "crash":
-                cluster.Crash(new ReplicaId(Int(words[1])));
+                cluster.Crash(new ReplicaId(Int(words[1])), words.Contains("lose-unsynced"));
+                break;
+            case "slowdisk":
+                cluster.SetSyncDelay(new ReplicaId(Int(words[1])), Int(words[2]));
                 break;
             case "restart":
                 cluster.Restart(new ReplicaId(Int(words[1])));
@@ -176,6 +200,13 @@ public class TranscriptRunner
 
     private static ClientUpdate Update(string name, string payload)
     {
+        // A payload written N*text is text repeated N times: large updates without a long line.
+        var star = payload.IndexOf('*', StringComparison.Ordinal);
+        if (star > 0 && int.TryParse(payload.AsSpan(0, star), NumberStyles.None, CultureInfo.InvariantCulture, out var times))
+        {
+            payload = string.Concat(Enumerable.Repeat(payload[(star + 1)..], times));
+        }
+
         // c7#3: client 7, timestamp 3.
         var parts = name[1..].Split('#');
         return new ClientUpdate(new ClientId(long.Parse(parts[0], CultureInfo.InvariantCulture)), long.Parse(parts[1], CultureInfo.InvariantCulture), Encoding.UTF8.GetBytes(payload));
@@ -186,15 +217,20 @@ public class TranscriptRunner
             ? Enumerable.Range(0, cluster.ClusterSize).Select(i => new ReplicaId(i)).ToList()
             : spec.Split(',').Select(s => new ReplicaId(Int(s))).ToList();
 
+    /// <summary>Which queued messages a command means: <c>all</c>, or a link <c>from-&gt;to</c> (either end may be
+    /// <c>*</c>), optionally followed by <c>:</c> and message types separated by commas (<c>2-&gt;*:Prepare,Alive</c>).</summary>
     private static Func<TranscriptCluster.Queued, bool> Filter(string spec)
     {
-        if (spec == "all")
+        var typed = spec.Split(':');
+        var types = typed.Length > 1 ? typed[1].Split(',') : null;
+        bool OfType(TranscriptCluster.Queued q) => types is null || types.Contains(q.Message.GetType().Name);
+        if (typed[0] == "all")
         {
-            return _ => true;
+            return OfType;
         }
 
-        var link = spec.Split("->");
-        return q => (link[0] == "*" || q.From.Value == Int(link[0])) && (link[1] == "*" || q.To.Value == Int(link[1]));
+        var link = typed[0].Split("->");
+        return q => (link[0] == "*" || q.From.Value == Int(link[0])) && (link[1] == "*" || q.To.Value == Int(link[1])) && OfType(q);
     }
 
     private static int Int(string text) => int.Parse(text, CultureInfo.InvariantCulture);
