@@ -41,8 +41,9 @@ public enum DropReason
     /// preparing as leader) until that is safe (PROTOCOL.md §16.4).</summary>
     Rebuilding,
 
-    /// <summary>A peer reported a slot ordered with a different update than this replica holds ordered. In
-    /// the crash-fault model this cannot happen; the message is dropped, counted and logged as an error.</summary>
+    /// <summary>A peer reported a slot ordered with a different update than this replica holds ordered (in the
+    /// crash-fault model this cannot happen; it is also logged as an error), or a Proposal of an older view's
+    /// leader binds such a slot to another update (it has not heard of the choice; no Accept is sent).</summary>
     ConflictingOrder,
 }
 

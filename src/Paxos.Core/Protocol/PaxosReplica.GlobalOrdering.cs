@@ -280,6 +280,11 @@ public sealed partial class PaxosReplica
             return;
         }
 
+        if (ContradictsOrdered(message, first, updates))
+        {
+            return;
+        }
+
         var view = message.View.Value;
         var leaderBit = message.ImpliesLeaderAcceptance ? Bit(message.Sender) : 0UL;
         if (message.ImpliesLeaderAcceptance && view > _leaderAcceptanceImpliedInView)
@@ -408,6 +413,25 @@ public sealed partial class PaxosReplica
         slot.ProposalView = view;
         slot.Update = update;
         slot.Accepts = 0;
+    }
+
+    /// <summary>Whether the Proposal binds a slot this replica holds ordered to another update. Such a Proposal comes
+    /// from the leader of an older view that has not heard of the choice (or from a bug): accepting it cannot help,
+    /// and an Accept for the whole range would lend this replica's name to a binding it knows to be wrong, so the
+    /// Proposal is dropped and counted as a conflicting order.</summary>
+    private bool ContradictsOrdered(Proposal message, long first, ClientUpdate[] updates)
+    {
+        for (var i = 0; i < updates.Length; i++)
+        {
+            ref readonly var slot = ref _history.Peek(first + i);
+            if (slot.IsOrdered && !slot.Update!.SameAs(updates[i]))
+            {
+                Drop(message, DropReason.ConflictingOrder);
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>TR Fig. 5 F, the Globally_Ordered_Update rule: store it unless the slot is ordered already.

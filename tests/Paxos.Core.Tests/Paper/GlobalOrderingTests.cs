@@ -403,4 +403,23 @@ public class GlobalOrderingTests
         fixture.Status.State.Should().Be(ReplicaState.LeaderElection);
         fixture.Status.LocalAru.Should().BeGreaterThanOrEqualTo(S(3), "the catch-up itself was applied and executed");
     }
+
+    [Test]
+    public void A_Proposal_that_binds_an_ordered_slot_to_another_update_gets_no_Accept()
+    {
+        // Hardening: a replica that learned slot 1's choice (here by catch-up) never acknowledges an older view's
+        // leader binding another update there; the same update is acknowledged as before.
+        var fixture = NonLeaderOfView1(id: 0, clusterSize: 5);
+        fixture.Deliver(Ordered(2, 1, U(2, 1)));
+        fixture.Clear();
+
+        fixture.Deliver(Proposal(1, 1, 1, U(1, 1)));
+
+        fixture.MessagesOf<Accept>().Should().BeEmpty();
+        fixture.AcceptedProposals.Should().BeEmpty();
+        fixture.Counters.Dropped(DropReason.ConflictingOrder).Should().Be(1);
+
+        fixture.Deliver(Proposal(1, 1, 1, U(2, 1)));
+        fixture.MessagesOf<Accept>().Should().ContainSingle();
+    }
 }
