@@ -445,7 +445,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
                 RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text), 0);
                 try
                 {
-                    RandomAccess.FlushToDisk(handle);
+                    DurableIo.Fsync(handle, directory: null);
                 }
                 catch (IOException)
                 {
