@@ -96,6 +96,24 @@ internal static class DurableIo
     /// </summary>
     internal static readonly AsyncLocal<Func<string?, int?>?> InjectedResult = new();
 
+    /// <summary>Writes <paramref name="bytes"/> at <paramref name="offset"/> of the log file <paramref name="path"/>
+    /// (a segment's header or records) with one positional write.</summary>
+    /// <exception cref="IOException">The write failed (a full disk, say).</exception>
+    public static void Write(SafeFileHandle handle, string path, ReadOnlySpan<byte> bytes, long offset)
+    {
+        if (InjectedWriteFailure.Value?.Invoke(path) is { } failure)
+        {
+            throw failure;
+        }
+
+        RandomAccess.Write(handle, bytes, offset);
+    }
+
+    /// <summary>For tests: consulted before every <see cref="Write"/> on this asynchronous flow, with the file's path;
+    /// an exception it returns is thrown instead of writing, as .NET reports a write the kernel refused (ENOSPC, EIO).
+    /// Null in production.</summary>
+    internal static readonly AsyncLocal<Func<string, IOException?>?> InjectedWriteFailure = new();
+
     /// <summary>
     /// The one fsync: of a file, or of a directory opened by <see cref="OpenDirectory"/> (named by
     /// <paramref name="directory"/>, for the message). Any non-zero result fails, <c>EINTR</c> included: whether the
