@@ -260,7 +260,8 @@ public sealed class PaxosNode : IAsyncDisposable
 
     /// <summary>Recovers the replica from storage and starts its loop, its clock and its transport.</summary>
     /// <param name="cancellationToken">Cancels the start.</param>
-    /// <exception cref="InvalidOperationException">The node was started before.</exception>
+    /// <exception cref="InvalidOperationException">The node was started before, or was stopped while it started (it
+    /// stays stopped).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         lock (_lifecycle)
@@ -301,8 +302,28 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         Wake(runHere: false); // Anything the transport received before the node was running.
-        _timer = _timeProvider.CreateTimer(static state => ((PaxosNode)state!).OnTimer(), this, _options.TickInterval, _options.TickInterval);
+        StartClock();
         NodeLog.Started(_logger, Id, _options.ClusterSize, recovered.LastInstalled);
+    }
+
+    /// <summary>Starts the tick timer, unless a stop began since the node was marked running: that stop found no timer
+    /// to dispose, so one kept now would tick for ever and keep the stopped node alive.</summary>
+    /// <exception cref="InvalidOperationException">The node was stopped while it started.</exception>
+    private void StartClock()
+    {
+        // Created outside the lock: a time provider is the host's code, and may call back into the node.
+        var timer = _timeProvider.CreateTimer(static state => ((PaxosNode)state!).OnTimer(), this, _options.TickInterval, _options.TickInterval);
+        lock (_lifecycle)
+        {
+            if (_stopped is null)
+            {
+                _timer = timer; // A stop that begins from now on takes it under this lock (StopOnceAsync).
+                return;
+            }
+        }
+
+        timer.Dispose();
+        throw new InvalidOperationException("The node was stopped while it started.");
     }
 
     private void ThrowIfStoppedWhileStarting()
@@ -412,8 +433,10 @@ public sealed class PaxosNode : IAsyncDisposable
     private async Task StopOnceAsync()
     {
         bool wasRunning;
+        ITimer? timer;
         lock (_lifecycle)
         {
+            timer = _timer; // Null if StartAsync has not made it yet; then StartClock disposes it (_stopped is set).
             wasRunning = _nodeState == NodeState.Running;
             if (_nodeState is NodeState.Running or NodeState.Created)
             {
@@ -426,9 +449,9 @@ public sealed class PaxosNode : IAsyncDisposable
             }
         }
 
-        if (_timer is not null)
+        if (timer is not null)
         {
-            await _timer.DisposeAsync().ConfigureAwait(false);
+            await timer.DisposeAsync().ConfigureAwait(false);
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);

@@ -348,6 +348,25 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task A_stop_while_the_node_starts_its_clock_leaves_no_timer_running_and_fails_the_start()
+    {
+        // The stop runs inside CreateTimer: after StartAsync marked the node running, before it holds the timer —
+        // the window in which a stop found no timer to dispose.
+        PaxosNode node = null!;
+        var clock = new ClockThatStopsTheNode(() => node.StopAsync().GetAwaiter().GetResult());
+        node = new PaxosNode(NodeCluster.Options(0, 1), new RecordingExecutor(), new InProcessNetwork(1).CreateTransport(new ReplicaId(0)), timeProvider: clock);
+        await using var disposeLast = node;
+
+        var start = () => node.StartAsync();
+
+        await start.Should().ThrowAsync<InvalidOperationException>().WithMessage("The node was stopped while it started.");
+        clock.Timer.Should().NotBeNull();
+        clock.Timer!.Disposed.Should().BeTrue("a timer left running would tick for ever and keep the stopped node alive");
+        var submit = () => node.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+        (await submit.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.Stopped);
+    }
+
+    [Test]
     public async Task A_waiting_submission_fails_with_Stopped_and_a_leader_hint_when_the_node_stops()
     {
         await using var cluster = new NodeCluster(3);
@@ -517,6 +536,34 @@ public class PaxosNodeTests
 
     /// <summary>A transport that says no input waits (<see cref="ITransport.HasPendingInput"/>), as an idle UDP
     /// socket would.</summary>
+    /// <summary>A clock whose <see cref="CreateTimer"/> first runs <paramref name="beforeCreating"/>, and whose timer
+    /// never fires but says whether it was disposed.</summary>
+    private sealed class ClockThatStopsTheNode(Action beforeCreating) : TimeProvider
+    {
+        public RecordingTimer? Timer { get; private set; }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            beforeCreating();
+            return Timer = new RecordingTimer();
+        }
+    }
+
+    private sealed class RecordingTimer : ITimer
+    {
+        public bool Disposed { get; private set; }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period) => !Disposed;
+
+        public void Dispose() => Disposed = true;
+
+        public ValueTask DisposeAsync()
+        {
+            Disposed = true;
+            return ValueTask.CompletedTask;
+        }
+    }
+
     internal sealed class IdleTransport(ITransport inner) : ITransport
     {
         public bool HasPendingInput => false;
