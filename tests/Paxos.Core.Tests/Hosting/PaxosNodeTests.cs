@@ -469,6 +469,58 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task Cancelled_resubmissions_of_a_pending_update_do_not_stay_in_the_waiting_table()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        cluster.Network.Isolate(new ReplicaId(0), isolated: true);
+        var node = cluster.Nodes[0];
+        var retried = new ClientUpdate(new ClientId(1), 1, new byte[] { 1 });
+
+        // A client that times out and retries, many times over, while the update cannot execute.
+        var cancelled = new List<Task>();
+        for (var i = 0; i < 100; i++)
+        {
+            using var cancel = new CancellationTokenSource();
+            cancelled.Add(node.SubmitAsync(retried, cancel.Token));
+            await cancel.CancelAsync();
+        }
+
+        // The loop takes submissions in order: once this one is pending, it has seen every retry before it.
+        var last = node.SubmitAsync(new ClientUpdate(new ClientId(2), 1, new byte[] { 1 }));
+        await NodeCluster.WaitAsync(() => node.Status.PendingUpdates == 2, "both updates pending");
+
+        cancelled.Should().OnlyContain(t => t.IsCanceled);
+        node.WaitingSubmissions.Should().Be(1, "a cancelled submission leaves the table; only the last one waits");
+        last.IsCompleted.Should().BeFalse();
+    }
+
+    [Test]
+    public async Task Submissions_of_one_pending_update_beyond_the_bound_are_refused_as_overloaded()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        cluster.Network.Isolate(new ReplicaId(0), isolated: true);
+        var node = cluster.Nodes[0];
+        var retried = new ClientUpdate(new ClientId(1), 1, new byte[] { 1 });
+
+        var submissions = Enumerable.Range(0, PaxosNode.MaxWaitersPerUpdate + 4).Select(_ => node.SubmitAsync(retried)).ToList();
+
+        // The loop takes submissions in order: once this one is pending, it has seen every retry before it.
+        _ = node.SubmitAsync(new ClientUpdate(new ClientId(2), 1, new byte[] { 1 }));
+        await NodeCluster.WaitAsync(() => node.Status.PendingUpdates == 2, "both updates pending");
+
+        submissions.Take(PaxosNode.MaxWaitersPerUpdate).Should().OnlyContain(t => !t.IsCompleted, "the first ones wait for the update");
+        node.WaitingSubmissions.Should().Be(PaxosNode.MaxWaitersPerUpdate + 1, "the retries within the bound, and the last update");
+        foreach (var refused in submissions.Skip(PaxosNode.MaxWaitersPerUpdate))
+        {
+            await NodeCluster.WaitAsync(() => refused.IsCompleted, "the refusal's delivery"); // Answers are delivered on the pool.
+            var reason = (refused.Exception?.InnerException as PaxosSubmitException)?.Reason;
+            reason.Should().Be(SubmitFailure.Overloaded);
+        }
+    }
+
+    [Test]
     public async Task AddPaxos_builds_a_node_from_the_container_and_validates_options()
     {
         var network = new InProcessNetwork(1);
