@@ -80,8 +80,8 @@ internal static partial class StorageLog
     [LoggerMessage(4001, LogLevel.Warning, "Storage {Directory}: cut a torn write of {TornBytes} bytes off {File} at offset {Offset} (a crash interrupted a write that was never acknowledged)")]
     public static partial void CutTornTail(ILogger logger, string directory, string file, long offset, long tornBytes);
 
-    [LoggerMessage(4002, LogLevel.Warning, "Storage {Directory}: recreated {File}, whose creation a crash interrupted")]
-    public static partial void RecreatedTornSegment(ILogger logger, string directory, string file);
+    [LoggerMessage(4002, LogLevel.Warning, "Storage {Directory}: {File} has no header (a crash or a full disk interrupted its creation) and holds nothing; its header is written with its first records")]
+    public static partial void ResumedTornSegment(ILogger logger, string directory, string file);
 
     [LoggerMessage(4003, LogLevel.Debug, "Storage {Directory}: deleted a view.tmp that was never renamed into place")]
     public static partial void DeletedViewTemp(ILogger logger, string directory);

@@ -48,6 +48,11 @@ public sealed class PaxosNode : IAsyncDisposable
     /// are delivered, ...) before the next ones go to the thread pool instead.</summary>
     private const int MaxInlineDeliveryDepth = 4;
 
+    /// <summary>How many submissions of one (client id, timestamp) may wait for its answer at once. A client that
+    /// re-submits while the update is pending is retrying, and a few retries in flight are plenty; more are refused
+    /// with <see cref="SubmitFailure.Overloaded"/> so a retry loop cannot grow the table without bound.</summary>
+    internal const int MaxWaitersPerUpdate = 16;
+
     [ThreadStatic]
     private static bool _threadInTurn;
 
@@ -146,7 +151,11 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ulong _seed;
     private readonly Channel<Input> _inbox;
+
+    /// <summary>Who waits for which update. Written by the loop, and by a cancelled submission removing itself;
+    /// locked by <see cref="_waitersGate"/> (never while a task completes, so no caller's code runs under it).</summary>
     private readonly Dictionary<(ClientId Client, long Timestamp), Waiters> _waiters = [];
+    private readonly Lock _waitersGate = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lifecycle = new();
 
@@ -269,7 +278,8 @@ public sealed class PaxosNode : IAsyncDisposable
 
     /// <summary>Recovers the replica from storage and starts its loop, its clock and its transport.</summary>
     /// <param name="cancellationToken">Cancels the start.</param>
-    /// <exception cref="InvalidOperationException">The node was started before.</exception>
+    /// <exception cref="InvalidOperationException">The node was started before, or was stopped while it started (it
+    /// stays stopped).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         lock (_lifecycle)
@@ -310,8 +320,28 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         Wake(runHere: false); // Anything the transport received before the node was running.
-        _timer = _timeProvider.CreateTimer(static state => ((PaxosNode)state!).OnTimer(), this, _options.TickInterval, _options.TickInterval);
+        StartClock();
         NodeLog.Started(_logger, Id, _options.ClusterSize, recovered.LastInstalled);
+    }
+
+    /// <summary>Starts the tick timer, unless a stop began since the node was marked running: that stop found no timer
+    /// to dispose, so one kept now would tick for ever and keep the stopped node alive.</summary>
+    /// <exception cref="InvalidOperationException">The node was stopped while it started.</exception>
+    private void StartClock()
+    {
+        // Created outside the lock: a time provider is the host's code, and may call back into the node.
+        var timer = _timeProvider.CreateTimer(static state => ((PaxosNode)state!).OnTimer(), this, _options.TickInterval, _options.TickInterval);
+        lock (_lifecycle)
+        {
+            if (_stopped is null)
+            {
+                _timer = timer; // A stop that begins from now on takes it under this lock (StopOnceAsync).
+                return;
+            }
+        }
+
+        timer.Dispose();
+        throw new InvalidOperationException("The node was stopped while it started.");
     }
 
     private void ThrowIfStoppedWhileStarting()
@@ -326,10 +356,11 @@ public sealed class PaxosNode : IAsyncDisposable
     /// Submits an update and completes with the executor's reply once it executed. Any replica takes
     /// updates: a non-leader forwards them to the leader and stays responsible for them until they execute.
     /// Re-submitting the same (client id, timestamp), here or elsewhere, never executes it twice and returns
-    /// the same reply.
+    /// the same reply. At most 16 submissions of one update wait here at once (a cancelled one stops counting when
+    /// it is cancelled); more are refused with <see cref="SubmitFailure.Overloaded"/>.
     /// </summary>
     /// <param name="update">The update.</param>
-    /// <param name="cancellationToken">Stops waiting (the update may still execute).</param>
+    /// <param name="cancellationToken">Stops waiting, and forgets this submission (the update may still execute).</param>
     /// <returns>The executor's reply.</returns>
     /// <exception cref="PaxosSubmitException">The update was refused or will not be answered; see
     /// <see cref="PaxosSubmitException.Reason"/>.</exception>
@@ -377,7 +408,15 @@ public sealed class PaxosNode : IAsyncDisposable
 
         if (cancellationToken.CanBeCanceled)
         {
-            var registration = cancellationToken.Register(static state => ((TaskCompletionSource<ReadOnlyMemory<byte>>)state!).TrySetCanceled(), completion);
+            var registration = cancellationToken.Register(static state =>
+            {
+                // A cancelled submission stops waiting at once, and leaves the table (if the loop has put it there).
+                var (node, update, completion) = ((PaxosNode, ClientUpdate, TaskCompletionSource<ReadOnlyMemory<byte>>))state!;
+                if (completion.TrySetCanceled())
+                {
+                    node.RemoveWaiter((update.ClientId, update.Timestamp), completion);
+                }
+            }, (this, update, completion));
             _ = completion.Task.ContinueWith(static (_, state) => ((CancellationTokenRegistration)state!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
@@ -421,8 +460,10 @@ public sealed class PaxosNode : IAsyncDisposable
     private async Task StopOnceAsync()
     {
         bool wasRunning;
+        ITimer? timer;
         lock (_lifecycle)
         {
+            timer = _timer; // Null if StartAsync has not made it yet; then StartClock disposes it (_stopped is set).
             wasRunning = _nodeState == NodeState.Running;
             if (_nodeState is NodeState.Running or NodeState.Created)
             {
@@ -435,9 +476,9 @@ public sealed class PaxosNode : IAsyncDisposable
             }
         }
 
-        if (_timer is not null)
+        if (timer is not null)
         {
-            await _timer.DisposeAsync().ConfigureAwait(false);
+            await timer.DisposeAsync().ConfigureAwait(false);
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -860,14 +901,10 @@ public sealed class PaxosNode : IAsyncDisposable
         {
             case SubmitStatus.Accepted:
             case SubmitStatus.AlreadyExecuted:
-                ref var waiters = ref CollectionsMarshal.GetValueRefOrAddDefault(_waiters, (update.ClientId, update.Timestamp), out var exists);
-                if (!exists)
+                if (!TryAddWaiter((update.ClientId, update.Timestamp), completion))
                 {
-                    waiters = new Waiters(completion, null);
-                }
-                else
-                {
-                    (waiters.More ??= []).Add(completion); // The same update submitted again while it waits.
+                    _completions.Add(new(completion, default, Failure(SubmitFailure.Overloaded,
+                        $"Client {update.ClientId}'s update {update.Timestamp} has {MaxWaitersPerUpdate} submissions waiting for it already.")));
                 }
 
                 break;
@@ -880,6 +917,80 @@ public sealed class PaxosNode : IAsyncDisposable
             default:
                 _completions.Add(new(completion, default, Failure(SubmitFailure.Overloaded, $"Replica {Id} is responsible for {_options.MaxPendingUpdates} pending updates already.")));
                 break;
+        }
+    }
+
+    /// <summary>Makes <paramref name="completion"/> wait for the update <paramref name="key"/> names; false when
+    /// <see cref="MaxWaitersPerUpdate"/> submissions of it wait already. A submission cancelled before the loop got
+    /// to it is not added (its cancellation found nothing to remove).</summary>
+    private bool TryAddWaiter((ClientId, long) key, TaskCompletionSource<ReadOnlyMemory<byte>> completion)
+    {
+        lock (_waitersGate)
+        {
+            if (completion.Task.IsCompleted)
+            {
+                return true;
+            }
+
+            ref var waiters = ref CollectionsMarshal.GetValueRefOrAddDefault(_waiters, key, out var exists);
+            if (!exists)
+            {
+                waiters = new Waiters(completion, null);
+                return true;
+            }
+
+            if (1 + (waiters.More?.Count ?? 0) >= MaxWaitersPerUpdate)
+            {
+                return false;
+            }
+
+            (waiters.More ??= []).Add(completion); // The same update submitted again while it waits.
+            return true;
+        }
+    }
+
+    /// <summary>Takes a cancelled submission out of the table, so that cancelled retries do not pile up.</summary>
+    private void RemoveWaiter((ClientId, long) key, TaskCompletionSource<ReadOnlyMemory<byte>> completion)
+    {
+        lock (_waitersGate)
+        {
+            if (!_waiters.TryGetValue(key, out var waiters))
+            {
+                return;
+            }
+
+            if (!ReferenceEquals(waiters.First, completion))
+            {
+                waiters.More?.Remove(completion);
+            }
+            else if (waiters.More is { Count: > 0 } more)
+            {
+                var next = more[0];
+                more.RemoveAt(0);
+                _waiters[key] = new Waiters(next, more);
+            }
+            else
+            {
+                _waiters.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>Submissions waiting for an answer, over every update; for tests.</summary>
+    internal int WaitingSubmissions
+    {
+        get
+        {
+            lock (_waitersGate)
+            {
+                var count = 0;
+                foreach (var waiters in _waiters.Values)
+                {
+                    count += 1 + (waiters.More?.Count ?? 0);
+                }
+
+                return count;
+            }
         }
     }
 
@@ -1057,19 +1168,27 @@ public sealed class PaxosNode : IAsyncDisposable
 
     private void Answer(OutputBatch batch)
     {
-        foreach (var reply in batch.Replies)
+        if (batch.Replies.Count == 0)
         {
-            if (!_waiters.Remove((reply.ClientId, reply.Timestamp), out var waiters))
-            {
-                continue;
-            }
+            return;
+        }
 
-            var error = reply.Status == ReplyStatus.Executed ? null
-                : Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed.");
-            _completions.Add(new(waiters.First, reply.Result, error));
-            foreach (var completion in waiters.More ?? [])
+        lock (_waitersGate)
+        {
+            foreach (var reply in batch.Replies)
             {
-                _completions.Add(new(completion, reply.Result, error));
+                if (!_waiters.Remove((reply.ClientId, reply.Timestamp), out var waiters))
+                {
+                    continue;
+                }
+
+                var error = reply.Status == ReplyStatus.Executed ? null
+                    : Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed.");
+                _completions.Add(new(waiters.First, reply.Result, error));
+                foreach (var completion in waiters.More ?? [])
+                {
+                    _completions.Add(new(completion, reply.Result, error));
+                }
             }
         }
     }
@@ -1123,16 +1242,19 @@ public sealed class PaxosNode : IAsyncDisposable
             _openStagings.Clear();
         }
 
-        foreach (var waiters in _waiters.Values)
+        lock (_waitersGate)
         {
-            Fail(waiters.First);
-            foreach (var completion in waiters.More ?? [])
+            foreach (var waiters in _waiters.Values)
             {
-                Fail(completion);
+                Fail(waiters.First);
+                foreach (var completion in waiters.More ?? [])
+                {
+                    Fail(completion);
+                }
             }
-        }
 
-        _waiters.Clear();
+            _waiters.Clear();
+        }
         DeliverCompletions();
 
         void Fail(TaskCompletionSource<ReadOnlyMemory<byte>>? completion)

@@ -3,7 +3,8 @@ namespace Paxos;
 /// <summary>Why <see cref="PaxosNode.SubmitAsync"/> failed.</summary>
 public enum SubmitFailure
 {
-    /// <summary>The node has too many updates in flight; retry later, or at another replica.</summary>
+    /// <summary>The node has too many updates in flight, or too many submissions of this same update waiting for it
+    /// (16); retry later, or at another replica.</summary>
     Overloaded = 1,
 
     /// <summary>The payload exceeds <see cref="PaxosOptions.MaxUpdateBytes"/>.</summary>

@@ -8,24 +8,33 @@ namespace Paxos;
 
 /// <summary>
 /// The storage's fsync calls, timed and counted, and skipped when <see cref="FileReplicaStorageOptions.SyncEnabled"/>
-/// is off.
+/// is off. Every fsync, of a file or a directory, in writing or in recovery, goes through <see cref="Fsync"/>, which
+/// takes any non-zero result as a failed sync.
 /// </summary>
 /// <remarks>
-/// <para>A file is flushed with <see cref="RandomAccess.FlushToDisk"/>, which is <c>fsync</c> on Linux, the
-/// platform the durability claims are made for. <c>fdatasync</c> was measured too (4 KiB appends to a preallocated 64 MiB file
-/// on this project's ext4 build machine): the two were within the noise of each other (about 2,000–3,500 per
-/// second each), because a preallocated segment whose size is already set leaves fsync no inode change to write
-/// besides the modification time. So the portable call it is, without a P/Invoke on the hot path.</para>
+/// <para>On Linux, macOS and FreeBSD a file is flushed by calling <c>fsync</c> from libc on its descriptor, not with
+/// <see cref="RandomAccess.FlushToDisk"/>: .NET's Unix implementation of that call ignores <c>EROFS</c>,
+/// <c>EINVAL</c> and <c>ENOTSUP</c> (meant for descriptors that cannot be synced, such as pipes), and <c>EROFS</c>
+/// is exactly what every fsync returns once ext4 hits an error and remounts itself read-only. Counted as success,
+/// it would let the replica send messages that depend on records the disk never took. <c>fdatasync</c> was measured
+/// too (4 KiB appends to a preallocated 64 MiB file on this project's ext4 build machine): the two were within the
+/// noise of each other, because a preallocated segment whose size is already set leaves fsync no inode change to
+/// write besides the modification time.</para>
 /// <para>A directory must be fsynced for a created or renamed file to survive a crash (POSIX leaves the
-/// directory entry volatile until then). .NET cannot open a directory as a file, so on Linux, macOS and FreeBSD
-/// this calls <c>open(O_RDONLY)</c>, <c>fsync</c> and <c>close</c> from libc. Elsewhere (Windows) it does nothing:
-/// NTFS journals its metadata, and a directory cannot be flushed there through a plain handle.</para>
+/// directory entry volatile until then). .NET cannot open a directory as a file, so on Unix it is opened with
+/// libc's <c>open(O_RDONLY)</c> and then fsynced like a file. On Windows a file is flushed with
+/// <see cref="RandomAccess.FlushToDisk"/> (<c>FlushFileBuffers</c>, whose every failure .NET reports) and a directory
+/// is not flushed at all: NTFS journals its metadata, and a directory cannot be flushed there through a plain
+/// handle.</para>
 /// </remarks>
 internal static class DurableIo
 {
     private const int ReadOnlyFlag = 0; // O_RDONLY, the same on every Unix. O_DIRECTORY differs by architecture, so it is not used.
 
+    private static bool IsUnix => OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD();
+
     /// <summary>Makes everything written to <paramref name="handle"/> durable.</summary>
+    /// <exception cref="SyncFailedException">The fsync failed.</exception>
     public static void FlushFile(SafeFileHandle handle, bool syncEnabled, StorageCounters counters)
     {
         if (!syncEnabled)
@@ -34,72 +43,157 @@ internal static class DurableIo
         }
 
         var started = Stopwatch.GetTimestamp();
-        ThrowIfInjected(directory: null);
-        try
-        {
-            RandomAccess.FlushToDisk(handle);
-        }
-        catch (IOException exception)
-        {
-            throw new SyncFailedException(exception);
-        }
-
+        Fsync(handle, directory: null);
         counters.CountFsync(Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>Makes the entries of <paramref name="directory"/> (files created, renamed or deleted in it) durable.</summary>
+    /// <exception cref="SyncFailedException">The fsync failed.</exception>
+    /// <exception cref="IOException">The directory could not be opened (no fsync ran).</exception>
     public static void FlushDirectory(string directory, bool syncEnabled, StorageCounters counters)
     {
-        if (!syncEnabled || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD()))
+        if (!syncEnabled || !IsUnix)
         {
             return;
         }
 
         var started = Stopwatch.GetTimestamp();
-        ThrowIfInjected(directory);
-        FsyncDirectory(directory);
+        using (var handle = OpenDirectory(directory))
+        {
+            Fsync(handle, directory);
+        }
 
         counters.CountFsync(Stopwatch.GetElapsedTime(started));
     }
 
-    /// <summary>For tests: consulted before every fsync made on this asynchronous flow (and threads it starts), with
-    /// the directory being flushed (null for a file); an <see cref="IOException"/> it returns fails that fsync as the
-    /// disk would. Null in production, where reading it costs a few nanoseconds against the fsync's hundreds of
-    /// microseconds.</summary>
-    internal static readonly AsyncLocal<Func<string?, IOException?>?> InjectedFailure = new();
-
-    private static void ThrowIfInjected(string? directory)
+    /// <summary>
+    /// Creates <paramref name="directory"/> and any missing parent, one level at a time, fsyncing each parent that
+    /// gained an entry: until then a power loss could take the new directory away, and with it everything later
+    /// made durable inside it (a replica that starts empty again would vote as if it had promised nothing).
+    /// </summary>
+    /// <exception cref="SyncFailedException">An fsync failed.</exception>
+    /// <exception cref="IOException">A directory could not be created or opened.</exception>
+    public static void CreateDirectory(string directory, bool syncEnabled, StorageCounters counters)
     {
-        if (InjectedFailure.Value?.Invoke(directory) is { } failure)
+        var missing = new Stack<string>();
+        for (var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)); !Directory.Exists(path); path = Path.GetDirectoryName(path)!)
         {
-            throw new SyncFailedException(failure);
+            missing.Push(path);
+        }
+
+        while (missing.TryPop(out var path))
+        {
+            Directory.CreateDirectory(path);
+            FlushDirectory(Path.GetDirectoryName(path)!, syncEnabled, counters);
         }
     }
 
-    private static void FsyncDirectory(string directory)
+    /// <summary>
+    /// For tests: consulted before every fsync made on this asynchronous flow (and threads it starts), with the
+    /// directory being flushed (null for a file). A number it returns is taken as the fsync system call's result
+    /// (an errno, or 0 for success) and the call is not made; null makes the call. Null in production, where
+    /// reading it costs a few nanoseconds against the fsync's hundreds of microseconds.
+    /// </summary>
+    internal static readonly AsyncLocal<Func<string?, int?>?> InjectedResult = new();
+
+    /// <summary>Writes <paramref name="bytes"/> at <paramref name="offset"/> of the log file <paramref name="path"/>
+    /// (a segment's header or records) with one positional write.</summary>
+    /// <exception cref="IOException">The write failed (a full disk, say).</exception>
+    public static void Write(SafeFileHandle handle, string path, ReadOnlySpan<byte> bytes, long offset)
+    {
+        if (InjectedWriteFailure.Value?.Invoke(path) is { } failure)
+        {
+            throw failure;
+        }
+
+        RandomAccess.Write(handle, bytes, offset);
+    }
+
+    /// <summary>For tests: consulted before every <see cref="Write"/> on this asynchronous flow, with the file's path;
+    /// an exception it returns is thrown instead of writing, as .NET reports a write the kernel refused (ENOSPC, EIO).
+    /// Null in production.</summary>
+    internal static readonly AsyncLocal<Func<string, IOException?>?> InjectedWriteFailure = new();
+
+    /// <summary>
+    /// The one fsync: of a file, or of a directory opened by <see cref="OpenDirectory"/> (named by
+    /// <paramref name="directory"/>, for the message). Any non-zero result fails, <c>EINTR</c> included: whether the
+    /// kernel wrote the pages before the interruption cannot be told, and the storage never retries an fsync.
+    /// </summary>
+    /// <exception cref="SyncFailedException">The fsync failed; the message names the errno.</exception>
+    internal static void Fsync(SafeFileHandle handle, string? directory)
+    {
+        var errno = InjectedResult.Value?.Invoke(directory) ?? SystemFsync(handle);
+        if (errno != 0)
+        {
+            var what = directory is null ? "a file" : $"the directory {directory}";
+            throw new SyncFailedException(new IOException(string.Create(CultureInfo.InvariantCulture, $"fsync of {what} failed with {Describe(errno)}.")));
+        }
+    }
+
+    /// <summary>The fsync system call's result: 0, or the errno it failed with.</summary>
+    private static int SystemFsync(SafeFileHandle handle)
+    {
+        if (!IsUnix)
+        {
+            try
+            {
+                RandomAccess.FlushToDisk(handle);
+                return 0;
+            }
+            catch (IOException exception)
+            {
+                throw new SyncFailedException(exception);
+            }
+        }
+
+        var added = false;
+        try
+        {
+            // The reference keeps the descriptor from being closed (and its number reused) during the call.
+            handle.DangerousAddRef(ref added);
+            return NativeMethods.Fsync((int)handle.DangerousGetHandle()) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Opens a directory for fsync; the handle closes the descriptor when disposed.</summary>
+    private static SafeFileHandle OpenDirectory(string directory)
     {
         var path = Encoding.UTF8.GetBytes(directory + "\0");
         var fd = NativeMethods.Open(path, ReadOnlyFlag);
         if (fd < 0)
         {
-            throw Failure("open", directory);
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"open of the directory {directory} failed with {Describe(errno)}."));
         }
 
-        try
-        {
-            if (NativeMethods.Fsync(fd) != 0)
-            {
-                throw new SyncFailedException(Failure("fsync", directory)); // Not open's or close's failures: no fsync ran.
-            }
-        }
-        finally
-        {
-            _ = NativeMethods.Close(fd);
-        }
+        return new SafeFileHandle(fd, ownsHandle: true);
     }
 
-    private static IOException Failure(string call, string directory) =>
-        new(string.Create(CultureInfo.InvariantCulture, $"{call} of the directory {directory} failed with errno {Marshal.GetLastPInvokeError()}."));
+    /// <summary>"errno 30 (EROFS: Read-only file system)": the number, the name where it is known, and the system's text.</summary>
+    internal static string Describe(int errno)
+    {
+        var name = errno switch
+        {
+            4 => "EINTR",
+            5 => "EIO",
+            9 => "EBADF",
+            22 => "EINVAL",
+            28 => "ENOSPC",
+            30 => "EROFS",
+            95 when OperatingSystem.IsLinux() => "ENOTSUP",
+            122 when OperatingSystem.IsLinux() => "EDQUOT",
+            _ => null,
+        };
+        var text = Marshal.GetPInvokeErrorMessage(errno);
+        return string.Create(CultureInfo.InvariantCulture, $"errno {errno} ({(name is null ? text : $"{name}: {text}")})");
+    }
 
     private static class NativeMethods
     {
@@ -111,10 +205,6 @@ internal static class DurableIo
         [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int Fsync(int fd);
-
-        [DllImport("libc", EntryPoint = "close", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Close(int fd);
     }
 }
 

@@ -66,12 +66,13 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     private Exception? _fault;
     private bool _disposed;
 
-    /// <summary>Opens (and creates when missing) the data directory and locks it. Nothing is read until
-    /// <see cref="LoadAsync"/> or the first <see cref="PersistAsync"/>.</summary>
+    /// <summary>Opens (and creates when missing, durably: each parent that gains an entry is fsynced) the data
+    /// directory and locks it. Nothing is read until <see cref="LoadAsync"/> or the first <see cref="PersistAsync"/>.</summary>
     /// <param name="options">Where and how to store; read once, here.</param>
     /// <param name="logger">Where recovery and failures are logged; nowhere when null.</param>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
-    /// <exception cref="IOException">The directory cannot be created, or another storage holds it.</exception>
+    /// <exception cref="IOException">The directory cannot be created (or the fsync of its parent failed), or another
+    /// storage holds it.</exception>
     public FileReplicaStorage(FileReplicaStorageOptions options, ILogger? logger = null)
     {
         FileReplicaStorageOptions.ThrowIfInvalid(options);
@@ -84,7 +85,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         };
         _identity = options.Identity;
         _logger = logger ?? NullLogger.Instance;
-        Directory.CreateDirectory(_options.DataDirectory);
+        DurableIo.CreateDirectory(_options.DataDirectory, _options.SyncEnabled, Counters);
         _directoryLock = LockDirectory(_options.DataDirectory);
     }
 
@@ -512,7 +513,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
                 RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text), 0);
                 try
                 {
-                    RandomAccess.FlushToDisk(handle);
+                    DurableIo.Fsync(handle, directory: null);
                 }
                 catch (IOException)
                 {

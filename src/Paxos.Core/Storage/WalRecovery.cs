@@ -166,7 +166,7 @@ internal sealed class WalRecovery
             using var reader = new WalSegmentReader(handle);
             if (ReadHeader(reader, path, number) is not { } salt)
             {
-                return RecreateTornSegment(reader, handle, path, number);
+                return ResumeTornSegment(reader, handle, path, number);
             }
 
             var end = ScanRecords(reader, salt, path);
@@ -191,19 +191,19 @@ internal sealed class WalRecovery
         }
     }
 
-    /// <summary>The last segment's header is bad. If nothing but zeros follows it, the crash came while the
-    /// segment was being created (its header is fsynced before any record is written), so it is made anew.</summary>
-    private WalSegmentWriter RecreateTornSegment(WalSegmentReader reader, SafeFileHandle handle, string path, long number)
+    /// <summary>The last segment's header is bad. If nothing but zeros follows it, its creation was interrupted (a
+    /// crash, or a disk too full for the header; the header is fsynced before any record is written), so it holds
+    /// nothing: appending resumes in it, and its header is written with the first records. Writing it here instead
+    /// would make a restart on a full disk fail, and the replica could not restart until space was freed.</summary>
+    private WalSegmentWriter ResumeTornSegment(WalSegmentReader reader, SafeFileHandle handle, string path, long number)
     {
         if (ScanTail(reader, 0, WalFormat.SegmentHeaderBytes, findDurableBatch: false).DirtyEnd > WalFormat.SegmentHeaderBytes)
         {
             throw Corrupt(path, 0, $"the segment header is damaged, and data follows it");
         }
 
-        handle.Dispose();
-        File.Delete(path);
-        StorageLog.RecreatedTornSegment(_logger, _directory, path);
-        return WalSegmentWriter.Create(_directory, number, _options, _counters);
+        StorageLog.ResumedTornSegment(_logger, _directory, path);
+        return WalSegmentWriter.ResumeCreation(handle, path, _directory, number, _options, _counters);
     }
 
     /// <summary>The segment's salt, or null if its header is bad. A good header naming another segment is damage.</summary>

@@ -48,6 +48,10 @@ internal sealed class WalSegmentWriter : IDisposable
     /// <summary>How far zeros are written ahead: the preallocated size of the segment.</summary>
     private readonly long _zeroLimit;
 
+    /// <summary>For a segment whose creation was interrupted (<see cref="ResumeCreation"/>): the directory to fsync
+    /// once its header is written, with the first records. Null once the segment has a durable header.</summary>
+    private string? _headerOwedIn;
+
     private WalSegmentWriter(SafeFileHandle handle, string path, long number, ulong salt, long end, long writtenTo, long zeroLimit, bool syncEnabled, StorageCounters counters)
     {
         _handle = handle;
@@ -103,15 +107,8 @@ internal sealed class WalSegmentWriter : IDisposable
                 WriteZeros(handle, 0, writtenTo);
             }
 
-            Span<byte> saltBytes = stackalloc byte[sizeof(ulong)];
-            RandomNumberGenerator.Fill(saltBytes);
-            var salt = BitConverter.ToUInt64(saltBytes);
-            Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderBytes];
-            WalFormat.WriteSegmentHeader(header, number, salt);
-            RandomAccess.Write(handle, header, 0);
-            DurableIo.FlushFile(handle, options.SyncEnabled, counters);
-            DurableIo.FlushDirectory(directory, options.SyncEnabled, counters);
-            counters.CountSegmentCreated();
+            var salt = NewSalt();
+            WriteHeader(handle, path, directory, number, salt, options.SyncEnabled, counters);
             return new WalSegmentWriter(handle, path, number, salt, WalFormat.SegmentHeaderBytes, writtenTo, options.SegmentBytes, options.SyncEnabled, counters);
         }
         catch
@@ -119,6 +116,35 @@ internal sealed class WalSegmentWriter : IDisposable
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Takes over the last segment when its creation was interrupted — a crash, or a full disk that refused its header
+    /// (its first block, without preallocation) — so it holds no header and nothing else. Its header is written with
+    /// its first records (<see cref="BeginAppend"/>), not here: recovery, and so a restart, needs no free space.
+    /// </summary>
+    public static WalSegmentWriter ResumeCreation(SafeFileHandle handle, string path, string directory, long number, FileReplicaStorageOptions options, StorageCounters counters) =>
+        new(handle, path, number, NewSalt(), WalFormat.SegmentHeaderBytes, options.PreallocateSegments ? WalFormat.SegmentHeaderBytes : long.MaxValue, options.SegmentBytes, options.SyncEnabled, counters)
+        {
+            _headerOwedIn = directory,
+        };
+
+    private static ulong NewSalt()
+    {
+        Span<byte> salt = stackalloc byte[sizeof(ulong)];
+        RandomNumberGenerator.Fill(salt);
+        return BitConverter.ToUInt64(salt);
+    }
+
+    /// <summary>Writes the header and makes it and the segment's directory entry durable, before any record can be.</summary>
+    private static void WriteHeader(SafeFileHandle handle, string path, string directory, long number, ulong salt, bool syncEnabled, StorageCounters counters)
+    {
+        Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderBytes];
+        WalFormat.WriteSegmentHeader(header, number, salt);
+        DurableIo.Write(handle, path, header, 0);
+        DurableIo.FlushFile(handle, syncEnabled, counters);
+        DurableIo.FlushDirectory(directory, syncEnabled, counters);
+        counters.CountSegmentCreated();
     }
 
     /// <summary>Continues a recovered segment at <paramref name="end"/>, which recovery made durable. Zeros are
@@ -130,6 +156,12 @@ internal sealed class WalSegmentWriter : IDisposable
     /// it, then call <see cref="EndAppend"/>. Writes the buffer out first when the records do not fit behind it.</summary>
     public Span<byte> BeginAppend(int bytes)
     {
+        if (_headerOwedIn is { } directory)
+        {
+            WriteHeader(_handle, Path, directory, Number, Salt, _syncEnabled, _counters);
+            _headerOwedIn = null;
+        }
+
         WriteZerosAhead(Offset + bytes);
         if (bytes > WriteBufferBytes)
         {
@@ -186,7 +218,7 @@ internal sealed class WalSegmentWriter : IDisposable
             return;
         }
 
-        RandomAccess.Write(_handle, _pending.AsSpan(0, _pendingLength), Offset - _pendingLength);
+        DurableIo.Write(_handle, Path, _pending.AsSpan(0, _pendingLength), Offset - _pendingLength);
 
         // A batch larger than the buffer grew it; once such batches stop coming, give the memory back (a grown
         // buffer gathers more small batches per write than the usual one, so those do not count as large).

@@ -348,6 +348,25 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task A_stop_while_the_node_starts_its_clock_leaves_no_timer_running_and_fails_the_start()
+    {
+        // The stop runs inside CreateTimer: after StartAsync marked the node running, before it holds the timer —
+        // the window in which a stop found no timer to dispose.
+        PaxosNode node = null!;
+        var clock = new ClockThatStopsTheNode(() => node.StopAsync().GetAwaiter().GetResult());
+        node = new PaxosNode(NodeCluster.Options(0, 1), new RecordingExecutor(), new InProcessNetwork(1).CreateTransport(new ReplicaId(0)), timeProvider: clock);
+        await using var disposeLast = node;
+
+        var start = () => node.StartAsync();
+
+        await start.Should().ThrowAsync<InvalidOperationException>().WithMessage("The node was stopped while it started.");
+        clock.Timer.Should().NotBeNull();
+        clock.Timer!.Disposed.Should().BeTrue("a timer left running would tick for ever and keep the stopped node alive");
+        var submit = () => node.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+        (await submit.Should().ThrowAsync<PaxosSubmitException>()).Which.Reason.Should().Be(SubmitFailure.Stopped);
+    }
+
+    [Test]
     public async Task A_waiting_submission_fails_with_Stopped_and_a_leader_hint_when_the_node_stops()
     {
         await using var cluster = new NodeCluster(3);
@@ -450,6 +469,58 @@ public class PaxosNodeTests
     }
 
     [Test]
+    public async Task Cancelled_resubmissions_of_a_pending_update_do_not_stay_in_the_waiting_table()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        cluster.Network.Isolate(new ReplicaId(0), isolated: true);
+        var node = cluster.Nodes[0];
+        var retried = new ClientUpdate(new ClientId(1), 1, new byte[] { 1 });
+
+        // A client that times out and retries, many times over, while the update cannot execute.
+        var cancelled = new List<Task>();
+        for (var i = 0; i < 100; i++)
+        {
+            using var cancel = new CancellationTokenSource();
+            cancelled.Add(node.SubmitAsync(retried, cancel.Token));
+            await cancel.CancelAsync();
+        }
+
+        // The loop takes submissions in order: once this one is pending, it has seen every retry before it.
+        var last = node.SubmitAsync(new ClientUpdate(new ClientId(2), 1, new byte[] { 1 }));
+        await NodeCluster.WaitAsync(() => node.Status.PendingUpdates == 2, "both updates pending");
+
+        cancelled.Should().OnlyContain(t => t.IsCanceled);
+        node.WaitingSubmissions.Should().Be(1, "a cancelled submission leaves the table; only the last one waits");
+        last.IsCompleted.Should().BeFalse();
+    }
+
+    [Test]
+    public async Task Submissions_of_one_pending_update_beyond_the_bound_are_refused_as_overloaded()
+    {
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        cluster.Network.Isolate(new ReplicaId(0), isolated: true);
+        var node = cluster.Nodes[0];
+        var retried = new ClientUpdate(new ClientId(1), 1, new byte[] { 1 });
+
+        var submissions = Enumerable.Range(0, PaxosNode.MaxWaitersPerUpdate + 4).Select(_ => node.SubmitAsync(retried)).ToList();
+
+        // The loop takes submissions in order: once this one is pending, it has seen every retry before it.
+        _ = node.SubmitAsync(new ClientUpdate(new ClientId(2), 1, new byte[] { 1 }));
+        await NodeCluster.WaitAsync(() => node.Status.PendingUpdates == 2, "both updates pending");
+
+        submissions.Take(PaxosNode.MaxWaitersPerUpdate).Should().OnlyContain(t => !t.IsCompleted, "the first ones wait for the update");
+        node.WaitingSubmissions.Should().Be(PaxosNode.MaxWaitersPerUpdate + 1, "the retries within the bound, and the last update");
+        foreach (var refused in submissions.Skip(PaxosNode.MaxWaitersPerUpdate))
+        {
+            await NodeCluster.WaitAsync(() => refused.IsCompleted, "the refusal's delivery"); // Answers are delivered on the pool.
+            var reason = (refused.Exception?.InnerException as PaxosSubmitException)?.Reason;
+            reason.Should().Be(SubmitFailure.Overloaded);
+        }
+    }
+
+    [Test]
     public async Task AddPaxos_builds_a_node_from_the_container_and_validates_options()
     {
         var network = new InProcessNetwork(1);
@@ -517,6 +588,34 @@ public class PaxosNodeTests
 
     /// <summary>A transport that says no input waits (<see cref="ITransport.HasPendingInput"/>), as an idle UDP
     /// socket would.</summary>
+    /// <summary>A clock whose <see cref="CreateTimer"/> first runs <paramref name="beforeCreating"/>, and whose timer
+    /// never fires but says whether it was disposed.</summary>
+    private sealed class ClockThatStopsTheNode(Action beforeCreating) : TimeProvider
+    {
+        public RecordingTimer? Timer { get; private set; }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            beforeCreating();
+            return Timer = new RecordingTimer();
+        }
+    }
+
+    private sealed class RecordingTimer : ITimer
+    {
+        public bool Disposed { get; private set; }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period) => !Disposed;
+
+        public void Dispose() => Disposed = true;
+
+        public ValueTask DisposeAsync()
+        {
+            Disposed = true;
+            return ValueTask.CompletedTask;
+        }
+    }
+
     internal sealed class IdleTransport(ITransport inner) : ITransport
     {
         public bool HasPendingInput => false;

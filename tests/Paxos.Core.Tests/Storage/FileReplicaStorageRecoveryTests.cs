@@ -310,6 +310,43 @@ public class FileReplicaStorageRecoveryTests : TempDirectoryFixture
     }
 
     [Test]
+    public void A_restart_after_the_disk_filled_up_at_a_segment_roll_needs_no_free_space()
+    {
+        var memory = new InMemoryReplicaStorage();
+        using (var storage = Open(Temp.Path, preallocate: false))
+        {
+            foreach (var batch in new[] { PendingBatch(1, 1, 1), Batch(2, proposals: [P(0, 1, 1, U(2, 1, payloadBytes: 700_000))]) })
+            {
+                Persist(memory, batch);
+                Persist(storage, batch);
+            }
+
+            // The next batch rolls to segment 2. Without preallocation its header is the file's first block, which a
+            // full disk refuses: the roll leaves segment 2 empty, and the storage stops.
+            WhileTheDiskIsFull(() => FluentActions.Invoking(() => Persist(storage, Batch(3, proposals: [P(0, 1, 2, U(3, 1, payloadBytes: 700_000))])))
+                .Should().Throw<IOException>().WithMessage("*No space left on device*"));
+        }
+
+        new FileInfo(Segment(Temp.Path, 2)).Length.Should().Be(0, "the roll created the file but could not write its header");
+
+        using (var restarted = Open(Temp.Path, preallocate: false))
+        {
+            WhileTheDiskIsFull(() => Describe(Load(restarted)).Should().Equal(Describe(Load(memory)),
+                "a segment that never got its header holds nothing, and reading the log needs no space"));
+
+            // Once there is space again, the segment gets its header with its first records.
+            Persist(restarted, PendingBatch(1, 4, 1));
+            restarted.ActiveSegmentPath.Should().Be(Segment(Temp.Path, 2));
+        }
+
+        Persist(memory, PendingBatch(3, 4, 1));
+        WalFormat.TryReadSegmentHeader(File.ReadAllBytes(Segment(Temp.Path, 2)), out var number, out _).Should().BeTrue();
+        number.Should().Be(2);
+        using var reopened = Open(Temp.Path, preallocate: false);
+        Describe(Load(reopened)).Should().Equal(Describe(Load(memory)));
+    }
+
+    [Test]
     public void A_damaged_segment_header_with_data_after_it_is_refused()
     {
         using (var storage = Open(Temp.Path))
@@ -379,6 +416,20 @@ public class FileReplicaStorageRecoveryTests : TempDirectoryFixture
 
                 Overwrite(segment, cut, garbage);
                 break;
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> with every write to the log failing as it does on a full disk.</summary>
+    private static void WhileTheDiskIsFull(Action action)
+    {
+        DurableIo.InjectedWriteFailure.Value = path => new IOException($"No space left on device : '{path}' (injected ENOSPC)");
+        try
+        {
+            action();
+        }
+        finally
+        {
+            DurableIo.InjectedWriteFailure.Value = null;
         }
     }
 

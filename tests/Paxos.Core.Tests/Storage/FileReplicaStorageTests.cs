@@ -372,6 +372,41 @@ public class FileReplicaStorageTests : TempDirectoryFixture
     }
 
     [Test]
+    public void A_created_directory_is_made_durable_in_its_parent_one_level_at_a_time()
+    {
+        Assume.That(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD(), "directories are fsynced on Unix only");
+        var directory = Path.Combine(Temp.Path, "a", "b", "data");
+        var synced = new List<string>();
+        DurableIo.InjectedResult.Value = flushed =>
+        {
+            if (flushed is not null)
+            {
+                synced.Add(flushed);
+            }
+
+            return null;
+        };
+        try
+        {
+            using (Open(directory))
+            {
+                synced.Should().Equal([Temp.Path, Temp.Sub("a"), Path.Combine(Temp.Path, "a", "b")],
+                    "each new entry is durable before the next level is created in it, and a power loss loses none");
+            }
+
+            synced.Clear();
+            using (Open(directory))
+            {
+                synced.Should().BeEmpty("no entry was added");
+            }
+        }
+        finally
+        {
+            DurableIo.InjectedResult.Value = null;
+        }
+    }
+
+    [Test]
     public void A_second_storage_on_the_same_directory_is_refused_until_the_first_is_disposed()
     {
         var first = Open(Temp.Path);

@@ -25,13 +25,13 @@ public class SyncFailureTests : TempDirectoryFixture
 
         var lines = File.ReadAllLines(Record);
         lines[0].Should().Be(File.Exists(BootIdPath) ? $"boot {File.ReadAllText(BootIdPath).Trim()}" : "boot unknown");
-        lines.Should().Contain(line => line.Contains("EIO (injected)"), "the record keeps the error");
+        lines.Should().Contain(line => line.Contains("errno 5 (EIO"), "the record keeps the error");
         File.Exists(Record + ".tmp").Should().BeFalse("the record is written aside and renamed into place");
 
         using var restarted = Open(Temp.Path);
         var refused = FluentActions.Invoking(() => Load(restarted)).Should().Throw<IOException>().Which;
         refused.Should().NotBeOfType<SyncFailedException>("the restart is refused; no fsync failed in it");
-        refused.Message.Should().Contain("failed fsync").And.Contain("EIO (injected)").And.Contain(Record).And.Contain("Reboot the machine first");
+        refused.Message.Should().Contain("failed fsync").And.Contain("errno 5 (EIO").And.Contain(Record).And.Contain("Reboot the machine first");
         FluentActions.Invoking(() => Persist(restarted, Batch(1, proposals: [P(0, 1, 5, U(5, 1))]))).Should().Throw<InvalidOperationException>()
             .WithMessage("*stopped after a failed write, fsync or recovery*", "a refused directory is not written to either");
         File.Exists(Record).Should().BeTrue("only a reboot clears it");
@@ -101,18 +101,71 @@ public class SyncFailureTests : TempDirectoryFixture
         File.Exists(Record).Should().BeTrue("recovery fsyncs what it read before it trusts it");
     }
 
-    /// <summary>Runs <paramref name="action"/> with every fsync <paramref name="fails"/> picks (by the directory
-    /// flushed, null for a file) failing, and checks that it failed with that error.</summary>
-    private static void WithFailingFsync(Func<string?, bool> fails, Action action)
+    [Test]
+    public void An_fsync_the_kernel_refuses_is_a_failure()
     {
-        DurableIo.InjectedFailure.Value = directory => fails(directory) ? new IOException("EIO (injected)") : null;
+        // fsync(2) on /dev/null fails with EINVAL, as it does on a pipe: a real system call's non-zero result, which
+        // RandomAccess.FlushToDisk ignores on Unix (with EROFS and ENOTSUP), so the storage must not call it there.
+        Assume.That(OperatingSystem.IsLinux(), "needs Linux's /dev/null, whose fsync fails with EINVAL");
+        using var handle = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Write);
+
+        FluentActions.Invoking(() => DurableIo.FlushFile(handle, syncEnabled: true, new StorageCounters()))
+            .Should().Throw<SyncFailedException>().WithMessage("*fsync of a file failed with errno 22 (EINVAL*");
+    }
+
+    [Test]
+    public void An_fsync_that_returns_EROFS_after_a_read_only_remount_stops_the_storage_and_is_recorded()
+    {
+        using (var storage = Open(Temp.Path))
+        {
+            Load(storage);
+            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+            WithFsyncResult(directory => directory is null ? ReadOnlyFileSystem : null,
+                () => FluentActions.Invoking(() => Persist(storage, Batch(2, proposals: [P(0, 1, 2, U(2, 1))])))
+                    .Should().Throw<SyncFailedException>().WithMessage("*fsync of a file failed with errno 30 (EROFS*"));
+            FluentActions.Invoking(() => Persist(storage, Batch(3, proposals: [P(0, 1, 3, U(3, 1))]))).Should().Throw<InvalidOperationException>();
+        }
+
+        File.ReadAllText(Record).Should().Contain("errno 30 (EROFS");
+    }
+
+    [Test]
+    public void An_fsync_that_returns_EROFS_during_recovery_is_recorded()
+    {
+        using (var storage = Open(Temp.Path))
+        {
+            Persist(storage, Batch(1, proposals: [P(0, 1, 1, U(1, 1))]));
+        }
+
+        using (var restarted = Open(Temp.Path))
+        {
+            WithFsyncResult(_ => ReadOnlyFileSystem,
+                () => FluentActions.Invoking(() => Load(restarted)).Should().Throw<SyncFailedException>().WithMessage("*errno 30 (EROFS*"));
+        }
+
+        File.ReadAllText(Record).Should().Contain("errno 30 (EROFS");
+    }
+
+    private const int ReadOnlyFileSystem = 30; // EROFS, the same number on every Unix.
+
+    /// <summary>Runs <paramref name="action"/> with every fsync <paramref name="fails"/> picks (by the directory
+    /// flushed, null for a file) returning EIO, and checks that it failed with that error.</summary>
+    private static void WithFailingFsync(Func<string?, bool> fails, Action action) =>
+        WithFsyncResult(directory => fails(directory) ? 5 : null,
+            () => FluentActions.Invoking(action).Should().Throw<SyncFailedException>().WithMessage("An fsync failed: fsync of * failed with errno 5 (EIO*"));
+
+    /// <summary>Runs <paramref name="action"/> with the fsync system call's result replaced by what
+    /// <paramref name="result"/> returns for the directory flushed (null for a file); null makes the real call.</summary>
+    private static void WithFsyncResult(Func<string?, int?> result, Action action)
+    {
+        DurableIo.InjectedResult.Value = result;
         try
         {
-            FluentActions.Invoking(action).Should().Throw<IOException>().WithMessage("An fsync failed: EIO (injected)");
+            action();
         }
         finally
         {
-            DurableIo.InjectedFailure.Value = null;
+            DurableIo.InjectedResult.Value = null;
         }
     }
 }
