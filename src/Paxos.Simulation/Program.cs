@@ -89,10 +89,11 @@ internal static class SimulationCommand
     private static int Soak(ulong start, long count, bool longRun, SimulationProfile profile, bool quiet, TextWriter output)
     {
         var stopwatch = Stopwatch.StartNew();
-        long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0;
+        long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0, earlyRebuilds = 0;
         var probes = CoverageProbes.None;
         var failures = new System.Collections.Concurrent.ConcurrentBag<SimulationResult>();
         var nearMissSeeds = new List<ulong>();
+        var earlyRebuildSeeds = new List<ulong>();
         var next = -1L;
         var workers = new Thread[Environment.ProcessorCount];
         for (var w = 0; w < workers.Length; w++)
@@ -127,6 +128,12 @@ internal static class SimulationCommand
                         aimedWipes += result.LostDisk.AfterPrepareOk + result.LostDisk.InElection;
                         holds += result.LostDisk.Holds;
                         twoAtOnce += result.LostDisk.MostWithoutIntactState >= 2 ? 1 : 0;
+                        if (result.LostDisk.RebuildsDoneBelowEarlierSlots > 0)
+                        {
+                            earlyRebuilds++;
+                            earlyRebuildSeeds.Add(result.Seed);
+                        }
+
                         if (result.LostDisk.JoinsBelowForgottenPromise > 0)
                         {
                             nearMisses++;
@@ -158,7 +165,7 @@ internal static class SimulationCommand
         output.WriteLine($"{done} seeds from {start}: {done - failed} passed, {failed} failed; {events:N0} events in {seconds:F1} s ({events / seconds:N0} events/s, {done / seconds * 60:N0} seeds/min); probes missed: {(CoverageProbes.All & ~probes) switch { CoverageProbes.None => "none", var missed => missed.ToString() }}");
         if (profile == SimulationProfile.LostDisk)
         {
-            output.WriteLine($"lost-disk profile: {aimedWipes} aimed lost disks, {holds} holds; {twoAtOnce} seeds with two or more replicas without intact state at once, {nearMisses} with a rebuilding replica joining a view below a promise it forgot{(nearMissSeeds.Count == 0 ? string.Empty : $" (first: {string.Join(' ', nearMissSeeds.Order().Take(10))})")}");
+            output.WriteLine($"lost-disk profile: {aimedWipes} aimed lost disks, {holds} holds; {twoAtOnce} seeds with two or more replicas without intact state at once, {nearMisses} with a rebuilding replica joining a view below a promise it forgot{First(nearMissSeeds)}, {earlyRebuilds} with a rebuild done below a slot executed before the disk was lost{First(earlyRebuildSeeds)}");
         }
 
         foreach (var failure in failures.OrderBy(static f => f.Seed))
@@ -168,4 +175,6 @@ internal static class SimulationCommand
 
         return failed == 0 ? 0 : 1;
     }
+
+    private static string First(List<ulong> seeds) => seeds.Count == 0 ? string.Empty : $" (first: {string.Join(' ', seeds.Order().Take(10))})";
 }

@@ -88,6 +88,14 @@ public sealed record FaultProfile
     /// may have ordered with its help. 0 for never.</summary>
     public double WipeAfterPrepareOkRate { get; init; }
 
+    /// <summary>Probability that a disk lost after a Prepare_OK takes a second promiser of the same view with it (its
+    /// leader's excepted), when at most ⌊(N−1)/2⌋ are then without intact state. 0 for never.</summary>
+    public double SecondWipeRate { get; init; }
+
+    /// <summary>How many times slower the clocks of a leader kept with a minority by a partition run while the partition
+    /// lasts (1: not slower), so that the minority still holds the old view when the majority has moved on.</summary>
+    public long MinoritySlowdown { get; init; } = 1;
+
     /// <summary>The latest of the later lost disks of <see cref="WipeAfterPrepareOkRate"/>, in virtual microseconds.</summary>
     public long LateWipeMaxMicros { get; init; } = 200_000;
 
@@ -266,6 +274,8 @@ public sealed record SimulationConfig
             HoldMaxMicros = random.Next(20_000, 800_001),
             TargetedRestartMaxMicros = random.Next(2_000, 300_001),
             LateWipeMaxMicros = random.Next(20_000, 400_001),
+            SecondWipeRate = random.Chance(0.3) ? 0 : 0.3 + (random.NextDouble() * 0.6),
+            MinoritySlowdown = random.Chance(0.2) ? 1 : random.Next(2, 9),
         };
 
         return new SimulationConfig
@@ -338,7 +348,7 @@ public sealed record SimulationConfig
         text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, fsync within {f.SyncDelayTicks} ticks, lose unsynced {f.LoseUnsyncedWrites}\n");
         if (Profile == SimulationProfile.LostDisk)
         {
-            text.Append(CultureInfo.InvariantCulture, $"  aimed lost disks: after a Prepare_OK {f.WipeAfterPrepareOkRate:P0} (late ones within {f.LateWipeMaxMicros / 1000} ms), in an election {f.WipeInElectionRate:P0}/view, restart within {f.TargetedRestartMaxMicros / 1000} ms; hold a preparing leader's other links {f.HoldPrepareRate:P0}, up to {f.HoldMaxMicros / 1000} ms\n");
+            text.Append(CultureInfo.InvariantCulture, $"  aimed lost disks: after a Prepare_OK {f.WipeAfterPrepareOkRate:P0} (late ones within {f.LateWipeMaxMicros / 1000} ms, a second promiser {f.SecondWipeRate:P0}), in an election {f.WipeInElectionRate:P0}/view, restart within {f.TargetedRestartMaxMicros / 1000} ms; hold a preparing leader's other links {f.HoldPrepareRate:P0}, up to {f.HoldMaxMicros / 1000} ms; a leader's minority {f.MinoritySlowdown}x slower\n");
         }
 
         text.Append(CultureInfo.InvariantCulture, $"  leader sends Accept: {(LeaderSendsAcceptMask == 0 ? "none" : LeaderSendsAcceptMask == ulong.MaxValue ? "all" : $"mask {LeaderSendsAcceptMask & ((1UL << ClusterSize) - 1):x}")}\n");

@@ -48,12 +48,14 @@ public sealed class SimulationResult
 /// <param name="MostWithoutIntactState">The most replicas without intact state (wiped, or rebuilding) at once.</param>
 /// <param name="JoinsBelowForgottenPromise">Near misses: a rebuilding replica joined a view below one it promised before
 /// its disk was lost.</param>
-public readonly record struct LostDiskFaultCounts(int AfterPrepareOk, int InElection, int Holds, int MostWithoutIntactState, int JoinsBelowForgottenPromise)
+/// <param name="RebuildsDoneBelowEarlierSlots">Near misses: a replica finished its rebuild without having executed a slot
+/// that some replica had executed before its disk was lost.</param>
+public readonly record struct LostDiskFaultCounts(int AfterPrepareOk, int InElection, int Holds, int MostWithoutIntactState, int JoinsBelowForgottenPromise, int RebuildsDoneBelowEarlierSlots)
 {
     /// <inheritdoc />
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"lost disks after a Prepare_OK {AfterPrepareOk}, in an election {InElection}; holds {Holds}; at most {MostWithoutIntactState} without intact state at once; joins below a forgotten promise {JoinsBelowForgottenPromise}");
+        $"lost disks after a Prepare_OK {AfterPrepareOk}, in an election {InElection}; holds {Holds}; at most {MostWithoutIntactState} without intact state at once; near misses: joins below a forgotten promise {JoinsBelowForgottenPromise}, rebuilds done below a slot executed before {RebuildsDoneBelowEarlierSlots}");
 }
 
 /// <summary>Interesting situations a batch of seeds must reach, or it tests too little (TESTING.md level 3).</summary>
@@ -135,6 +137,10 @@ public sealed class Simulator : IClusterObserver
     private readonly HashSet<(int Replica, long View)> _joinsBelow = [];
     private readonly long[] _promised;
     private readonly long[] _forgotten;
+    private readonly long[] _slowUntil;
+    private readonly Dictionary<long, ulong> _promisers = [];
+    private readonly long[] _executedBeforeWipe;
+    private readonly bool[] _wasRebuilding;
     private LostDiskFaultCounts _lostDisk;
 
     /// <summary>Prepares a run of <paramref name="config"/>.</summary>
@@ -173,6 +179,9 @@ public sealed class Simulator : IClusterObserver
         _heldUntil = new long[config.ClusterSize, config.ClusterSize];
         _promised = new long[config.ClusterSize];
         _forgotten = new long[config.ClusterSize];
+        _slowUntil = new long[config.ClusterSize];
+        _executedBeforeWipe = new long[config.ClusterSize];
+        _wasRebuilding = new bool[config.ClusterSize];
         _paused = new bool[config.ClusterSize];
         _deferred = new List<Event>[config.ClusterSize];
         for (var i = 0; i < config.ClusterSize; i++)
@@ -271,6 +280,7 @@ public sealed class Simulator : IClusterObserver
         if (message is PrepareOk promised)
         {
             _promised[sender.Value] = Math.Max(_promised[sender.Value], promised.View.Value);
+            _promisers[promised.View.Value] = _promisers.GetValueOrDefault(promised.View.Value) | (1UL << sender.Value);
         }
 
         switch (message)
@@ -290,7 +300,7 @@ public sealed class Simulator : IClusterObserver
                 {
                     // At once (the view is still being prepared), or once the view may have ordered with this promise.
                     var after = _random.Chance(0.5) ? _random.NextInt64(0, 2001) : _random.NextInt64(2000, faults.LateWipeMaxMicros + 1);
-                    Push(_now + after, new Event(EventKind.AimedWipe, sender, destination, null, (long)AimedWipe.AfterPrepareOk));
+                    Push(_now + after, new Event(EventKind.AimedWipe, sender, destination, null, (long)AimedWipe.AfterPrepareOk) { Generation = promise.View.Value });
                 }
 
                 break;
@@ -335,6 +345,33 @@ public sealed class Simulator : IClusterObserver
         }
 
         _heldUntil[leader, promiser] = Math.Max(_heldUntil[leader, promiser], until);
+    }
+
+    /// <summary>Ends the holds on <paramref name="leader"/>'s links within 30 ms, for half of the calls: its Prepare
+    /// phase then goes on while the view below it runs again.</summary>
+    private void ReleaseHoldsSoon(int leader)
+    {
+        if (!_random.Chance(0.5))
+        {
+            return;
+        }
+
+        var until = _now + _random.NextInt64(0, 30_001);
+        for (var other = 0; other < _config.ClusterSize; other++)
+        {
+            _heldUntil[leader, other] = Math.Min(_heldUntil[leader, other], until);
+            _heldUntil[other, leader] = Math.Min(_heldUntil[other, leader], until);
+        }
+    }
+
+    /// <summary>Heals the partition for one replica only: it reaches everyone and everyone reaches it.</summary>
+    private void OnReconnect(ReplicaId replica)
+    {
+        for (var other = 0; other < _config.ClusterSize; other++)
+        {
+            _cut[replica.Value, other] = false;
+            _cut[other, replica.Value] = false;
+        }
     }
 
     /// <summary>How many running replicas installed <paramref name="view"/> or a later one.</summary>
@@ -423,6 +460,7 @@ public sealed class Simulator : IClusterObserver
         _harness.SyncDelayTicks = 0; // The disk recovers with the rest: fsyncs in flight finish, new ones at once.
         Array.Clear(_cut);
         Array.Clear(_heldUntil);
+        Array.Clear(_slowUntil);
         CheckHealWithTwoLeaders();
         _partitioned = false;
         for (var i = 0; i < _paused.Length; i++)
@@ -595,8 +633,11 @@ public sealed class Simulator : IClusterObserver
             case EventKind.Damage:
                 OnDamage();
                 break;
+            case EventKind.Reconnect:
+                OnReconnect(next.From);
+                break;
             case EventKind.AimedWipe:
-                OnAimedWipe(next.From, next.To, (AimedWipe)next.Argument);
+                OnAimedWipe(next.From, next.To, (AimedWipe)next.Argument, new ViewNumber(next.Generation));
                 break;
             case EventKind.Resume:
                 Resume(next.From);
@@ -611,19 +652,36 @@ public sealed class Simulator : IClusterObserver
         }
     }
 
-    /// <summary>Counts the lost-disk profile's near misses: a replica rebuilding after a lost disk joined a view below
-    /// one it had promised before (the promise is gone with its disk, and its leader may still count it).</summary>
+    /// <summary>
+    /// Counts the lost-disk profile's near misses: a replica rebuilding after a lost disk joined a view below one it had
+    /// promised before (the promise is gone with its disk, and its leader may still count it); or it finished its
+    /// rebuild, and votes again, without having executed a slot some replica had executed before its disk was lost (it
+    /// may have helped choose that slot and no longer knows it).
+    /// </summary>
     private void NoteJoinsBelowForgottenPromises()
     {
         foreach (var replica in _harness.Replicas)
         {
             var id = replica.Id.Value;
+            var rebuilding = replica.Replica?.Status.IsRebuilding == true;
+            if (_wasRebuilding[id] && !rebuilding && replica.Replica is { } rebuilt && rebuilt.Status.LocalAru.Value < _executedBeforeWipe[id])
+            {
+                _lostDisk = _lostDisk with { RebuildsDoneBelowEarlierSlots = _lostDisk.RebuildsDoneBelowEarlierSlots + 1 };
+                _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} {replica.Id} finished rebuilding at aru {rebuilt.Status.LocalAru}, below slot {_executedBeforeWipe[id]} executed before its disk was lost"));
+            }
+
+            if (replica.IsUp)
+            {
+                _wasRebuilding[id] = rebuilding;
+            }
+
             if (_forgotten[id] > 0
                 && replica.Replica?.Status is { IsRebuilding: true, State: ReplicaState.RegularNonLeader } status
                 && status.LastInstalled.Value < _forgotten[id]
                 && _joinsBelow.Add((id, status.LastInstalled.Value)))
             {
                 _lostDisk = _lostDisk with { JoinsBelowForgottenPromise = _lostDisk.JoinsBelowForgottenPromise + 1 };
+                ReleaseHoldsSoon(LeaderOf(new ViewNumber(_forgotten[id])));
                 _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} {replica.Id} rebuilding joined view {status.LastInstalled}, below view {_forgotten[id]} it promised before its disk was lost"));
             }
         }
@@ -631,7 +689,13 @@ public sealed class Simulator : IClusterObserver
 
     private void OnTick(ReplicaId replica)
     {
-        Push(_now + _config.TickPeriodMicros[replica.Value], new Event(EventKind.Tick, replica, ReplicaId.None, null, 0));
+        var period = _config.TickPeriodMicros[replica.Value];
+        if (_now < _slowUntil[replica.Value])
+        {
+            period *= _config.Faults.MinoritySlowdown;
+        }
+
+        Push(_now + period, new Event(EventKind.Tick, replica, ReplicaId.None, null, 0));
         if (!_paused[replica.Value])
         {
             _harness.Tick(replica);
@@ -694,9 +758,10 @@ public sealed class Simulator : IClusterObserver
             Array.Clear(_cut);
             CheckHealWithTwoLeaders();
             var oneWay = _random.Chance(0.3);
-            var kind = _random.Next(0, _config.Profile == SimulationProfile.LostDisk ? 4 : 3);
+            // The lost-disk profile draws the leader with a minority for half of its partitions.
+            var kind = _random.Next(0, _config.Profile == SimulationProfile.LostDisk ? 6 : 3);
             var side = new bool[n];
-            if (kind == 3)
+            if (kind >= 3)
             {
                 // The leader with a minority: the minority keeps the old view while the majority elects a new one.
                 var leader = LeaderGuess();
@@ -739,7 +804,16 @@ public sealed class Simulator : IClusterObserver
             }
 
             _partitioned = true;
-            Push(_now + _random.NextInt64(20_000, 1_000_001), new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+
+            // The leader with a minority lasts long enough for the majority to elect a new view and order in it; the
+            // minority's clocks may run slow meanwhile, so that it still holds the old view when a replica of the
+            // majority comes back from a lost disk.
+            var heal = kind >= 3 ? _random.NextInt64(200_000, 2_000_001) : _random.NextInt64(20_000, 1_000_001);
+            Push(_now + heal, new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+            for (var i = 0; i < n && kind >= 3; i++)
+            {
+                _slowUntil[i] = side[i] ? _now + heal : 0;
+            }
         }
 
         ScheduleFault(EventKind.Partition, _config.Faults.PartitionEveryMicros);
@@ -754,6 +828,7 @@ public sealed class Simulator : IClusterObserver
 
         CheckHealWithTwoLeaders();
         Array.Clear(_cut);
+        Array.Clear(_slowUntil);
         _partitioned = false;
     }
 
@@ -897,19 +972,38 @@ public sealed class Simulator : IClusterObserver
 
         _harness.Wipe(replica.Id);
         _forgotten[victim] = Math.Max(_forgotten[victim], _promised[victim]);
+        _executedBeforeWipe[victim] = _harness.Checker.HighestExecuted;
         var without = _config.ClusterSize - Enumerable.Range(0, _config.ClusterSize).Count(IsIntact);
         _lostDisk = _lostDisk with { MostWithoutIntactState = Math.Max(_lostDisk.MostWithoutIntactState, without) };
     }
 
-    /// <summary>A lost disk the lost-disk profile aimed at a promise or an election; the replica restarts soon, so that
-    /// messages sent before the wipe still arrive after it.</summary>
-    private void OnAimedWipe(ReplicaId victim, ReplicaId promisedLeader, AimedWipe aim)
+    /// <summary>A lost disk the lost-disk profile aimed at a promise (of <paramref name="view"/>, to
+    /// <paramref name="promisedLeader"/>) or an election; the replica restarts soon, so that messages sent before the wipe
+    /// still arrive after it. A lost promise may take a second promiser of the same view with it, when the bound allows.</summary>
+    private void OnAimedWipe(ReplicaId victim, ReplicaId promisedLeader, AimedWipe aim, ViewNumber view)
     {
         if (_liveness || !MayLoseDisk(victim.Value))
         {
             return;
         }
 
+        LoseAimedDisk(victim, promisedLeader, aim);
+        if (aim == AimedWipe.AfterPrepareOk && _random.Chance(_config.Faults.SecondWipeRate))
+        {
+            var others = _promisers.GetValueOrDefault(view.Value) & ~(1UL << victim.Value) & ~(1UL << promisedLeader.Value);
+            for (var other = 0; other < _config.ClusterSize; other++)
+            {
+                if ((others & (1UL << other)) != 0 && IsIntact(other) && MayLoseDisk(other))
+                {
+                    LoseAimedDisk(new ReplicaId(other), promisedLeader, aim);
+                    break;
+                }
+            }
+        }
+    }
+
+    private void LoseAimedDisk(ReplicaId victim, ReplicaId promisedLeader, AimedWipe aim)
+    {
         if (!promisedLeader.IsNone)
         {
             HoldLeaderFromPromiser(promisedLeader.Value, victim.Value);
@@ -921,10 +1015,13 @@ public sealed class Simulator : IClusterObserver
         _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} lose the disk of {victim} ({aim})"));
         LoseDisk(victim.Value);
         var restart = ScheduleRestart(victim, _config.Faults.TargetedRestartMaxMicros);
-        if (_partitioned && _random.Chance(0.5))
+        if (_partitioned && _random.Chance(0.75))
         {
-            // The partition heals as the replica comes back: it rebuilds among everyone it can reach.
-            Push(restart, new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+            // The partition heals as the replica comes back, everywhere or only for the replica (it comes back on
+            // another network path): it rebuilds among everyone it can reach.
+            Push(restart, _random.Chance(0.5)
+                ? new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0)
+                : new Event(EventKind.Reconnect, victim, ReplicaId.None, null, 0));
         }
     }
 
@@ -1128,6 +1225,7 @@ public sealed class Simulator : IClusterObserver
         Wipe,
         Damage,
         AimedWipe,
+        Reconnect,
     }
 
     private enum AimedWipe
