@@ -138,6 +138,8 @@ public sealed class Simulator : IClusterObserver
     private readonly long[] _promised;
     private readonly long[] _forgotten;
     private readonly long[] _slowUntil;
+    private readonly long[] _lostDiskAt;
+    private readonly int[] _staleWhileRebuilding;
     private readonly Dictionary<long, ulong> _promisers = [];
     private readonly long[] _executedBeforeWipe;
     private readonly bool[] _wasRebuilding;
@@ -180,6 +182,8 @@ public sealed class Simulator : IClusterObserver
         _promised = new long[config.ClusterSize];
         _forgotten = new long[config.ClusterSize];
         _slowUntil = new long[config.ClusterSize];
+        _lostDiskAt = new long[config.ClusterSize];
+        _staleWhileRebuilding = new int[config.ClusterSize];
         _executedBeforeWipe = new long[config.ClusterSize];
         _wasRebuilding = new bool[config.ClusterSize];
         _paused = new bool[config.ClusterSize];
@@ -263,7 +267,7 @@ public sealed class Simulator : IClusterObserver
             var delay = !_liveness && _random.Chance(faults.TailRate)
                 ? _random.NextInt64(faults.MaxDelayMicros, Math.Max(faults.MaxDelayMicros + 1, faults.TailMaxMicros))
                 : _random.NextInt64(faults.MinDelayMicros, faults.MaxDelayMicros + 1);
-            Push(from + delay, new Event(EventKind.Deliver, sender, destination, message, 0));
+            Push(from + delay, new Event(EventKind.Deliver, sender, destination, message, _now)); // Argument: when sent.
         }
     }
 
@@ -682,7 +686,7 @@ public sealed class Simulator : IClusterObserver
             {
                 _lostDisk = _lostDisk with { JoinsBelowForgottenPromise = _lostDisk.JoinsBelowForgottenPromise + 1 };
                 ReleaseHoldsSoon(LeaderOf(new ViewNumber(_forgotten[id])));
-                _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} {replica.Id} rebuilding joined view {status.LastInstalled}, below view {_forgotten[id]} it promised before its disk was lost"));
+                _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} {replica.Id} rebuilding joined view {status.LastInstalled}, below view {_forgotten[id]} it promised before its disk was lost; without intact state: {string.Join(' ', Enumerable.Range(0, _config.ClusterSize).Where(r => !IsIntact(r)))}; messages sent before the loss heard since: {_staleWhileRebuilding[id]}"));
             }
         }
     }
@@ -708,6 +712,11 @@ public sealed class Simulator : IClusterObserver
         {
             _deferred[delivery.To.Value].Add(delivery);
             return;
+        }
+
+        if (delivery.Argument < _lostDiskAt[delivery.To.Value] && _harness.Replicas[delivery.To.Value].Replica?.Status.IsRebuilding == true)
+        {
+            _staleWhileRebuilding[delivery.To.Value]++; // Sent before the disk was lost, heard while rebuilding.
         }
 
         _harness.Deliver(delivery.To, delivery.Message!);
@@ -973,6 +982,8 @@ public sealed class Simulator : IClusterObserver
         _harness.Wipe(replica.Id);
         _forgotten[victim] = Math.Max(_forgotten[victim], _promised[victim]);
         _executedBeforeWipe[victim] = _harness.Checker.HighestExecuted;
+        _lostDiskAt[victim] = _now;
+        _staleWhileRebuilding[victim] = 0;
         var without = _config.ClusterSize - Enumerable.Range(0, _config.ClusterSize).Count(IsIntact);
         _lostDisk = _lostDisk with { MostWithoutIntactState = Math.Max(_lostDisk.MostWithoutIntactState, without) };
     }
