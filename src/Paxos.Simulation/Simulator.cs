@@ -671,6 +671,7 @@ public sealed class Simulator : IClusterObserver
             if (_wasRebuilding[id] && !rebuilding && replica.Replica is { } rebuilt && rebuilt.Status.LocalAru.Value < _executedBeforeWipe[id])
             {
                 _lostDisk = _lostDisk with { RebuildsDoneBelowEarlierSlots = _lostDisk.RebuildsDoneBelowEarlierSlots + 1 };
+                IsolateKnowersFrom(replica.Id, _executedBeforeWipe[id]);
                 _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} {replica.Id} finished rebuilding at aru {rebuilt.Status.LocalAru}, below slot {_executedBeforeWipe[id]} executed before its disk was lost"));
             }
 
@@ -773,17 +774,7 @@ public sealed class Simulator : IClusterObserver
             if (kind >= 3)
             {
                 // The leader with a minority: the minority keeps the old view while the majority elects a new one.
-                var leader = LeaderGuess();
-                side[leader] = true;
-                for (var cut = 1; cut < (n - 1) / 2;)
-                {
-                    var other = _random.Next(0, n);
-                    if (!side[other])
-                    {
-                        side[other] = true;
-                        cut++;
-                    }
-                }
+                side = LeaderWithMinority(ReplicaId.None);
             }
             else if (kind == 0)
             {
@@ -801,18 +792,7 @@ public sealed class Simulator : IClusterObserver
                 }
             }
 
-            for (var a = 0; a < n; a++)
-            {
-                for (var b = 0; b < n; b++)
-                {
-                    if (side[a] != side[b] && (!oneWay || side[a]))
-                    {
-                        _cut[a, b] = true;
-                    }
-                }
-            }
-
-            _partitioned = true;
+            Cut(side, oneWay);
 
             // The leader with a minority lasts long enough for the majority to elect a new view and order in it; the
             // minority's clocks may run slow meanwhile, so that it still holds the old view when a replica of the
@@ -826,6 +806,89 @@ public sealed class Simulator : IClusterObserver
         }
 
         ScheduleFault(EventKind.Partition, _config.Faults.PartitionEveryMicros);
+    }
+
+    /// <summary>The leader (as far as one is known) and ⌊(N−1)/2⌋ − 1 others, never <paramref name="exclude"/>.</summary>
+    private bool[] LeaderWithMinority(ReplicaId exclude)
+    {
+        var n = _config.ClusterSize;
+        var side = new bool[n];
+        var leader = LeaderGuess();
+        if (leader == exclude.Value)
+        {
+            return side;
+        }
+
+        side[leader] = true;
+        for (var cut = 1; cut < (n - 1) / 2;)
+        {
+            var other = _random.Next(0, n);
+            if (!side[other] && other != exclude.Value)
+            {
+                side[other] = true;
+                cut++;
+            }
+        }
+
+        return side;
+    }
+
+    /// <summary>Cuts every link between the two sides (one way: only from the <c>true</c> side).</summary>
+    private void Cut(bool[] side, bool oneWay)
+    {
+        for (var a = 0; a < side.Length; a++)
+        {
+            for (var b = 0; b < side.Length; b++)
+            {
+                if (side[a] != side[b] && (!oneWay || side[a]))
+                {
+                    _cut[a, b] = true;
+                }
+            }
+        }
+
+        _partitioned = true;
+    }
+
+    /// <summary>
+    /// The lost-disk profile's answer to a rebuild that finished below a slot executed before its disk was lost: for half
+    /// of them, the replicas that executed that slot (and the leader, as far as one is known) are cut off when they are a
+    /// minority, otherwise the leader with a minority is; either way the rebuilt replica, which votes again, is in the
+    /// majority that prepares the next view, and its data list counts.
+    /// </summary>
+    private void IsolateKnowersFrom(ReplicaId rebuilt, long slot)
+    {
+        if (_partitioned || _config.ClusterSize < 3 || !_random.Chance(0.5))
+        {
+            return;
+        }
+
+        var side = new bool[_config.ClusterSize];
+        var count = 0;
+        foreach (var replica in _harness.Replicas)
+        {
+            var knows = replica.Replica is { } paxos
+                && (paxos.Status.LocalAru.Value >= slot || paxos.Status.State == ReplicaState.RegularLeader);
+            if (knows && replica.Id != rebuilt)
+            {
+                side[replica.Id.Value] = true;
+                count++;
+            }
+        }
+
+        if (count == 0 || count > (_config.ClusterSize - 1) / 2)
+        {
+            side = LeaderWithMinority(rebuilt);
+        }
+
+        if (!side.Contains(true))
+        {
+            return;
+        }
+
+        Cut(side, oneWay: false);
+        Push(_now + _random.NextInt64(200_000, 2_000_001), new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} cut off {string.Join(' ', Enumerable.Range(0, side.Length).Where(i => side[i]))}, away from {rebuilt}"));
     }
 
     private void OnHeal()
