@@ -103,10 +103,10 @@ public sealed record FaultProfile
     /// 2 ms (once per replica and attempted view); 0 for never.</summary>
     public double WipeInElectionRate { get; init; }
 
-    /// <summary>Probability that, when a Prepare_OK leaves for a view fewer than a majority have installed, every
-    /// link between the view's leader and the replicas other than the promiser is held back (messages wait,
-    /// both ways) for up to <see cref="HoldMaxMicros"/>: the leader sits in its Prepare phase holding a partial
-    /// set. 0 for never.</summary>
+    /// <summary>Probability that, when a leader sends its first Prepare for a view, every link between it and the
+    /// replicas but one is held back (messages wait, both ways, retransmissions too) for up to
+    /// <see cref="HoldMaxMicros"/>: the leader sits in its Prepare phase holding a partial set while the others carry
+    /// on. 0 for never.</summary>
     public double HoldPrepareRate { get; init; }
 
     /// <summary>The longest hold of <see cref="HoldPrepareRate"/>, in virtual microseconds.</summary>

@@ -42,9 +42,9 @@ public sealed class SimulationResult
 }
 
 /// <summary>What the aimed faults of <see cref="SimulationProfile.LostDisk"/> did in one run.</summary>
-/// <param name="AfterPrepareOk">Disks lost right after their replica promised a view a majority had not installed.</param>
+/// <param name="AfterPrepareOk">Disks lost after their replica promised a view at most a bare majority had installed.</param>
 /// <param name="InElection">Disks lost while their replica ran a leader election.</param>
-/// <param name="Holds">Times a preparing leader's links to the others (the promiser's excepted) were held back.</param>
+/// <param name="Holds">Times a preparing leader's links to all replicas but one were held back.</param>
 /// <param name="MostWithoutIntactState">The most replicas without intact state (wiped, or rebuilding) at once.</param>
 /// <param name="JoinsBelowForgottenPromise">Near misses: a rebuilding replica joined a view below one it promised before
 /// its disk was lost.</param>
@@ -275,8 +275,9 @@ public sealed class Simulator : IClusterObserver
     /// The lost-disk profile's aim, read from a message's kind and view only (never a rebuild's details). A leader that
     /// starts its Prepare phase may have its links held back, both ways, with every replica but one: it sits in its
     /// Prepare phase holding a partial set, while the others carry on without the view. A replica that promised a view
-    /// fewer than a majority installed (its Prepare_OK is on its way), or that runs a leader election, may lose its
-    /// disk within 2 ms; each happens once per replica and view.
+    /// at most a bare majority installed (its Prepare_OK is on its way, and every promise counts) may lose its disk, at
+    /// once or once the view may have ordered with its help; a replica that runs a leader election may lose its disk
+    /// within 2 ms. Each happens at most once per replica and view.
     /// </summary>
     private void AimAtPromisesAndElections(ReplicaId sender, ReplicaId destination, PaxosMessage message)
     {
@@ -715,7 +716,9 @@ public sealed class Simulator : IClusterObserver
             return;
         }
 
-        if (delivery.Argument < _lostDiskAt[delivery.To.Value] && _harness.Replicas[delivery.To.Value].Replica?.Status.IsRebuilding == true)
+        if (_config.Profile == SimulationProfile.LostDisk
+            && delivery.Argument < _lostDiskAt[delivery.To.Value]
+            && _harness.Replicas[delivery.To.Value].Replica?.Status.IsRebuilding == true)
         {
             _staleWhileRebuilding[delivery.To.Value]++; // Sent before the disk was lost, heard while rebuilding.
         }
