@@ -68,9 +68,10 @@ public class LostDiskSimulationTests
         Simulator.ReplayCommand(7, SimulationProfile.LostDisk).Should().Be("dotnet run -c Release --project src/Paxos.Simulation -- --seed 7 --profile lost-disk");
     }
 
-    /// <summary>Lost-disk seeds that once broke something; each is named after what it found. All but 1899 first had a
+    /// <summary>Lost-disk seeds that once broke something; each is named after what it found. All but the last two first had a
     /// replica rebuilding after a lost disk join a view below one it had promised before the loss; in 1899 two replicas
-    /// finished their rebuilds, and voted again, below a slot executed before their disks were lost.</summary>
+    /// finished their rebuilds, and voted again, below a slot executed before their disks were lost; in 19854 neither
+    /// near miss showed before slot agreement broke.</summary>
     [TestCase(638UL, TestName = "Lost-disk seed 638: a rebuild must not take its view floor from a rebuilding peer or a message sent before the loss (N=7)")]
     [TestCase(1801UL, TestName = "Lost-disk seed 1801: two lost disks among five; a rebuild must not count the other rebuilding replica")]
     [TestCase(1857UL, TestName = "Lost-disk seed 1857: a rebuild that joined below its forgotten promise leaves an update that never completes")]
@@ -78,6 +79,7 @@ public class LostDiskSimulationTests
     [TestCase(6921UL, TestName = "Lost-disk seed 6921: one lost disk; a view floor from installed views misses a promised view")]
     [TestCase(8563UL, TestName = "Lost-disk seed 8563: the same with three replicas")]
     [TestCase(1899UL, TestName = "Lost-disk seed 1899: a rebuild must not end before the joined leader's whole constrained range executed (window 3)")]
+    [TestCase(19854UL, TestName = "Lost-disk seed 19854: two promisers of one view lose their disks together, with no near miss seen first")]
     public void Regression(ulong seed) =>
         Simulator.Run(seed, SimulationProfile.LostDisk).Failure.Should().BeNull();
 }
