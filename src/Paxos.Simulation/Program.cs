@@ -15,6 +15,7 @@ internal static class SimulationCommand
         long count = 100;
         var longRun = false;
         var quiet = false;
+        var profile = SimulationProfile.Default;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -34,6 +35,21 @@ internal static class SimulationCommand
                 case "--quiet":
                     quiet = true;
                     break;
+                case "--profile" when i + 1 < args.Length:
+                    switch (args[++i])
+                    {
+                        case "default":
+                            profile = SimulationProfile.Default;
+                            break;
+                        case "lost-disk":
+                            profile = SimulationProfile.LostDisk;
+                            break;
+                        default:
+                            output.WriteLine($"unknown profile '{args[i]}'; see --help");
+                            return 2;
+                    }
+
+                    break;
                 case "--help" or "-h":
                     output.WriteLine("""
                         Paxos.Simulation: runs real Paxos.Core replicas under seeded faults and checks safety and liveness.
@@ -43,6 +59,9 @@ internal static class SimulationCommand
                           --seed S          replay one seed, printing every event
                           --long            fewer, longer seeds (a minute of virtual time each)
                           --quiet           no progress line
+                          --profile P       default, or lost-disk: lost disks aimed at promises and elections,
+                                            a preparing leader held on a partial set, two lost disks among five,
+                                            long delay tails, small windows with the leader's explicit Accept
 
                         Exit code 0 when every seed passed, 1 when any failed.
                         """);
@@ -55,24 +74,26 @@ internal static class SimulationCommand
 
         if (single is { } seed)
         {
-            var config = SimulationConfig.FromSeed(seed, longRun);
+            var config = SimulationConfig.FromSeed(seed, longRun, profile);
             output.WriteLine(config);
             var result = new Simulator(config, output).Run();
             output.WriteLine(result.Passed
-                ? $"seed {seed} passed: {result.Events} events, {result.Acknowledged} updates acknowledged, slot {result.HighestSlot}, trace {result.TraceHash:x16}"
+                ? $"seed {seed} passed: {result.Events} events, {result.Acknowledged} updates acknowledged, slot {result.HighestSlot}, trace {result.TraceHash:x16}{(profile == SimulationProfile.LostDisk ? $"; {result.LostDisk}" : string.Empty)}"
                 : result.Failure);
             return result.Passed ? 0 : 1;
         }
 
-        return Soak(start, count, longRun, quiet, output);
+        return Soak(start, count, longRun, profile, quiet, output);
     }
 
-    private static int Soak(ulong start, long count, bool longRun, bool quiet, TextWriter output)
+    private static int Soak(ulong start, long count, bool longRun, SimulationProfile profile, bool quiet, TextWriter output)
     {
         var stopwatch = Stopwatch.StartNew();
-        long done = 0, events = 0, failed = 0;
+        long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0, earlyRebuilds = 0;
         var probes = CoverageProbes.None;
         var failures = new System.Collections.Concurrent.ConcurrentBag<SimulationResult>();
+        var nearMissSeeds = new List<ulong>();
+        var earlyRebuildSeeds = new List<ulong>();
         var next = -1L;
         var workers = new Thread[Environment.ProcessorCount];
         for (var w = 0; w < workers.Length; w++)
@@ -87,7 +108,7 @@ internal static class SimulationCommand
                         return;
                     }
 
-                    var result = Simulator.Run(start + (ulong)index, log: null, longRun);
+                    var result = Simulator.Run(start + (ulong)index, profile, log: null, longRun);
                     Interlocked.Add(ref events, result.Events);
                     Interlocked.Increment(ref done);
                     if (!result.Passed)
@@ -104,6 +125,20 @@ internal static class SimulationCommand
                     lock (workers)
                     {
                         probes |= result.Probes;
+                        aimedWipes += result.LostDisk.AfterPrepareOk + result.LostDisk.InElection;
+                        holds += result.LostDisk.Holds;
+                        twoAtOnce += result.LostDisk.MostWithoutIntactState >= 2 ? 1 : 0;
+                        if (result.LostDisk.RebuildsDoneBelowEarlierSlots > 0)
+                        {
+                            earlyRebuilds++;
+                            earlyRebuildSeeds.Add(result.Seed);
+                        }
+
+                        if (result.LostDisk.JoinsBelowForgottenPromise > 0)
+                        {
+                            nearMisses++;
+                            nearMissSeeds.Add(result.Seed);
+                        }
                     }
                 }
             });
@@ -128,11 +163,18 @@ internal static class SimulationCommand
         }
 
         output.WriteLine($"{done} seeds from {start}: {done - failed} passed, {failed} failed; {events:N0} events in {seconds:F1} s ({events / seconds:N0} events/s, {done / seconds * 60:N0} seeds/min); probes missed: {(CoverageProbes.All & ~probes) switch { CoverageProbes.None => "none", var missed => missed.ToString() }}");
+        if (profile == SimulationProfile.LostDisk)
+        {
+            output.WriteLine($"lost-disk profile: {aimedWipes} aimed lost disks, {holds} holds; {twoAtOnce} seeds with two or more replicas without intact state at once, {nearMisses} with a rebuilding replica joining a view below a promise it forgot{First(nearMissSeeds)}, {earlyRebuilds} with a rebuild done below a slot executed before the disk was lost{First(earlyRebuildSeeds)}");
+        }
+
         foreach (var failure in failures.OrderBy(static f => f.Seed))
         {
-            output.WriteLine($"failed seed {failure.Seed}: {Simulator.ReplayCommand(failure.Seed)}");
+            output.WriteLine($"failed seed {failure.Seed}: {Simulator.ReplayCommand(failure.Seed, profile)}");
         }
 
         return failed == 0 ? 0 : 1;
     }
+
+    private static string First(List<ulong> seeds) => seeds.Count == 0 ? string.Empty : $" (first: {string.Join(' ', seeds.Order().Take(10))})";
 }

@@ -13,6 +13,22 @@ public enum LivenessMode
     StableMajority,
 }
 
+/// <summary>Which family of configurations a seed draws from.</summary>
+public enum SimulationProfile
+{
+    /// <summary>Every fault at random rates (the soak's and the CI batch's profile).</summary>
+    Default,
+
+    /// <summary>
+    /// Lost disks aimed at view changes: a replica loses its disk right after it promised a view that a majority
+    /// has not installed yet, or while it runs a leader election; the promised leader's other links are held back
+    /// so it sits in its Prepare phase with a partial set of Prepare_OKs; up to ⌊(N−1)/2⌋ replicas are without
+    /// intact state at once; long delay tails make messages sent before a wipe arrive after the restart; and most
+    /// seeds run small flow-control windows (1–3 slots) with the leader's explicit Accept.
+    /// </summary>
+    LostDisk,
+}
+
 /// <summary>The faults of one simulation run.</summary>
 public sealed record FaultProfile
 {
@@ -65,6 +81,41 @@ public sealed record FaultProfile
     /// messages and replies left and before anything else did (kill -9 mid-fsync); checked for every batch that
     /// must be synced, during the safety phase. 0 for never.</summary>
     public double CrashBeforeSyncRate { get; init; }
+
+    /// <summary>Probability that a replica that just sent a Prepare_OK for a view at most a bare majority has
+    /// installed (so every promise counts) loses its disk, once per replica and view: for half of them within 2 ms,
+    /// while the view is being prepared, for the others up to <see cref="LateWipeMaxMicros"/> later, when the view
+    /// may have ordered with its help. 0 for never.</summary>
+    public double WipeAfterPrepareOkRate { get; init; }
+
+    /// <summary>Probability that a disk lost after a Prepare_OK takes a second promiser of the same view with it (its
+    /// leader's excepted), when at most ⌊(N−1)/2⌋ are then without intact state. 0 for never.</summary>
+    public double SecondWipeRate { get; init; }
+
+    /// <summary>How many times slower the clocks of a leader kept with a minority by a partition run while the partition
+    /// lasts (1: not slower), so that the minority still holds the old view when the majority has moved on.</summary>
+    public long MinoritySlowdown { get; init; } = 1;
+
+    /// <summary>The latest of the later lost disks of <see cref="WipeAfterPrepareOkRate"/>, in virtual microseconds.</summary>
+    public long LateWipeMaxMicros { get; init; } = 200_000;
+
+    /// <summary>Probability that a replica running a leader election (it sent a View_Change) loses its disk within
+    /// 2 ms (once per replica and attempted view); 0 for never.</summary>
+    public double WipeInElectionRate { get; init; }
+
+    /// <summary>Probability that, when a leader sends its first Prepare for a view, every link between it and the
+    /// replicas but one is held back (messages wait, both ways, retransmissions too) for up to
+    /// <see cref="HoldMaxMicros"/>: the leader sits in its Prepare phase holding a partial set while the others carry
+    /// on. 0 for never.</summary>
+    public double HoldPrepareRate { get; init; }
+
+    /// <summary>The longest hold of <see cref="HoldPrepareRate"/>, in virtual microseconds.</summary>
+    public long HoldMaxMicros { get; init; } = 300_000;
+
+    /// <summary>How soon a replica that lost its disk by <see cref="WipeAfterPrepareOkRate"/> or
+    /// <see cref="WipeInElectionRate"/> restarts, at most, in virtual microseconds: short, so that messages sent
+    /// to and about it before the wipe still arrive after the restart.</summary>
+    public long TargetedRestartMaxMicros { get; init; } = 100_000;
 }
 
 /// <summary>Everything one seed fixes: cluster, options, clients, faults and phases.</summary>
@@ -72,8 +123,13 @@ public sealed record SimulationConfig
 {
     private static readonly int[] ClusterSizes = [1, 2, 3, 3, 4, 5, 5, 7];
 
+    private static readonly int[] LostDiskClusterSizes = [3, 5, 5, 5, 5, 7];
+
     /// <summary>The seed the configuration was drawn from.</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>The profile the configuration was drawn from: a seed replays only with its profile.</summary>
+    public SimulationProfile Profile { get; init; }
 
     /// <summary>N.</summary>
     public int ClusterSize { get; init; } = 3;
@@ -103,44 +159,22 @@ public sealed record SimulationConfig
     /// <summary>The longest payload a client writes.</summary>
     public int MaxPayloadBytes { get; init; } = 48;
 
-    /// <summary>Draws a configuration from a seed (TESTING.md level 3, issue: Paxos.Simulation item 2).</summary>
-    public static SimulationConfig FromSeed(ulong seed, bool longRun = false)
-    {
-        var random = new SimulationRandom(seed);
-        var clusterSize = ClusterSizes[random.Next(0, ClusterSizes.Length)];
-        var progress = random.Next(20, 201);
-        var maxBatch = random.Chance(0.3) ? 1 : random.Next(1, 65);
-        int[] windows = [maxBatch, 8, 32, 128, 1024];
-        var options = new PaxosOptions
-        {
-            ProgressTimeoutTicks = progress,
-            MaxProgressTimeoutTicks = progress << random.Next(1, 6),
-            LeaderHeartbeatTicks = Math.Max(1, random.Next(progress / 10, Math.Max((progress / 10) + 1, progress / 3))),
-            ViewChangeRetransmitTicks = random.Next(5, 51),
-            VcProofIntervalTicks = random.Next(5, 101),
-            PrepareRetransmitTicks = random.Next(2, 31),
-            ProposalRetransmitTicks = random.Next(2, 31),
-            UpdateRetransmitTicks = random.Next(10, 101),
-            AliveIntervalTicks = random.Next(5, 51),
-            CatchUpDelayTicks = random.Next(0, 11),
-            CatchUpTimeoutTicks = random.Next(5, 51),
-            MaxBatchUpdates = maxBatch,
-            WindowSlots = Math.Max(maxBatch, windows[random.Next(0, windows.Length)]),
-            MaxMessageBytes = random.Next(512, 2001),
-            MaxUpdateBytes = 100,
-            MaxUpdateQueueLength = random.Next(4, 1001),
-            MaxPendingUpdates = random.Next(1, 17),
-            CatchUpSlotsPerRequest = random.Next(1, 257),
-            AllowSameViewRejoin = random.Chance(0.8),
-        };
+    /// <summary>Draws a configuration from a seed of the default profile.</summary>
+    public static SimulationConfig FromSeed(ulong seed, bool longRun = false) => FromSeed(seed, longRun, SimulationProfile.Default);
 
-        var skewed = random.Chance(0.5);
-        var ticks = new long[clusterSize];
-        for (var i = 0; i < clusterSize; i++)
+    /// <summary>Draws a configuration from a seed of <paramref name="profile"/>; the same seed draws different
+    /// configurations in different profiles.</summary>
+    public static SimulationConfig FromSeed(ulong seed, bool longRun, SimulationProfile profile)
+    {
+        if (profile == SimulationProfile.LostDisk)
         {
-            ticks[i] = skewed ? random.Next(500, 2001) : 1000;
+            return LostDiskFromSeed(seed, longRun);
         }
 
+        var random = new SimulationRandom(seed);
+        var clusterSize = ClusterSizes[random.Next(0, ClusterSizes.Length)];
+        var options = DrawOptions(random);
+        var ticks = DrawTickPeriods(random, clusterSize);
         var minDelay = random.Next(20, 201);
         var faults = new FaultProfile
         {
@@ -193,15 +227,130 @@ public sealed record SimulationConfig
         };
     }
 
+    /// <summary>
+    /// Draws a configuration of <see cref="SimulationProfile.LostDisk"/>: mostly five replicas (so that two may be
+    /// without intact state at once), lost disks aimed at promises and elections, holds that keep a preparing leader
+    /// on a partial set, long delay tails, and for three seeds in four windows of 1–3 slots with every leader
+    /// sending its explicit Accept.
+    /// </summary>
+    private static SimulationConfig LostDiskFromSeed(ulong seed, bool longRun)
+    {
+        var random = new SimulationRandom(seed ^ 0x105D15CUL);
+        var clusterSize = LostDiskClusterSizes[random.Next(0, LostDiskClusterSizes.Length)];
+        var options = DrawOptions(random);
+        var leaderSendsAccept = random.Next(0, 3) switch
+        {
+            0 => 0UL,
+            1 => ulong.MaxValue,
+            _ => random.NextUInt64(),
+        };
+        if (random.Chance(0.75))
+        {
+            var window = random.Next(1, 4);
+            options.WindowSlots = window;
+            options.MaxBatchUpdates = random.Next(1, window + 1);
+            leaderSendsAccept = ulong.MaxValue;
+        }
+
+        var ticks = DrawTickPeriods(random, clusterSize);
+        var minDelay = random.Next(20, 201);
+        var faults = new FaultProfile
+        {
+            LossRate = random.Chance(0.4) ? 0 : random.NextDouble() * 0.15,
+            DuplicateRate = random.Chance(0.5) ? 0 : random.NextDouble() * 0.2,
+            MinDelayMicros = minDelay,
+            MaxDelayMicros = minDelay + random.Next(0, 2001),
+            TailRate = 0.02 + (random.NextDouble() * 0.13),
+            TailMaxMicros = random.Next(50_000, 500_001),
+            PartitionEveryMicros = random.Chance(0.2) ? 0 : random.Next(100_000, 600_001),
+            CrashEveryMicros = random.Chance(0.5) ? 0 : random.Next(300_000, 3_000_001),
+            PauseEveryMicros = random.Chance(0.5) ? 0 : random.Next(300_000, 3_000_001),
+            LoseUnsyncedWrites = random.Chance(0.5),
+            WipeEveryMicros = random.Chance(0.2) ? 0 : random.Next(200_000, 1_500_001),
+            SyncDelayTicks = random.Chance(0.5) ? 0 : random.Next(1, 21),
+            WipeAfterPrepareOkRate = 0.2 + (random.NextDouble() * 0.6),
+            WipeInElectionRate = random.Chance(0.3) ? 0 : 0.02 + (random.NextDouble() * 0.18),
+            HoldPrepareRate = random.Chance(0.2) ? 0 : 0.3 + (random.NextDouble() * 0.6),
+            HoldMaxMicros = random.Next(20_000, 800_001),
+            TargetedRestartMaxMicros = random.Next(2_000, 300_001),
+            LateWipeMaxMicros = random.Next(20_000, 400_001),
+            SecondWipeRate = random.Chance(0.3) ? 0 : 0.3 + (random.NextDouble() * 0.6),
+            MinoritySlowdown = random.Chance(0.2) ? 1 : random.Next(2, 9),
+        };
+
+        return new SimulationConfig
+        {
+            Seed = seed,
+            Profile = SimulationProfile.LostDisk,
+            ClusterSize = clusterSize,
+            ClientCount = random.Next(1, 9),
+            Options = options,
+            Faults = faults,
+            TickPeriodMicros = ticks,
+            SafetyPhaseMicros = longRun ? random.Next(20_000_000, 60_000_001) : random.Next(2_000_000, 5_000_001),
+            Liveness = random.Chance(0.5) ? LivenessMode.HealAll : LivenessMode.StableMajority,
+            MaxPayloadBytes = random.Next(0, 65),
+            LeaderSendsAcceptMask = leaderSendsAccept,
+        };
+    }
+
+    /// <summary>The options of a seed, within their valid ranges (the default profile's draw order).</summary>
+    private static PaxosOptions DrawOptions(SimulationRandom random)
+    {
+        var progress = random.Next(20, 201);
+        var maxBatch = random.Chance(0.3) ? 1 : random.Next(1, 65);
+        int[] windows = [maxBatch, 8, 32, 128, 1024];
+        return new PaxosOptions
+        {
+            ProgressTimeoutTicks = progress,
+            MaxProgressTimeoutTicks = progress << random.Next(1, 6),
+            LeaderHeartbeatTicks = Math.Max(1, random.Next(progress / 10, Math.Max((progress / 10) + 1, progress / 3))),
+            ViewChangeRetransmitTicks = random.Next(5, 51),
+            VcProofIntervalTicks = random.Next(5, 101),
+            PrepareRetransmitTicks = random.Next(2, 31),
+            ProposalRetransmitTicks = random.Next(2, 31),
+            UpdateRetransmitTicks = random.Next(10, 101),
+            AliveIntervalTicks = random.Next(5, 51),
+            CatchUpDelayTicks = random.Next(0, 11),
+            CatchUpTimeoutTicks = random.Next(5, 51),
+            MaxBatchUpdates = maxBatch,
+            WindowSlots = Math.Max(maxBatch, windows[random.Next(0, windows.Length)]),
+            MaxMessageBytes = random.Next(512, 2001),
+            MaxUpdateBytes = 100,
+            MaxUpdateQueueLength = random.Next(4, 1001),
+            MaxPendingUpdates = random.Next(1, 17),
+            CatchUpSlotsPerRequest = random.Next(1, 257),
+            AllowSameViewRejoin = random.Chance(0.8),
+        };
+    }
+
+    /// <summary>Each replica's tick period: all 1 ms, or each skewed within 0.5–2 ms.</summary>
+    private static long[] DrawTickPeriods(SimulationRandom random, int clusterSize)
+    {
+        var skewed = random.Chance(0.5);
+        var ticks = new long[clusterSize];
+        for (var i = 0; i < clusterSize; i++)
+        {
+            ticks[i] = skewed ? random.Next(500, 2001) : 1000;
+        }
+
+        return ticks;
+    }
+
     /// <summary>A one-paragraph description, printed when a seed is replayed.</summary>
     public override string ToString()
     {
         var o = Options;
         var f = Faults;
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"seed {Seed}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
+        text.Append(CultureInfo.InvariantCulture, $"seed {Seed}{(Profile == SimulationProfile.Default ? string.Empty : $" ({Profile} profile)")}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
         text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}\n");
         text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, fsync within {f.SyncDelayTicks} ticks, lose unsynced {f.LoseUnsyncedWrites}\n");
+        if (Profile == SimulationProfile.LostDisk)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  aimed lost disks: after a Prepare_OK {f.WipeAfterPrepareOkRate:P0} (late ones within {f.LateWipeMaxMicros / 1000} ms, a second promiser {f.SecondWipeRate:P0}), in an election {f.WipeInElectionRate:P0}/view, restart within {f.TargetedRestartMaxMicros / 1000} ms; hold a preparing leader's other links {f.HoldPrepareRate:P0}, up to {f.HoldMaxMicros / 1000} ms; a leader's minority {f.MinoritySlowdown}x slower\n");
+        }
+
         text.Append(CultureInfo.InvariantCulture, $"  leader sends Accept: {(LeaderSendsAcceptMask == 0 ? "none" : LeaderSendsAcceptMask == ulong.MaxValue ? "all" : $"mask {LeaderSendsAcceptMask & ((1UL << ClusterSize) - 1):x}")}\n");
         text.Append("  tick periods (us): ").AppendJoin(' ', TickPeriodMicros);
         return text.ToString();

@@ -33,6 +33,29 @@ public sealed class SimulationResult
 
     /// <summary>Which coverage probes the run reached.</summary>
     public CoverageProbes Probes { get; init; }
+
+    /// <summary>The profile the seed was drawn from.</summary>
+    public SimulationProfile Profile { get; init; }
+
+    /// <summary>What the lost-disk profile's aimed faults did (all zero in the default profile).</summary>
+    public LostDiskFaultCounts LostDisk { get; init; }
+}
+
+/// <summary>What the aimed faults of <see cref="SimulationProfile.LostDisk"/> did in one run.</summary>
+/// <param name="AfterPrepareOk">Disks lost after their replica promised a view at most a bare majority had installed.</param>
+/// <param name="InElection">Disks lost while their replica ran a leader election.</param>
+/// <param name="Holds">Times a preparing leader's links to all replicas but one were held back.</param>
+/// <param name="MostWithoutIntactState">The most replicas without intact state (wiped, or rebuilding) at once.</param>
+/// <param name="JoinsBelowForgottenPromise">Near misses: a rebuilding replica joined a view below one it promised before
+/// its disk was lost.</param>
+/// <param name="RebuildsDoneBelowEarlierSlots">Near misses: a replica finished its rebuild without having executed a slot
+/// that some replica had executed before its disk was lost.</param>
+public readonly record struct LostDiskFaultCounts(int AfterPrepareOk, int InElection, int Holds, int MostWithoutIntactState, int JoinsBelowForgottenPromise, int RebuildsDoneBelowEarlierSlots)
+{
+    /// <inheritdoc />
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"lost disks after a Prepare_OK {AfterPrepareOk}, in an election {InElection}; holds {Holds}; at most {MostWithoutIntactState} without intact state at once; near misses: joins below a forgotten promise {JoinsBelowForgottenPromise}, rebuilds done below a slot executed before {RebuildsDoneBelowEarlierSlots}");
 }
 
 /// <summary>Interesting situations a batch of seeds must reach, or it tests too little (TESTING.md level 3).</summary>
@@ -107,6 +130,20 @@ public sealed class Simulator : IClusterObserver
     private CoverageProbes _probes;
     private long _convergenceTarget = -1;
     private int _crashesBeforeSync;
+    private readonly long[,] _heldUntil;
+    private readonly HashSet<(int Replica, long View)> _promisesSeen = [];
+    private readonly HashSet<(int Replica, long View)> _electionsSeen = [];
+    private readonly HashSet<(int Replica, long View)> _preparesSeen = [];
+    private readonly HashSet<(int Replica, long View)> _joinsBelow = [];
+    private readonly long[] _promised;
+    private readonly long[] _forgotten;
+    private readonly long[] _slowUntil;
+    private readonly long[] _lostDiskAt;
+    private readonly int[] _staleWhileRebuilding;
+    private readonly Dictionary<long, ulong> _promisers = [];
+    private readonly long[] _executedBeforeWipe;
+    private readonly bool[] _wasRebuilding;
+    private LostDiskFaultCounts _lostDisk;
 
     /// <summary>Prepares a run of <paramref name="config"/>.</summary>
     /// <param name="config">The run's configuration.</param>
@@ -141,6 +178,14 @@ public sealed class Simulator : IClusterObserver
         }
 
         _cut = new bool[config.ClusterSize, config.ClusterSize];
+        _heldUntil = new long[config.ClusterSize, config.ClusterSize];
+        _promised = new long[config.ClusterSize];
+        _forgotten = new long[config.ClusterSize];
+        _slowUntil = new long[config.ClusterSize];
+        _lostDiskAt = new long[config.ClusterSize];
+        _staleWhileRebuilding = new int[config.ClusterSize];
+        _executedBeforeWipe = new long[config.ClusterSize];
+        _wasRebuilding = new bool[config.ClusterSize];
         _paused = new bool[config.ClusterSize];
         _deferred = new List<Event>[config.ClusterSize];
         for (var i = 0; i < config.ClusterSize; i++)
@@ -150,12 +195,23 @@ public sealed class Simulator : IClusterObserver
     }
 
     /// <summary>The command that replays a seed verbosely.</summary>
-    public static string ReplayCommand(ulong seed) =>
-        string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation -- --seed {seed}");
+    public static string ReplayCommand(ulong seed) => ReplayCommand(seed, SimulationProfile.Default);
+
+    /// <summary>The command that replays a seed of <paramref name="profile"/> verbosely.</summary>
+    public static string ReplayCommand(ulong seed, SimulationProfile profile) => profile switch
+    {
+        SimulationProfile.LostDisk => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation -- --seed {seed} --profile lost-disk"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation -- --seed {seed}"),
+    };
 
     /// <summary>Runs one seed to the end and reports what happened; never throws for a protocol failure.</summary>
     public static SimulationResult Run(ulong seed, TextWriter? log = null, bool longRun = false) =>
-        new Simulator(SimulationConfig.FromSeed(seed, longRun), log).Run();
+        Run(seed, SimulationProfile.Default, log, longRun);
+
+    /// <summary>Runs one seed of <paramref name="profile"/> to the end and reports what happened; never throws for a
+    /// protocol failure.</summary>
+    public static SimulationResult Run(ulong seed, SimulationProfile profile, TextWriter? log = null, bool longRun = false) =>
+        new Simulator(SimulationConfig.FromSeed(seed, longRun, profile), log).Run();
 
     /// <summary>Runs the configured seed.</summary>
     public SimulationResult Run()
@@ -185,6 +241,8 @@ public sealed class Simulator : IClusterObserver
             Acknowledged = _harness.Checker.AcknowledgedCount,
             HighestSlot = _harness.Checker.HighestExecuted,
             Probes = _probes,
+            Profile = _config.Profile,
+            LostDisk = _lostDisk,
         };
     }
 
@@ -196,15 +254,149 @@ public sealed class Simulator : IClusterObserver
             return;
         }
 
+        if (!_liveness)
+        {
+            AimAtPromisesAndElections(sender, destination, message);
+        }
+
+        // A held-back link delivers what it carries once the hold ends (the protocol's own retransmissions wait too).
+        var from = Math.Max(_now, _heldUntil[sender.Value, destination.Value]);
         var copies = !_liveness && _random.Chance(faults.DuplicateRate) ? 2 : 1;
         for (var i = 0; i < copies; i++)
         {
             var delay = !_liveness && _random.Chance(faults.TailRate)
                 ? _random.NextInt64(faults.MaxDelayMicros, Math.Max(faults.MaxDelayMicros + 1, faults.TailMaxMicros))
                 : _random.NextInt64(faults.MinDelayMicros, faults.MaxDelayMicros + 1);
-            Push(_now + delay, new Event(EventKind.Deliver, sender, destination, message, 0));
+            Push(from + delay, new Event(EventKind.Deliver, sender, destination, message, _now)); // Argument: when sent.
         }
     }
+
+    /// <summary>
+    /// The lost-disk profile's aim, read from a message's kind and view only (never a rebuild's details). A leader that
+    /// starts its Prepare phase may have its links held back, both ways, with every replica but one: it sits in its
+    /// Prepare phase holding a partial set, while the others carry on without the view. A replica that promised a view
+    /// at most a bare majority installed (its Prepare_OK is on its way, and every promise counts) may lose its disk, at
+    /// once or once the view may have ordered with its help; a replica that runs a leader election may lose its disk
+    /// within 2 ms. Each happens at most once per replica and view.
+    /// </summary>
+    private void AimAtPromisesAndElections(ReplicaId sender, ReplicaId destination, PaxosMessage message)
+    {
+        var faults = _config.Faults;
+        if (message is PrepareOk promised)
+        {
+            _promised[sender.Value] = Math.Max(_promised[sender.Value], promised.View.Value);
+            _promisers[promised.View.Value] = _promisers.GetValueOrDefault(promised.View.Value) | (1UL << sender.Value);
+        }
+
+        switch (message)
+        {
+            case Prepare prepare when faults.HoldPrepareRate > 0 && _preparesSeen.Add((sender.Value, prepare.View.Value)):
+                if (_random.Chance(faults.HoldPrepareRate))
+                {
+                    var until = _now + _random.NextInt64(faults.HoldMaxMicros / 10, faults.HoldMaxMicros + 1);
+                    HoldLeaderLinks(sender.Value, _random.Chance(0.5) ? destination.Value : _random.Next(0, _config.ClusterSize), until);
+                }
+
+                break;
+            case PrepareOk promise when faults.WipeAfterPrepareOkRate > 0
+                && InstalledBy(promise.View) <= Quorum
+                && _promisesSeen.Add((sender.Value, promise.View.Value)):
+                if (_random.Chance(faults.WipeAfterPrepareOkRate))
+                {
+                    // At once (the view is still being prepared), or once the view may have ordered with this promise.
+                    var after = _random.Chance(0.5) ? _random.NextInt64(0, 2001) : _random.NextInt64(2000, faults.LateWipeMaxMicros + 1);
+                    Push(_now + after, new Event(EventKind.AimedWipe, sender, destination, null, (long)AimedWipe.AfterPrepareOk) { Generation = promise.View.Value });
+                }
+
+                break;
+            case ViewChange vote when faults.WipeInElectionRate > 0 && _electionsSeen.Add((sender.Value, vote.Attempted.Value)):
+                if (_random.Chance(faults.WipeInElectionRate))
+                {
+                    Push(_now + _random.NextInt64(0, 2001), new Event(EventKind.AimedWipe, sender, ReplicaId.None, null, (long)AimedWipe.InElection));
+                }
+
+                break;
+            default:
+                break;
+        }
+    }
+
+    /// <summary>Holds back every link, both ways, between <paramref name="leader"/> and the replicas other than
+    /// <paramref name="passer"/> (none, when that is the leader itself), until <paramref name="until"/>: what they send
+    /// waits, the protocol's retransmissions too.</summary>
+    private void HoldLeaderLinks(int leader, int passer, long until)
+    {
+        for (var other = 0; other < _config.ClusterSize; other++)
+        {
+            if (other != leader && other != passer)
+            {
+                _heldUntil[leader, other] = Math.Max(_heldUntil[leader, other], until);
+                _heldUntil[other, leader] = Math.Max(_heldUntil[other, leader], until);
+            }
+        }
+
+        _lostDisk = _lostDisk with { Holds = _lostDisk.Holds + 1 };
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} hold the links of {leader} (but with {passer}) until {until}"));
+    }
+
+    /// <summary>When a promiser lost its disk, the leader it promised stops reaching it until it restarted and some
+    /// more (or as long as the leader's other links are held): the rebuilding replica learns the views from the others.</summary>
+    private void HoldLeaderFromPromiser(int leader, int promiser)
+    {
+        var until = _now + _config.Faults.TargetedRestartMaxMicros + _random.NextInt64(0, _config.Faults.HoldMaxMicros + 1);
+        for (var other = 0; other < _config.ClusterSize; other++)
+        {
+            until = Math.Max(until, _heldUntil[leader, other]);
+        }
+
+        _heldUntil[leader, promiser] = Math.Max(_heldUntil[leader, promiser], until);
+    }
+
+    /// <summary>Ends the holds on <paramref name="leader"/>'s links within 30 ms, for half of the calls: its Prepare
+    /// phase then goes on while the view below it runs again.</summary>
+    private void ReleaseHoldsSoon(int leader)
+    {
+        if (!_random.Chance(0.5))
+        {
+            return;
+        }
+
+        var until = _now + _random.NextInt64(0, 30_001);
+        for (var other = 0; other < _config.ClusterSize; other++)
+        {
+            _heldUntil[leader, other] = Math.Min(_heldUntil[leader, other], until);
+            _heldUntil[other, leader] = Math.Min(_heldUntil[other, leader], until);
+        }
+    }
+
+    /// <summary>Heals the partition for one replica only: it reaches everyone and everyone reaches it.</summary>
+    private void OnReconnect(ReplicaId replica)
+    {
+        for (var other = 0; other < _config.ClusterSize; other++)
+        {
+            _cut[replica.Value, other] = false;
+            _cut[other, replica.Value] = false;
+        }
+    }
+
+    /// <summary>How many running replicas installed <paramref name="view"/> or a later one.</summary>
+    private int InstalledBy(ViewNumber view)
+    {
+        var count = 0;
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica is { } paxos && paxos.Status.LastInstalled >= view)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private int Quorum => (_config.ClusterSize / 2) + 1;
+
+    private int LeaderOf(ViewNumber view) => (int)(view.Value % _config.ClusterSize);
 
     void IClusterObserver.OnReply(ReplicaId replica, in ClientReply reply)
     {
@@ -272,6 +464,8 @@ public sealed class Simulator : IClusterObserver
         _liveness = true;
         _harness.SyncDelayTicks = 0; // The disk recovers with the rest: fsyncs in flight finish, new ones at once.
         Array.Clear(_cut);
+        Array.Clear(_heldUntil);
+        Array.Clear(_slowUntil);
         CheckHealWithTwoLeaders();
         _partitioned = false;
         for (var i = 0; i < _paused.Length; i++)
@@ -444,17 +638,70 @@ public sealed class Simulator : IClusterObserver
             case EventKind.Damage:
                 OnDamage();
                 break;
+            case EventKind.Reconnect:
+                OnReconnect(next.From);
+                break;
+            case EventKind.AimedWipe:
+                OnAimedWipe(next.From, next.To, (AimedWipe)next.Argument, new ViewNumber(next.Generation));
+                break;
             case EventKind.Resume:
                 Resume(next.From);
                 break;
             default:
                 break;
         }
+
+        if (_config.Profile == SimulationProfile.LostDisk)
+        {
+            NoteJoinsBelowForgottenPromises();
+        }
+    }
+
+    /// <summary>
+    /// Counts the lost-disk profile's near misses: a replica rebuilding after a lost disk joined a view below one it had
+    /// promised before (the promise is gone with its disk, and its leader may still count it); or it finished its
+    /// rebuild, and votes again, without having executed a slot some replica had executed before its disk was lost (it
+    /// may have helped choose that slot and no longer knows it).
+    /// </summary>
+    private void NoteJoinsBelowForgottenPromises()
+    {
+        foreach (var replica in _harness.Replicas)
+        {
+            var id = replica.Id.Value;
+            var rebuilding = replica.Replica?.Status.IsRebuilding == true;
+            if (_wasRebuilding[id] && !rebuilding && replica.Replica is { } rebuilt && rebuilt.Status.LocalAru.Value < _executedBeforeWipe[id])
+            {
+                _lostDisk = _lostDisk with { RebuildsDoneBelowEarlierSlots = _lostDisk.RebuildsDoneBelowEarlierSlots + 1 };
+                IsolateKnowersFrom(replica.Id, _executedBeforeWipe[id]);
+                _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} {replica.Id} finished rebuilding at aru {rebuilt.Status.LocalAru}, below slot {_executedBeforeWipe[id]} executed before its disk was lost"));
+            }
+
+            if (replica.IsUp)
+            {
+                _wasRebuilding[id] = rebuilding;
+            }
+
+            if (_forgotten[id] > 0
+                && replica.Replica?.Status is { IsRebuilding: true, State: ReplicaState.RegularNonLeader } status
+                && status.LastInstalled.Value < _forgotten[id]
+                && _joinsBelow.Add((id, status.LastInstalled.Value)))
+            {
+                _lostDisk = _lostDisk with { JoinsBelowForgottenPromise = _lostDisk.JoinsBelowForgottenPromise + 1 };
+                ReleaseHoldsSoon(LeaderOf(new ViewNumber(_forgotten[id])));
+                _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} {replica.Id} rebuilding joined view {status.LastInstalled}, below view {_forgotten[id]} it promised before its disk was lost; without intact state: {string.Join(' ', Enumerable.Range(0, _config.ClusterSize).Where(r => !IsIntact(r)))}; messages sent before the loss heard since: {_staleWhileRebuilding[id]}"));
+            }
+        }
     }
 
     private void OnTick(ReplicaId replica)
     {
-        Push(_now + _config.TickPeriodMicros[replica.Value], new Event(EventKind.Tick, replica, ReplicaId.None, null, 0));
+        var period = _config.TickPeriodMicros[replica.Value];
+        if (_now < _slowUntil[replica.Value])
+        {
+            period *= _config.Faults.MinoritySlowdown;
+        }
+
+        Push(_now + period, new Event(EventKind.Tick, replica, ReplicaId.None, null, 0));
         if (!_paused[replica.Value])
         {
             _harness.Tick(replica);
@@ -467,6 +714,13 @@ public sealed class Simulator : IClusterObserver
         {
             _deferred[delivery.To.Value].Add(delivery);
             return;
+        }
+
+        if (_config.Profile == SimulationProfile.LostDisk
+            && delivery.Argument < _lostDiskAt[delivery.To.Value]
+            && _harness.Replicas[delivery.To.Value].Replica?.Status.IsRebuilding == true)
+        {
+            _staleWhileRebuilding[delivery.To.Value]++; // Sent before the disk was lost, heard while rebuilding.
         }
 
         _harness.Deliver(delivery.To, delivery.Message!);
@@ -517,9 +771,15 @@ public sealed class Simulator : IClusterObserver
             Array.Clear(_cut);
             CheckHealWithTwoLeaders();
             var oneWay = _random.Chance(0.3);
-            var kind = _random.Next(0, 3);
+            // The lost-disk profile draws the leader with a minority for half of its partitions.
+            var kind = _random.Next(0, _config.Profile == SimulationProfile.LostDisk ? 6 : 3);
             var side = new bool[n];
-            if (kind == 0)
+            if (kind >= 3)
+            {
+                // The leader with a minority: the minority keeps the old view while the majority elects a new one.
+                side = LeaderWithMinority(ReplicaId.None);
+            }
+            else if (kind == 0)
             {
                 side[_random.Next(0, n)] = true; // Isolate one.
             }
@@ -535,22 +795,103 @@ public sealed class Simulator : IClusterObserver
                 }
             }
 
-            for (var a = 0; a < n; a++)
-            {
-                for (var b = 0; b < n; b++)
-                {
-                    if (side[a] != side[b] && (!oneWay || side[a]))
-                    {
-                        _cut[a, b] = true;
-                    }
-                }
-            }
+            Cut(side, oneWay);
 
-            _partitioned = true;
-            Push(_now + _random.NextInt64(20_000, 1_000_001), new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+            // The leader with a minority lasts long enough for the majority to elect a new view and order in it; the
+            // minority's clocks may run slow meanwhile, so that it still holds the old view when a replica of the
+            // majority comes back from a lost disk.
+            var heal = kind >= 3 ? _random.NextInt64(200_000, 2_000_001) : _random.NextInt64(20_000, 1_000_001);
+            Push(_now + heal, new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+            for (var i = 0; i < n && kind >= 3; i++)
+            {
+                _slowUntil[i] = side[i] ? _now + heal : 0;
+            }
         }
 
         ScheduleFault(EventKind.Partition, _config.Faults.PartitionEveryMicros);
+    }
+
+    /// <summary>The leader (as far as one is known) and ⌊(N−1)/2⌋ − 1 others, never <paramref name="exclude"/>.</summary>
+    private bool[] LeaderWithMinority(ReplicaId exclude)
+    {
+        var n = _config.ClusterSize;
+        var side = new bool[n];
+        var leader = LeaderGuess();
+        if (leader == exclude.Value)
+        {
+            return side;
+        }
+
+        side[leader] = true;
+        for (var cut = 1; cut < (n - 1) / 2;)
+        {
+            var other = _random.Next(0, n);
+            if (!side[other] && other != exclude.Value)
+            {
+                side[other] = true;
+                cut++;
+            }
+        }
+
+        return side;
+    }
+
+    /// <summary>Cuts every link between the two sides (one way: only from the <c>true</c> side).</summary>
+    private void Cut(bool[] side, bool oneWay)
+    {
+        for (var a = 0; a < side.Length; a++)
+        {
+            for (var b = 0; b < side.Length; b++)
+            {
+                if (side[a] != side[b] && (!oneWay || side[a]))
+                {
+                    _cut[a, b] = true;
+                }
+            }
+        }
+
+        _partitioned = true;
+    }
+
+    /// <summary>
+    /// The lost-disk profile's answer to a rebuild that finished below a slot executed before its disk was lost: for half
+    /// of them, the replicas that executed that slot (and the leader, as far as one is known) are cut off when they are a
+    /// minority, otherwise the leader with a minority is; either way the rebuilt replica, which votes again, is in the
+    /// majority that prepares the next view, and its data list counts.
+    /// </summary>
+    private void IsolateKnowersFrom(ReplicaId rebuilt, long slot)
+    {
+        if (_partitioned || _config.ClusterSize < 3 || !_random.Chance(0.5))
+        {
+            return;
+        }
+
+        var side = new bool[_config.ClusterSize];
+        var count = 0;
+        foreach (var replica in _harness.Replicas)
+        {
+            var knows = replica.Replica is { } paxos
+                && (paxos.Status.LocalAru.Value >= slot || paxos.Status.State == ReplicaState.RegularLeader);
+            if (knows && replica.Id != rebuilt)
+            {
+                side[replica.Id.Value] = true;
+                count++;
+            }
+        }
+
+        if (count == 0 || count > (_config.ClusterSize - 1) / 2)
+        {
+            side = LeaderWithMinority(rebuilt);
+        }
+
+        if (!side.Contains(true))
+        {
+            return;
+        }
+
+        Cut(side, oneWay: false);
+        Push(_now + _random.NextInt64(200_000, 2_000_001), new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0));
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} cut off {string.Join(' ', Enumerable.Range(0, side.Length).Where(i => side[i]))}, away from {rebuilt}"));
     }
 
     private void OnHeal()
@@ -562,6 +903,7 @@ public sealed class Simulator : IClusterObserver
 
         CheckHealWithTwoLeaders();
         Array.Clear(_cut);
+        Array.Clear(_slowUntil);
         _partitioned = false;
     }
 
@@ -646,11 +988,19 @@ public sealed class Simulator : IClusterObserver
     }
 
     /// <summary>After a crash: what was held for the replica is gone, and it restarts 10 ms to 1.5 s later.</summary>
-    private void ScheduleRestart(ReplicaId id)
+    private void ScheduleRestart(ReplicaId id) => _ = ScheduleRestart(id, 1_500_000);
+
+    /// <summary>After a crash: what was held for the replica is gone, and it restarts 1 ms (10 ms when
+    /// <paramref name="maxMicros"/> allows) to <paramref name="maxMicros"/> later.</summary>
+    /// <returns>When the restart happens.</returns>
+    private long ScheduleRestart(ReplicaId id, long maxMicros)
     {
         _deferred[id.Value].Clear();
         _paused[id.Value] = false;
-        Push(_now + _random.NextInt64(10_000, 1_500_001), new Event(EventKind.Restart, id, ReplicaId.None, null, 0));
+        var min = Math.Min(10_000, maxMicros / 2);
+        var at = _now + _random.NextInt64(Math.Max(1_000, min), Math.Max(1_001, maxMicros + 1));
+        Push(at, new Event(EventKind.Restart, id, ReplicaId.None, null, 0));
+        return at;
     }
 
     /// <summary>Whether a replica holds intact state: not rebuilding, and not waiting to rebuild.</summary>
@@ -669,21 +1019,87 @@ public sealed class Simulator : IClusterObserver
         }
 
         var victim = _random.Next(0, _config.ClusterSize);
-        var intact = Enumerable.Range(0, _config.ClusterSize).Count(IsIntact);
-        var quorum = (_config.ClusterSize / 2) + 1;
-        if (_config.ClusterSize > 1 && (!IsIntact(victim) || intact - 1 >= quorum))
+        if (MayLoseDisk(victim))
         {
-            var replica = _harness.Replicas[victim];
-            if (replica.Replica is { } paxos)
-            {
-                CollectProbes(paxos);
-            }
-
-            _harness.Wipe(replica.Id);
-            ScheduleRestart(replica.Id);
+            LoseDisk(victim);
+            ScheduleRestart(new ReplicaId(victim));
         }
 
         ScheduleFault(EventKind.Wipe, _config.Faults.WipeEveryMicros);
+    }
+
+    /// <summary>Whether replica <paramref name="victim"/> may lose its disk: at most ⌊(N−1)/2⌋ replicas are ever without
+    /// intact state (wiped, or rebuilding) at once, so a majority always keeps what it promised and accepted. A replica
+    /// already without intact state may lose its disk again.</summary>
+    private bool MayLoseDisk(int victim)
+    {
+        var intact = Enumerable.Range(0, _config.ClusterSize).Count(IsIntact);
+        return _config.ClusterSize > 1 && (!IsIntact(victim) || intact - 1 >= Quorum);
+    }
+
+    private void LoseDisk(int victim)
+    {
+        var replica = _harness.Replicas[victim];
+        if (replica.Replica is { } paxos)
+        {
+            CollectProbes(paxos);
+        }
+
+        _harness.Wipe(replica.Id);
+        _forgotten[victim] = Math.Max(_forgotten[victim], _promised[victim]);
+        _executedBeforeWipe[victim] = _harness.Checker.HighestExecuted;
+        _lostDiskAt[victim] = _now;
+        _staleWhileRebuilding[victim] = 0;
+        var without = _config.ClusterSize - Enumerable.Range(0, _config.ClusterSize).Count(IsIntact);
+        _lostDisk = _lostDisk with { MostWithoutIntactState = Math.Max(_lostDisk.MostWithoutIntactState, without) };
+    }
+
+    /// <summary>A lost disk the lost-disk profile aimed at a promise (of <paramref name="view"/>, to
+    /// <paramref name="promisedLeader"/>) or an election; the replica restarts soon, so that messages sent before the wipe
+    /// still arrive after it. A lost promise may take a second promiser of the same view with it, when the bound allows.</summary>
+    private void OnAimedWipe(ReplicaId victim, ReplicaId promisedLeader, AimedWipe aim, ViewNumber view)
+    {
+        if (_liveness || !MayLoseDisk(victim.Value))
+        {
+            return;
+        }
+
+        LoseAimedDisk(victim, promisedLeader, aim);
+        if (aim == AimedWipe.AfterPrepareOk && _random.Chance(_config.Faults.SecondWipeRate))
+        {
+            var others = _promisers.GetValueOrDefault(view.Value) & ~(1UL << victim.Value) & ~(1UL << promisedLeader.Value);
+            for (var other = 0; other < _config.ClusterSize; other++)
+            {
+                if ((others & (1UL << other)) != 0 && IsIntact(other) && MayLoseDisk(other))
+                {
+                    LoseAimedDisk(new ReplicaId(other), promisedLeader, aim);
+                    break;
+                }
+            }
+        }
+    }
+
+    private void LoseAimedDisk(ReplicaId victim, ReplicaId promisedLeader, AimedWipe aim)
+    {
+        if (!promisedLeader.IsNone)
+        {
+            HoldLeaderFromPromiser(promisedLeader.Value, victim.Value);
+        }
+
+        _lostDisk = aim == AimedWipe.AfterPrepareOk
+            ? _lostDisk with { AfterPrepareOk = _lostDisk.AfterPrepareOk + 1 }
+            : _lostDisk with { InElection = _lostDisk.InElection + 1 };
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} lose the disk of {victim} ({aim})"));
+        LoseDisk(victim.Value);
+        var restart = ScheduleRestart(victim, _config.Faults.TargetedRestartMaxMicros);
+        if (_partitioned && _random.Chance(0.75))
+        {
+            // The partition heals as the replica comes back, everywhere or only for the replica (it comes back on
+            // another network path): it rebuilds among everyone it can reach.
+            Push(restart, _random.Chance(0.5)
+                ? new Event(EventKind.Heal, ReplicaId.None, ReplicaId.None, null, 0)
+                : new Event(EventKind.Reconnect, victim, ReplicaId.None, null, 0));
+        }
     }
 
     /// <summary>A damaged disk, on a replica whose loss keeps a majority with intact state: the replica crashes and a
@@ -825,7 +1241,12 @@ public sealed class Simulator : IClusterObserver
         }
 
         text.Append(DescribeCluster()).Append('\n');
-        text.Append("replay: ").Append(ReplayCommand(_config.Seed));
+        if (_config.Profile == SimulationProfile.LostDisk)
+        {
+            text.Append(_lostDisk).Append('\n');
+        }
+
+        text.Append("replay: ").Append(ReplayCommand(_config.Seed, _config.Profile));
         if (exception is not SimulationFailureException)
         {
             text.Append('\n').Append(exception);
@@ -880,6 +1301,14 @@ public sealed class Simulator : IClusterObserver
         Resume,
         Wipe,
         Damage,
+        AimedWipe,
+        Reconnect,
+    }
+
+    private enum AimedWipe
+    {
+        AfterPrepareOk,
+        InElection,
     }
 
     private readonly record struct Event(EventKind Kind, ReplicaId From, ReplicaId To, PaxosMessage? Message, long Argument)
