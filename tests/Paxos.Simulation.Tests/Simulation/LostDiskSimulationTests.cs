@@ -71,7 +71,9 @@ public class LostDiskSimulationTests
     /// <summary>Lost-disk seeds that once broke something; each is named after what it found. All but the last two first had a
     /// replica rebuilding after a lost disk join a view below one it had promised before the loss; in 1899 two replicas
     /// finished their rebuilds, and voted again, below a slot executed before their disks were lost; in 19854 neither
-    /// near miss showed before slot agreement broke.</summary>
+    /// near miss showed before slot agreement broke. The last three fail on the fixed rebuild with one of its rules taken
+    /// back: the floor from installed views (4208), the end at Last_Proposed (2670), a marked Prepare_OK counted as
+    /// intact (70).</summary>
     [TestCase(638UL, TestName = "Lost-disk seed 638: a rebuild must not take its view floor from a rebuilding peer or a message sent before the loss (N=7)")]
     [TestCase(1801UL, TestName = "Lost-disk seed 1801: two lost disks among five; a rebuild must not count the other rebuilding replica")]
     [TestCase(1857UL, TestName = "Lost-disk seed 1857: a rebuild that joined below its forgotten promise leaves an update that never completes")]
@@ -80,6 +82,9 @@ public class LostDiskSimulationTests
     [TestCase(8563UL, TestName = "Lost-disk seed 8563: the same with three replicas")]
     [TestCase(1899UL, TestName = "Lost-disk seed 1899: a rebuild must not end before the joined leader's whole constrained range executed (window 3)")]
     [TestCase(19854UL, TestName = "Lost-disk seed 19854: two promisers of one view lose their disks together, with no near miss seen first")]
+    [TestCase(4208UL, TestName = "Lost-disk seed 4208: fresh answers that report installed rather than attempted views give too low a floor")]
+    [TestCase(2670UL, TestName = "Lost-disk seed 2670: a rebuild that ends at the leader's Last_Proposed, short of its constrained range")]
+    [TestCase(70UL, TestName = "Lost-disk seed 70: a leader that counts a rebuilding Prepare_OK as intact prepares without what the lost disk helped choose")]
     public void Regression(ulong seed) =>
         Simulator.Run(seed, SimulationProfile.LostDisk).Failure.Should().BeNull();
 }
