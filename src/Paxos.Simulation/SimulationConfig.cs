@@ -103,7 +103,7 @@ public sealed record SimulationConfig
     /// <summary>The longest payload a client writes.</summary>
     public int MaxPayloadBytes { get; init; } = 48;
 
-    /// <summary>Draws a configuration from a seed (TESTING.md level 3, issue: Paxos.Simulation item 2).</summary>
+    /// <summary>Draws a configuration from a seed (docs/testing.md, section 3).</summary>
     public static SimulationConfig FromSeed(ulong seed, bool longRun = false)
     {
         var random = new SimulationRandom(seed);

@@ -35,7 +35,7 @@ public sealed class SimulationResult
     public CoverageProbes Probes { get; init; }
 }
 
-/// <summary>Interesting situations a batch of seeds must reach, or it tests too little (TESTING.md level 3).</summary>
+/// <summary>Interesting situations a batch of seeds must reach, or it tests too little (docs/testing.md, section 3).</summary>
 [Flags]
 #pragma warning disable CA1711 // "Probes" is the name; it is not a flags-suffix misuse.
 public enum CoverageProbes
