@@ -151,7 +151,7 @@ public sealed class Simulator : IClusterObserver
 
     /// <summary>The command that replays a seed verbosely.</summary>
     public static string ReplayCommand(ulong seed) =>
-        string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation -- --seed {seed}");
+        string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed {seed}");
 
     /// <summary>Runs one seed to the end and reports what happened; never throws for a protocol failure.</summary>
     public static SimulationResult Run(ulong seed, TextWriter? log = null, bool longRun = false) =>

@@ -98,6 +98,6 @@ public class SeededSimulationTests
         var disagree = () => checker.OnOrdered(new ReplicaId(1), new OrderedSlot(new SequenceNumber(1), ClientUpdate.NoOp), 0);
 
         disagree.Should().Throw<SimulationFailureException>().WithMessage("*slot agreement*");
-        Simulator.ReplayCommand(7).Should().Be("dotnet run -c Release --project src/Paxos.Simulation -- --seed 7");
+        Simulator.ReplayCommand(7).Should().Be("dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed 7");
     }
 }
