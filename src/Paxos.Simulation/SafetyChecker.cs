@@ -24,7 +24,7 @@ public sealed class SimulationFailureException : Exception
 }
 
 /// <summary>
-/// The cluster-wide safety properties of PfSB (PROTOCOL.md §17.1, TESTING.md level 3), checked as events
+/// The cluster-wide safety properties of PfSB (docs/testing.md, section 3), checked as events
 /// happen: slot agreement, validity, gap-free in-order execution (every replica a prefix of one history),
 /// exactly-once per (client id, timestamp), monotonic views, and no acknowledged update lost.
 /// </summary>

@@ -58,7 +58,7 @@ public readonly record struct LostDiskFaultCounts(int AfterPrepareOk, int InElec
         $"lost disks after a Prepare_OK {AfterPrepareOk}, in an election {InElection}; holds {Holds}; at most {MostWithoutIntactState} without intact state at once; near misses: joins below a forgotten promise {JoinsBelowForgottenPromise}, rebuilds done below a slot executed before {RebuildsDoneBelowEarlierSlots}");
 }
 
-/// <summary>Interesting situations a batch of seeds must reach, or it tests too little (TESTING.md level 3).</summary>
+/// <summary>Interesting situations a batch of seeds must reach, or it tests too little (docs/testing.md, the simulator).</summary>
 [Flags]
 #pragma warning disable CA1711 // "Probes" is the name; it is not a flags-suffix misuse.
 public enum CoverageProbes
@@ -200,8 +200,8 @@ public sealed class Simulator : IClusterObserver
     /// <summary>The command that replays a seed of <paramref name="profile"/> verbosely.</summary>
     public static string ReplayCommand(ulong seed, SimulationProfile profile) => profile switch
     {
-        SimulationProfile.LostDisk => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation -- --seed {seed} --profile lost-disk"),
-        _ => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation -- --seed {seed}"),
+        SimulationProfile.LostDisk => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed {seed} --profile lost-disk"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed {seed}"),
     };
 
     /// <summary>Runs one seed to the end and reports what happened; never throws for a protocol failure.</summary>

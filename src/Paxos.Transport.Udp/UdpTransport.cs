@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Paxos.Transport.Udp;
 
 /// <summary>
-/// Carries a replica's messages over UDP (DESIGN.md §1, §4): one socket, one receive loop, and per peer one
+/// Carries a replica's messages over UDP: one socket, one receive loop, and per peer one
 /// pending datagram into which <see cref="Send"/> encodes frames back to back until <see cref="Flush"/> (or a
 /// full datagram) sends it — so one output batch to one peer costs as few datagrams as fit.
 /// </summary>

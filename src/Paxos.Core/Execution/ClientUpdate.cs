@@ -5,7 +5,7 @@ namespace Paxos;
 /// <summary>
 /// An update a client asks the cluster to order (PfSB's <c>Client_Update</c>): the client's id, the
 /// client's timestamp and an opaque payload. A client has at most one outstanding update, and its
-/// timestamps increase (by one per update, as PfSB §10 assumes); (client id, timestamp) names the
+/// timestamps increase (by one per update, as PfSB assumes); (client id, timestamp) names the
 /// update for ever, so re-submitting the same pair never executes it twice.
 /// </summary>
 /// <remarks>Instances are immutable and may be shared between replicas in one process.</remarks>

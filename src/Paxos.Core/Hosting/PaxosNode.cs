@@ -7,7 +7,7 @@ using Paxos.Diagnostics;
 namespace Paxos;
 
 /// <summary>
-/// Runs one replica for an application (DESIGN.md §1): it owns the replica's inbox, its clock, its storage,
+/// Runs one replica for an application: it owns the replica's inbox, its clock, its storage,
 /// its transport and its executor, and applies every output batch under the durability contract: answered at once
 /// (an executed update rests on a durable majority already), persisted (one fsync for the whole batch, or for
 /// several: group commit), then sent.

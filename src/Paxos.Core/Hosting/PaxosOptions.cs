@@ -28,7 +28,7 @@ public sealed class PaxosOptions
 
     /// <summary>The base <c>Progress_Timer</c>: how long a replica waits without progress before it suspects
     /// the leader and starts a view change. It doubles at each preinstall (capped by
-    /// <see cref="MaxProgressTimeoutTicks"/>) and returns to this base after progress (PROTOCOL.md G5).
+    /// <see cref="MaxProgressTimeoutTicks"/>) and returns to this base after progress (G5 in docs/protocol-notes.md).
     /// At least 4. Default 100 (1 s).</summary>
     public int ProgressTimeoutTicks { get; set; } = 100;
 
@@ -131,12 +131,13 @@ public sealed class PaxosOptions
     /// With empty storage the replica then rebuilds from its peers: it learns the views a majority of the
     /// others installed, joins only a view its leader is leading, accepts that view's Proposals, and votes
     /// in a Prepare phase only once it has executed everything the leader had proposed when it joined — it
-    /// never votes on state it forgot (PROTOCOL.md §16.4, G16). Never set it on every replica of a new
-    /// cluster: a rebuilding replica does not lead. Ignored when the storage is not empty. Default false.</summary>
+    /// never votes on state it forgot (G16; docs/protocol-notes.md, "Rebuilding a lost disk"). Never set it
+    /// on every replica of a new cluster: a rebuilding replica does not lead. Ignored when the storage is not
+    /// empty. Default false.</summary>
     public bool RebuildFromPeers { get; set; }
 
     /// <summary>Whether a non-leader that left a view (its timer expired, or it restarted) may rejoin that
-    /// same view when a peer's <c>VC_Proof</c> shows it is still installed (PROTOCOL.md G15, §16.4). Safe:
+    /// same view when a peer's <c>VC_Proof</c> shows it is still installed (G15 in docs/protocol-notes.md). Safe:
     /// the replica promised exactly that view. Default true.</summary>
     public bool AllowSameViewRejoin { get; set; } = true;
 }

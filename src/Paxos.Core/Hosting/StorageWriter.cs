@@ -4,9 +4,9 @@ namespace Paxos;
 
 /// <summary>
 /// Persists a node's output batches on a thread of its own, so that the node's loop keeps working — taking peer
-/// messages, executing, answering — while an fsync is in flight (DESIGN.md §2: "a driver may pipeline"). Whatever
-/// the loop hands over during one fsync is written together and covered by the next one (group commit across
-/// batches). Batches come back in order, durable, for the loop to acknowledge and send.
+/// messages, executing, answering — while an fsync is in flight (the batch contract lets a host pipeline:
+/// docs/protocol-notes.md). Whatever the loop hands over during one fsync is written together and covered by
+/// the next one (group commit across batches). Batches come back in order, durable, for the loop to acknowledge and send.
 /// </summary>
 /// <remarks>
 /// Only the loop calls <see cref="Enqueue"/> and <see cref="TakeDurable"/>. While batches are in flight only the

@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 namespace Paxos;
 
 /// <summary>
-/// The binary wire format of <see cref="PaxosMessage"/>s (DESIGN.md §4): one message per datagram,
+/// The binary wire format of <see cref="PaxosMessage"/>s: one message per datagram,
 /// little-endian and fixed-width, closed by a CRC-32C or, when the cluster has a key, an HMAC-SHA256.
 /// </summary>
 /// <remarks>

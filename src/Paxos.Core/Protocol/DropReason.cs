@@ -38,7 +38,7 @@ public enum DropReason
     QueueFull,
 
     /// <summary>The replica is rebuilding lost state from its peers and does not vote (no Prepare_OK, no
-    /// preparing as leader) until that is safe (PROTOCOL.md §16.4).</summary>
+    /// preparing as leader) until that is safe (docs/protocol-notes.md, "Rebuilding a lost disk").</summary>
     Rebuilding,
 
     /// <summary>A peer reported a slot ordered with a different update than this replica holds ordered (in the
@@ -92,7 +92,7 @@ public static class ProtocolLimits
     }
 }
 
-/// <summary>The conflict checks of TR Fig. 4: run on every message before anything else (PROTOCOL.md §4).</summary>
+/// <summary>The conflict checks of TR Fig. 4: run on every message before anything else.</summary>
 internal static class ConflictChecks
 {
     /// <summary>View_Change: drop if from self, not in leader election, the Progress_Timer runs, or the

@@ -112,7 +112,8 @@ public sealed class OutputBatch
     public ViewNumber? AttemptedView { get; internal set; }
 
     /// <summary>Set when this replica starts rebuilding lost state from its peers: persist and sync the fact,
-    /// so that a crash during the rebuild restarts it still rebuilding (PROTOCOL.md §16.4).</summary>
+    /// so that a crash during the rebuild restarts it still rebuilding (docs/protocol-notes.md, "Rebuilding a lost
+    /// disk").</summary>
     public bool RebuildStarted { get; internal set; }
 
     /// <summary>Set when the rebuild is complete and the replica votes again: persist and sync the fact.</summary>

@@ -3,7 +3,7 @@ using Timeout = Paxos.Protocol.Timeout;
 
 namespace Paxos;
 
-// Client handling (TR §5.7, Figs. 12–13; PROTOCOL.md §10).
+// Client handling (TR §5.7, Figs. 12–13).
 public sealed partial class PaxosReplica
 {
     /// <summary>Update_Queue: updates waiting for the leader to bind them; bounded by MaxUpdateQueueLength.</summary>

@@ -5,7 +5,7 @@ using Timeout = Paxos.Protocol.Timeout;
 
 namespace Paxos;
 
-// Global ordering (TR §5.5, Figs. 9–11; PROTOCOL.md §8.5, §9).
+// Global ordering (TR §5.5, Figs. 9–11).
 public sealed partial class PaxosReplica
 {
     /// <summary>Last_Proposed: the leader's last proposed slot.</summary>
@@ -272,7 +272,7 @@ public sealed partial class PaxosReplica
         var last = message.LastSequence.Value;
         NotePeerAru(message.Sender, first - 1 - _window);
 
-        // Flow control (PROTOCOL.md §14): beyond the receive window, catch up rather than accept.
+        // Flow control (docs/protocol-notes.md, "Flow control"): beyond the receive window, catch up rather than accept.
         if (last > _localAru + (2 * _window))
         {
             Drop(message, DropReason.OutsideWindow);

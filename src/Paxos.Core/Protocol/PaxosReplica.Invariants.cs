@@ -2,7 +2,8 @@ using System.Diagnostics.CodeAnalysis;
 
 namespace Paxos;
 
-// Invariants, checked after every entry point, in Release builds too (DESIGN.md §5). Each check is
+// Invariants, checked after every entry point, in Release builds too: a broken one stops the
+// replica (fail-stop, docs/protocol-notes.md) rather than let it risk disagreement. Each check is
 // O(1): the expensive cross-replica properties (agreement, prefix) are the simulator's job, and the one
 // cross-replica fact a replica can see — a slot ordered twice with different updates — is checked where
 // it happens (ApplyOrdered).

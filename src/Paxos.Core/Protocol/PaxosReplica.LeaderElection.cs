@@ -3,7 +3,7 @@ using Timeout = Paxos.Protocol.Timeout;
 
 namespace Paxos;
 
-// Leader election (TR §5.3, Fig. 6; PROTOCOL.md §6).
+// Leader election (TR §5.3, Fig. 6).
 public sealed partial class PaxosReplica
 {
     /// <summary>VC[]: the replicas that voted for Last_Attempted, one bit each. Only votes for exactly
@@ -24,7 +24,7 @@ public sealed partial class PaxosReplica
 
         // B1: jump to a higher attempt only while suspecting the leader and not yet preinstalled (both
         // guaranteed by the conflict checks), which is what keeps a flaky replica from disrupting a stable
-        // majority (§6.4).
+        // majority (TR §5.3).
         if (message.Attempted > _lastAttempted)
         {
             ShiftToLeaderElection(message.Attempted);
@@ -64,7 +64,7 @@ public sealed partial class PaxosReplica
     /// TR Fig. 6 C: a VC_Proof arrived. A replica stuck in leader election joins a view that others installed.
     /// </summary>
     /// <remarks>
-    /// Departure (G15, PROTOCOL.md §16.4): a non-leader also rejoins the view it left — its own
+    /// Departure (G15 in docs/protocol-notes.md): a non-leader also rejoins the view it left — its own
     /// Last_Installed — when the proof comes from that view's leader. It promised exactly that view, so
     /// this is safe, and it brings back a replica whose timer expired during a partition or that restarted,
     /// instead of leaving it outside every quorum until the next view change. Only replicas in a regular

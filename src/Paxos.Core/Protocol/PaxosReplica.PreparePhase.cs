@@ -4,7 +4,7 @@ using Timeout = Paxos.Protocol.Timeout;
 
 namespace Paxos;
 
-// The Prepare phase (TR §5.4, Figs. 7–9; PROTOCOL.md §8).
+// The Prepare phase (TR §5.4, Figs. 7–9).
 public sealed partial class PaxosReplica
 {
     /// <summary>Prepare_OKs[] at the leader: which parts of each replica's data list arrived.</summary>

@@ -3,10 +3,11 @@ using Timeout = Paxos.Protocol.Timeout;
 
 namespace Paxos;
 
-// Reconciliation: catching up a lagging replica (TR §5.6, PROTOCOL.md §13). The TR gives only prose
-// (G1); this follows the recommendation of §13.3 with PSB-C's triggers: replicas advertise Local_Aru in
-// Alive messages (anti-entropy), and a replica that is behind pulls the ordered updates it misses from
-// one peer at a time, a bounded range per request, switching peers when one does not answer.
+// Reconciliation: catching up a lagging replica (TR §5.6). The TR gives only prose (G1 in
+// docs/protocol-notes.md); this design uses the triggers of the authors' C implementation (PSB-C):
+// replicas advertise Local_Aru in Alive messages (anti-entropy), and a replica that is behind pulls the
+// ordered updates it misses from one peer at a time, a bounded range per request, switching peers when
+// one does not answer.
 public sealed partial class PaxosReplica
 {
     /// <summary>The highest Local_Aru each peer is known to have reached.</summary>

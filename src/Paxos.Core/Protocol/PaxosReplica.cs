@@ -8,7 +8,7 @@ using Timeout = Paxos.Protocol.Timeout;
 namespace Paxos;
 
 /// <summary>
-/// One replication server of Paxos for System Builders, as a pure state machine (DESIGN.md §1).
+/// One replication server of Paxos for System Builders, as a pure state machine.
 /// </summary>
 /// <remarks>
 /// <para>A replica consumes three inputs — a message from a peer (<see cref="Step"/>), one tick of logical
@@ -19,9 +19,9 @@ namespace Paxos;
 /// hashed-collection iteration order, so the same inputs give the same outputs, bit for bit.</para>
 /// <para>It is not thread-safe: call it from one thread at a time. After every call it checks its
 /// invariants; a broken one throws <see cref="PaxosInvariantException"/> and stops the replica.</para>
-/// <para>The code follows the paper's structure and names; each departure names its gap (G1–G23) from
-/// PROTOCOL.md. The partial files hold the sub-protocols: leader election, the Prepare phase, global
-/// ordering, client handling and reconciliation.</para>
+/// <para>The code follows the paper's structure and names; each departure names its gap (G1–G23),
+/// and docs/protocol-notes.md says what each gap is and how it is closed. The partial files hold the
+/// sub-protocols: leader election, the Prepare phase, global ordering, client handling and reconciliation.</para>
 /// </remarks>
 public sealed partial class PaxosReplica
 {
@@ -105,7 +105,7 @@ public sealed partial class PaxosReplica
         _aliveTimer.Start();
         _updateTimer.Start();
 
-        // TR Fig. 14 A16 (and §16.3): every replica starts in leader election for the view after the
+        // TR Fig. 14 A16: every replica starts in leader election for the view after the
         // last one it installed; on first boot that is view 1.
         ShiftToLeaderElection(_lastInstalled.Next);
         CheckInvariants();
@@ -134,7 +134,7 @@ public sealed partial class PaxosReplica
     /// <summary>Whether the replica stopped after a broken invariant or a failing executor.</summary>
     public bool IsFaulted => _fault is not null;
 
-    /// <summary>The leader of a view: the replica whose id is <c>view mod N</c> (PROTOCOL.md §6.1).</summary>
+    /// <summary>The leader of a view: the replica whose id is <c>view mod N</c> (TR §5.3).</summary>
     public ReplicaId LeaderOf(ViewNumber view) => new((int)(view.Value % _clusterSize));
 
     /// <summary>Consumes one message from a peer. Messages that fail the paper's conflict checks, or that are
@@ -437,7 +437,7 @@ public sealed partial class PaxosReplica
         return false;
     }
 
-    /// <summary>Rebuilds state from storage (TR Fig. 14, PROTOCOL.md §16.2).</summary>
+    /// <summary>Rebuilds state from storage (TR Fig. 14; docs/protocol-notes.md, "Stable storage and recovery").</summary>
     private void Recover(PersistentState recovered)
     {
         _lastInstalled = recovered.LastInstalled;
@@ -490,7 +490,7 @@ public sealed partial class PaxosReplica
             AddPending(update, -_options.UpdateRetransmitTicks);
         }
 
-        // The bound limits new submissions; updates already promised before a restart are all kept (§10.1).
+        // The bound limits new submissions; updates already promised before a restart are all kept.
         _pendingLimit = Math.Max(_options.MaxPendingUpdates, _pending.Count);
     }
 }

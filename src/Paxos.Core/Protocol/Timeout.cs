@@ -42,7 +42,7 @@ internal struct Timeout
 /// <summary>
 /// PfSB's <c>Progress_Timer</c>: the failure detector. Its duration doubles at each preinstall (TR §5.3,
 /// so that elections probe for a long enough timeout), is capped so a bound on recovery exists, and
-/// returns to the base once the installed view makes progress (PROTOCOL.md G5).
+/// returns to the base once the installed view makes progress (G5 in docs/protocol-notes.md).
 /// </summary>
 internal struct ProgressTimer
 {

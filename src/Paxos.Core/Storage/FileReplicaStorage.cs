@@ -9,9 +9,10 @@ namespace Paxos;
 
 /// <summary>
 /// Stable storage in a data directory: a <c>view</c> file holding Last_Installed and Last_Attempted, and a segmented write-ahead log
-/// of accepted Proposals, ordered slots and pending updates (PROTOCOL.md §16.1, as PSB-C lays it out). It loses
-/// nothing a completed <see cref="PersistAsync"/> of a batch with <see cref="OutputBatch.RequiresSync"/> made
-/// durable, whether the process is killed or the machine loses power.
+/// of accepted Proposals, ordered slots and pending updates, as the authors' C implementation lays it out
+/// (docs/protocol-notes.md, "Stable storage and recovery"). It loses nothing a completed
+/// <see cref="PersistAsync"/> of a batch with <see cref="OutputBatch.RequiresSync"/> made durable, whether the
+/// process is killed or the machine loses power.
 /// </summary>
 /// <remarks>
 /// <para><b>Writing.</b> A batch's records are encoded into one pooled buffer and written with one positional
@@ -403,7 +404,8 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
         return syncOwed;
     }
 
-    /// <summary>The file whose presence says the replica is rebuilding lost state (PROTOCOL.md §16.4).</summary>
+    /// <summary>The file whose presence says the replica is rebuilding lost state (docs/protocol-notes.md,
+    /// "Rebuilding a lost disk").</summary>
     private string RebuildMarkerPath => Path.Combine(_options.DataDirectory, "rebuilding");
 
     private void WriteRebuildMarker()

@@ -24,7 +24,8 @@ public interface IReplicaStorage
     ValueTask PersistAsync(OutputBatch batch, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The durable state a replica recovers from (PROTOCOL.md §16.2).</summary>
+/// <summary>The durable state a replica recovers from (TR Fig. 14; docs/protocol-notes.md, "Stable storage and
+/// recovery").</summary>
 public sealed class PersistentState
 {
     /// <summary>The state of a replica that never ran.</summary>

@@ -5,7 +5,7 @@ namespace Paxos;
 /// by data that was made durable after it, a damaged segment other than the last, a missing segment, or a
 /// damaged <c>view</c> file. A torn write at the end of the log is not damage: it is cut off silently
 /// (with a warning). Recovering from this needs an operator: restore the directory, or wipe it and let the
-/// replica rejoin as one that lost its disk (PROTOCOL.md §16.4).
+/// replica rejoin as one that lost its disk (<see cref="PaxosOptions.RebuildFromPeers"/>; docs/operations.md).
 /// </summary>
 public sealed class StorageCorruptionException : Exception
 {

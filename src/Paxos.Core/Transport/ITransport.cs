@@ -1,7 +1,7 @@
 namespace Paxos;
 
 /// <summary>
-/// Moves messages between replicas (DESIGN.md §1). Delivery is unreliable by contract: a transport may
+/// Moves messages between replicas. Delivery is unreliable by contract: a transport may
 /// lose, duplicate, delay or reorder messages, and the protocol copes with all of it. A transport must
 /// never block the replica, never throw on bad input from the network, and never deliver a message that
 /// did not come from the replica it names as sender (to the extent its authentication allows).

@@ -7,7 +7,7 @@ namespace Paxos.Simulation.Tests.Simulation;
 /// leader held on a partial set, two lost disks among five, delays that straddle a restart, small windows with the
 /// leader's explicit Accept. Every seed must keep every safety property and converge after heal, as in
 /// <see cref="SeededSimulationTests"/>. The soak runs more:
-/// <c>dotnet run -c Release --project src/Paxos.Simulation -- --seeds N --profile lost-disk</c>.
+/// <c>dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seeds N --profile lost-disk</c>.
 /// </summary>
 [Category("LostDisk")]
 public class LostDiskSimulationTests
@@ -65,7 +65,7 @@ public class LostDiskSimulationTests
     public void A_lost_disk_seed_reports_a_replay_command_that_names_its_profile()
     {
         SimulationConfig.FromSeed(7, longRun: false, SimulationProfile.LostDisk).Profile.Should().Be(SimulationProfile.LostDisk);
-        Simulator.ReplayCommand(7, SimulationProfile.LostDisk).Should().Be("dotnet run -c Release --project src/Paxos.Simulation -- --seed 7 --profile lost-disk");
+        Simulator.ReplayCommand(7, SimulationProfile.LostDisk).Should().Be("dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed 7 --profile lost-disk");
     }
 
     /// <summary>Lost-disk seeds that once broke something; each is named after what it found. All but the last two first had a

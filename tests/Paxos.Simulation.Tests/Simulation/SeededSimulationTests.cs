@@ -6,7 +6,7 @@ namespace Paxos.Simulation.Tests.Simulation;
 /// The deterministic simulation backbone in the normal test run (TESTING.md level 3): a fixed batch of
 /// seeds, each a whole cluster under faults with every safety property checked after every event and
 /// convergence required after heal; a sample replayed for determinism; coverage probes required.
-/// The soak runner (<c>dotnet run -c Release --project src/Paxos.Simulation -- --seeds N</c>) runs more.
+/// The soak runner (<c>dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seeds N</c>) runs more.
 /// </summary>
 public class SeededSimulationTests
 {
@@ -98,6 +98,6 @@ public class SeededSimulationTests
         var disagree = () => checker.OnOrdered(new ReplicaId(1), new OrderedSlot(new SequenceNumber(1), ClientUpdate.NoOp), 0);
 
         disagree.Should().Throw<SimulationFailureException>().WithMessage("*slot agreement*");
-        Simulator.ReplayCommand(7).Should().Be("dotnet run -c Release --project src/Paxos.Simulation -- --seed 7");
+        Simulator.ReplayCommand(7).Should().Be("dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed 7");
     }
 }
