@@ -465,7 +465,9 @@ public class PaxosNodeTests
         await cancel.CancelAsync();
 
         await waiting.Invoking(t => t).Should().ThrowAsync<OperationCanceledException>();
-        cluster.Nodes[0].Status.PendingUpdates.Should().Be(1);
+
+        // The cancellation answers at once, possibly before the loop took the submission in: wait for it.
+        await NodeCluster.WaitAsync(() => cluster.Nodes[0].Status.PendingUpdates == 1, "the update still pending");
     }
 
     [Test]
