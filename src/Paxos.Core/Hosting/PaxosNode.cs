@@ -53,8 +53,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// with <see cref="SubmitFailure.Overloaded"/> so a retry loop cannot grow the table without bound.</summary>
     internal const int MaxWaitersPerUpdate = 16;
 
+    /// <summary>The node whose turn of the loop this thread is running, if any.</summary>
     [ThreadStatic]
-    private static bool _threadInTurn;
+    private static PaxosNode? _turnOf;
 
     /// <summary>The node whose answers this thread is delivering (<see cref="Deliver"/>), if any.</summary>
     [ThreadStatic]
@@ -184,6 +185,8 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <summary>1 while a turn of the loop runs (or is queued to run); it is the loop's lock. Once the node stops or
     /// faults it stays 1 for good, so no turn ever runs again.</summary>
     private int _turnOwned;
+    /// <summary>Set once the stop has taken the loop for good: the replica is never written to again.</summary>
+    private volatile bool _loopRetired;
     private volatile StatusBox _status;
     private volatile NodeState _nodeState;
     private long _messagesDroppedInboxFull;
@@ -489,6 +492,8 @@ public sealed class PaxosNode : IAsyncDisposable
             await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
         }
 
+        _loopRetired = true; // No turn runs from now on (a faulted node's turn stopped for good when it faulted).
+
         if (wasRunning && _nodeState != NodeState.Faulted)
         {
             FailAll(SubmitFailure.Stopped, "The node stopped.", null);
@@ -518,6 +523,59 @@ public sealed class PaxosNode : IAsyncDisposable
     /// writer's (a non-leader with nothing else waiting; see <c>MaySyncHere</c>). Read after the node stopped, or
     /// as an estimate.</summary>
     internal long BatchesSyncedOnLoop => Volatile.Read(ref _batchesSyncedOnLoop);
+
+    /// <summary>
+    /// A copy of the replica's counters (what it did and ignored), safe to call from any thread while the node runs.
+    /// The copy is taken between two iterations of the loop, so its values are of one moment (for instance
+    /// <see cref="ReplicaCounters.MessagesDropped"/> is the sum of its <see cref="ReplicaCounters.Dropped"/>), and
+    /// nothing changes it afterwards. All zeros before <see cref="StartAsync"/> has loaded the replica; the final
+    /// values once the node stopped or faulted.
+    /// </summary>
+    /// <remarks>The caller takes the loop's turn for the copy: when a turn is running, it waits for the iteration to
+    /// end (the loop holds no lock of its own on its counters, so updating them costs it nothing). Called from the
+    /// loop itself — the executor — it copies at once. Meant for metrics and diagnostics, not for every request.</remarks>
+    /// <returns>A snapshot that nothing writes to.</returns>
+    public ReplicaCounters GetCounters()
+    {
+        if (Volatile.Read(ref _replica) is not { } replica)
+        {
+            return new ReplicaCounters();
+        }
+
+        if (ReferenceEquals(_turnOf, this) || _loopRetired || _nodeState == NodeState.Faulted)
+        {
+            return replica.Counters.Snapshot(); // The loop's own thread, or no turn will ever write again.
+        }
+
+        var spinner = default(SpinWait);
+        while (Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
+        {
+            if (_loopRetired || _nodeState == NodeState.Faulted)
+            {
+                return replica.Counters.Snapshot();
+            }
+
+            spinner.SpinOnce();
+        }
+
+        ReplicaCounters copy;
+        try
+        {
+            copy = replica.Counters.Snapshot();
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _turnOwned, 0);
+        }
+
+        // A post or a tick that found the loop taken relied on its owner to look once more, as a turn does.
+        if (HasWork(_inbox.Reader))
+        {
+            Wake(runHere: false);
+        }
+
+        return copy;
+    }
 
     /// <summary>What the node's storage counted, when it is the file log; null otherwise.</summary>
     public StorageCounters? StorageCounters => (_storage as FileReplicaStorage)?.Counters;
@@ -678,7 +736,7 @@ public sealed class PaxosNode : IAsyncDisposable
             return;
         }
 
-        if (runHere && !_threadInTurn)
+        if (runHere && _turnOf is null)
         {
             RunTurn();
         }
@@ -703,7 +761,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         var replica = _replica!;
-        _threadInTurn = true;
+        _turnOf = this;
         bool running;
         try
         {
@@ -711,7 +769,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
         finally
         {
-            _threadInTurn = false;
+            _turnOf = null;
         }
 
         // Stopping: let go, so that StopAsync takes the loop. Faulted: keep it, so no turn runs again.
@@ -738,7 +796,7 @@ public sealed class PaxosNode : IAsyncDisposable
         var reader = _inbox.Reader;
         var deliverHere = _options.UnsafePreferInlineCompletions && _inlineDeliveryDepth < MaxInlineDeliveryDepth;
         List<Completion>? collected = null;
-        _threadInTurn = true;
+        _turnOf = this;
         _collectCompletions = deliverHere;
         try
         {
@@ -780,7 +838,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
         finally
         {
-            _threadInTurn = false;
+            _turnOf = null;
             if (collected is not null)
             {
                 Deliver(this, collected);
