@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -105,6 +107,11 @@ public sealed class PaxosNode : IAsyncDisposable
         {
             foreach (var completion in completions)
             {
+                if (completion.Source is TimedCompletion timed)
+                {
+                    node._metrics?.SubmitAnswered(timed.StartedAt, completion.Error);
+                }
+
                 if (completion.Error is null)
                 {
                     completion.Source.TrySetResult(completion.Result);
@@ -152,6 +159,9 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ulong _seed;
     private readonly Channel<Input> _inbox;
+
+    /// <summary>The node's instruments; null without a meter factory, and then nothing is measured.</summary>
+    private readonly PaxosMetrics? _metrics;
 
     /// <summary>Who waits for which update. Written by the loop, and by a cancelled submission removing itself;
     /// locked by <see cref="_waitersGate"/> (never while a task completes, so no caller's code runs under it).</summary>
@@ -221,6 +231,8 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <param name="timeProvider">The clock that drives ticks; the system clock when null.</param>
     /// <param name="seed">Seeds the replica's random choices; random when null. A fixed seed is for tests: a
     /// replica rebuilding a lost disk draws its query's nonce from it, so each start should have its own.</param>
+    /// <param name="meterFactory">Where the node's meter (<c>Paxos.Core</c>) comes from; no metrics when null
+    /// (<c>AddPaxos</c> passes the host's). The instruments are listed in docs/operations.md.</param>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range, or the
     /// transport says it was built for another replica or cluster (<see cref="ITransport.Identity"/>): another replica
     /// id, cluster size or cluster id, or a smaller message size. The message names both values.</exception>
@@ -231,7 +243,8 @@ public sealed class PaxosNode : IAsyncDisposable
         IReplicaStorage? storage = null,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null,
-        ulong? seed = null)
+        ulong? seed = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(executor);
@@ -260,6 +273,7 @@ public sealed class PaxosNode : IAsyncDisposable
         });
         Id = new ReplicaId(options.ReplicaId);
         _status = new StatusBox(new ReplicaStatus { Id = Id, Leader = ReplicaId.None });
+        _metrics = meterFactory is null ? null : new PaxosMetrics(this, (_storage as FileReplicaStorage)?.Counters, meterFactory);
     }
 
     private enum NodeState
@@ -302,7 +316,7 @@ public sealed class PaxosNode : IAsyncDisposable
             ThrowIfStoppedWhileStarting();
             if (_storage is FileReplicaStorage file)
             {
-                _writer = new StorageWriter(file, WakeFromWriter, $"Paxos storage r{Id.Value}");
+                _writer = new StorageWriter(file, WakeFromWriter, $"Paxos storage r{Id.Value}", _metrics);
             }
         }
 
@@ -389,7 +403,9 @@ public sealed class PaxosNode : IAsyncDisposable
 
         // Continuations may run synchronously: a turn never completes a task while it owns the loop (see
         // DeliverCompletions).
-        var completion = new TaskCompletionSource<ReadOnlyMemory<byte>>();
+        var completion = _metrics is { TimesSubmissions: true }
+            ? new TimedCompletion(Stopwatch.GetTimestamp())
+            : new TaskCompletionSource<ReadOnlyMemory<byte>>();
         if (ReferenceEquals(_deliveringFor, this))
         {
             // A continuation of this node's answers: held back, and the delivery wakes the loop once at its end.
@@ -523,6 +539,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// writer's (a non-leader with nothing else waiting; see <c>MaySyncHere</c>). Read after the node stopped, or
     /// as an estimate.</summary>
     internal long BatchesSyncedOnLoop => Volatile.Read(ref _batchesSyncedOnLoop);
+
+    /// <summary>Peer messages and submissions waiting in the inbox; for metrics.</summary>
+    internal int InboxDepth => _inbox.Reader.Count;
 
     /// <summary>
     /// A copy of the replica's counters (what it did and ignored), safe to call from any thread while the node runs.
@@ -1115,6 +1134,7 @@ public sealed class PaxosNode : IAsyncDisposable
                 if (batch.RequiresSync)
                 {
                     _batchesSyncedOnLoop++;
+                    _metrics?.RecordSyncedWrite(new ReadOnlySpan<OutputBatch>(in batch));
                 }
 
                 Send(batch.Messages);
@@ -1356,6 +1376,13 @@ public sealed class PaxosNode : IAsyncDisposable
         public long StartedAtTurn { get; } = startedAtTurn;
 
         public List<Input> Items { get; set; } = [];
+    }
+
+    /// <summary>A submission's task, with when it was submitted: made instead of a plain one only while
+    /// <c>paxos.submit.duration</c> is listened to, so that timing costs nothing otherwise.</summary>
+    private sealed class TimedCompletion(long startedAt) : TaskCompletionSource<ReadOnlyMemory<byte>>
+    {
+        public long StartedAt { get; } = startedAt;
     }
 
     /// <summary>Who waits for one update: almost always one caller; <see cref="More"/> only when the same update was

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -17,8 +18,9 @@ public static class PaxosServiceCollectionExtensions
     /// host's <see cref="IConfiguration"/> (when the container has one) and checked by
     /// <see cref="PaxosOptionsValidator"/> when the host starts; a singleton <see cref="PaxosNode"/> built from the
     /// registered <see cref="IExecutor"/>, <see cref="ITransport"/> and, when present, <see cref="IReplicaStorage"/>,
-    /// <see cref="ILoggerFactory"/> and <see cref="TimeProvider"/>; and an <see cref="IHostedService"/> that starts the
-    /// node when the host starts and stops it when the host stops.
+    /// <see cref="ILoggerFactory"/>, <see cref="TimeProvider"/> and <see cref="IMeterFactory"/> (which a host has: the
+    /// node's metrics then go to it); and an <see cref="IHostedService"/> that starts the node when the host starts and
+    /// stops it when the host stops.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <returns>The service collection.</returns>
@@ -71,7 +73,9 @@ public static class PaxosServiceCollectionExtensions
             provider.GetRequiredService<ITransport>(),
             provider.GetService<IReplicaStorage>(),
             provider.GetService<ILoggerFactory>(),
-            provider.GetService<TimeProvider>()));
+            provider.GetService<TimeProvider>(),
+            seed: null,
+            provider.GetService<IMeterFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PaxosNodeHostedService>());
         return services;
     }
