@@ -111,6 +111,21 @@ public class NodeMetricsTests
     }
 
     [Test]
+    public async Task Submissions_are_timed_only_while_the_histogram_is_listened_to()
+    {
+        using var factory = new TestMeterFactory();
+        await using var node = new PaxosNode(NodeCluster.Options(0, 1), new RecordingExecutor(), new InProcessNetwork(1).CreateTransport(new ReplicaId(0)), meterFactory: factory);
+        await node.StartAsync();
+        var unheard = node.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+
+        using var recorder = new Recorder(factory);
+        await node.SubmitAsync(new ClientUpdate(new ClientId(2), 1, new byte[] { 2 })).WaitAsync(NodeCluster.Patience);
+        await unheard.WaitAsync(NodeCluster.Patience);
+
+        recorder.Of("paxos.submit.duration").Should().ContainSingle("the first submission took no timestamp, as nobody listened");
+    }
+
+    [Test]
     public async Task AddPaxos_gives_the_node_the_host_s_meter_factory()
     {
         var builder = Host.CreateApplicationBuilder();
