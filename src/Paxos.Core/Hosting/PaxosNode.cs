@@ -197,6 +197,16 @@ public sealed class PaxosNode : IAsyncDisposable
     private int _turnOwned;
     /// <summary>Set once the stop has taken the loop for good: the replica is never written to again.</summary>
     private volatile bool _loopRetired;
+
+    /// <summary>Readers of <see cref="GetCounters"/> that found the loop taken and asked it for a copy instead (a busy
+    /// loop hands its turn straight to the next one, so they might never get it); incremented by each.</summary>
+    private long _counterRequests;
+
+    /// <summary>The requests the loop has answered; written by the loop only.</summary>
+    private long _counterRequestsServed;
+
+    /// <summary>The loop's latest answer to those requests: a copy, and the requests made before it was taken.</summary>
+    private volatile ServedCounters? _servedCounters;
     private volatile StatusBox _status;
     private volatile NodeState _nodeState;
     private long _messagesDroppedInboxFull;
@@ -540,6 +550,18 @@ public sealed class PaxosNode : IAsyncDisposable
     /// as an estimate.</summary>
     internal long BatchesSyncedOnLoop => Volatile.Read(ref _batchesSyncedOnLoop);
 
+    /// <summary>Answers the <see cref="GetCounters"/> callers that asked the loop for a copy, between two iterations
+    /// of a turn; when none asked, the cost is one read.</summary>
+    private void ServeCounterRequests(PaxosReplica replica)
+    {
+        var requests = Volatile.Read(ref _counterRequests);
+        if (requests != _counterRequestsServed)
+        {
+            _servedCounters = new ServedCounters(requests, replica.Counters.Snapshot());
+            _counterRequestsServed = requests;
+        }
+    }
+
     /// <summary>Peer messages and submissions waiting in the inbox; for metrics.</summary>
     internal int InboxDepth => _inbox.Reader.Count;
 
@@ -550,9 +572,10 @@ public sealed class PaxosNode : IAsyncDisposable
     /// nothing changes it afterwards. All zeros before <see cref="StartAsync"/> has loaded the replica; the final
     /// values once the node stopped or faulted.
     /// </summary>
-    /// <remarks>The caller takes the loop's turn for the copy: when a turn is running, it waits for the iteration to
-    /// end (the loop holds no lock of its own on its counters, so updating them costs it nothing). Called from the
-    /// loop itself — the executor — it copies at once. Meant for metrics and diagnostics, not for every request.</remarks>
+    /// <remarks>The caller takes the loop's turn for the copy; when a turn is running, it asks the loop for one and
+    /// waits until either the loop has taken it (after at most a few iterations) or the turn ends. The loop holds no
+    /// lock of its own on its counters, so updating them costs it nothing. Called from the loop itself — the
+    /// executor — it copies at once. Meant for metrics and diagnostics, not for every request.</remarks>
     /// <returns>A snapshot that nothing writes to.</returns>
     public ReplicaCounters GetCounters()
     {
@@ -567,11 +590,19 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         var spinner = default(SpinWait);
+        long? request = null;
         while (Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
         {
             if (_loopRetired || _nodeState == NodeState.Faulted)
             {
                 return replica.Counters.Snapshot();
+            }
+
+            // The loop answers between two of its turns' batches of iterations (ServeCounterRequests).
+            request ??= Interlocked.Increment(ref _counterRequests);
+            if (_servedCounters is { } served && served.Requests >= request)
+            {
+                return served.Counters;
             }
 
             spinner.SpinOnce();
@@ -837,6 +868,7 @@ public sealed class PaxosNode : IAsyncDisposable
                     }
                 }
 
+                ServeCounterRequests(replica);
                 collected = deliverHere ? TakeCollected(collected) : null;
                 if (HasWork(reader))
                 {
@@ -1393,6 +1425,10 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly record struct Completion(TaskCompletionSource<ReadOnlyMemory<byte>> Source, ReadOnlyMemory<byte> Result, Exception? Error);
 
     private sealed record StatusBox(ReplicaStatus Value);
+
+    /// <summary>A copy of the counters the loop took for <see cref="GetCounters"/>, once <paramref name="Requests"/>
+    /// requests had been made.</summary>
+    private sealed record ServedCounters(long Requests, ReplicaCounters Counters);
 
     private sealed class Receiver(PaxosNode node) : ITransportReceiver
     {
