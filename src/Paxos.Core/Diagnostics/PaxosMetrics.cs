@@ -102,7 +102,7 @@ internal sealed class PaxosMetrics
         else
         {
             var failure = error is PaxosSubmitException submit && (int)submit.Reason is > 0 and var index && index < _failureTags.Length
-                ? _failureTags[(int)submit.Reason]
+                ? _failureTags[index]
                 : new KeyValuePair<string, object?>("error.type", error.GetType().FullName);
             _submitDuration.Record(seconds, _replicaTag, failure);
         }

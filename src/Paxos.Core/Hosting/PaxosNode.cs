@@ -107,7 +107,7 @@ public sealed class PaxosNode : IAsyncDisposable
         {
             foreach (var completion in completions)
             {
-                if (completion.Source is TimedCompletion timed)
+                if (completion.Source is TimedCompletion { Task.IsCompleted: false } timed) // Not if cancelled meanwhile.
                 {
                     node._metrics?.SubmitAnswered(timed.StartedAt, completion.Error);
                 }
@@ -192,9 +192,11 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <summary>Whether the turn that owns the loop keeps its answers to deliver on its own thread.</summary>
     private bool _collectCompletions;
 
-    /// <summary>1 while a turn of the loop runs (or is queued to run); it is the loop's lock. Once the node stops or
-    /// faults it stays 1 for good, so no turn ever runs again.</summary>
+    /// <summary>1 while a turn of the loop runs (or is queued to run), or while <see cref="GetCounters"/> copies the
+    /// counters; it is the loop's lock. Once the node stops or faults it stays 1 for good, so no turn ever runs
+    /// again.</summary>
     private int _turnOwned;
+
     /// <summary>Set once the stop has taken the loop for good: the replica is never written to again.</summary>
     private volatile bool _loopRetired;
 
@@ -207,6 +209,7 @@ public sealed class PaxosNode : IAsyncDisposable
 
     /// <summary>The loop's latest answer to those requests: a copy, and the requests made before it was taken.</summary>
     private volatile ServedCounters? _servedCounters;
+
     private volatile StatusBox _status;
     private volatile NodeState _nodeState;
     private long _messagesDroppedInboxFull;
