@@ -1,12 +1,14 @@
 namespace Paxos;
 
 /// <summary>
-/// Counts of what a replica did and ignored, for metrics and tests. Read them from the replica's thread
-/// (or after it stopped); the values only grow.
+/// Counts of what a replica did and ignored, for metrics and tests; the values only grow. A replica's own
+/// <see cref="PaxosReplica.Counters"/> are written by whoever steps the replica, without synchronisation: read them
+/// from that thread (or after it stopped). From other threads, read a copy: <see cref="PaxosNode.GetCounters"/>.
 /// </summary>
 public sealed class ReplicaCounters
 {
-    private readonly long[] _dropped = new long[Enum.GetValues<DropReason>().Length];
+    // Not readonly: Snapshot gives the copy an array of its own.
+    private long[] _dropped = new long[Enum.GetValues<DropReason>().Length];
 
     /// <summary>Messages passed to <see cref="PaxosReplica.Step"/>.</summary>
     public long MessagesReceived { get; internal set; }
@@ -89,6 +91,16 @@ public sealed class ReplicaCounters
 
     /// <summary>Messages dropped for <paramref name="reason"/>.</summary>
     public long Dropped(DropReason reason) => _dropped[(int)reason];
+
+    /// <summary>A copy of every value, which nothing writes to. Take it where no one writes to this instance
+    /// meanwhile (the replica's thread, or under the node's loop).</summary>
+    internal ReplicaCounters Snapshot()
+    {
+        // Every property, including ones added later, without a list to keep in step.
+        var copy = (ReplicaCounters)MemberwiseClone();
+        copy._dropped = (long[])_dropped.Clone();
+        return copy;
+    }
 
     internal void CountDrop(DropReason reason)
     {

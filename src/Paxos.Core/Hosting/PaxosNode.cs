@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -53,8 +55,9 @@ public sealed class PaxosNode : IAsyncDisposable
     /// with <see cref="SubmitFailure.Overloaded"/> so a retry loop cannot grow the table without bound.</summary>
     internal const int MaxWaitersPerUpdate = 16;
 
+    /// <summary>The node whose turn of the loop this thread is running, if any.</summary>
     [ThreadStatic]
-    private static bool _threadInTurn;
+    private static PaxosNode? _turnOf;
 
     /// <summary>The node whose answers this thread is delivering (<see cref="Deliver"/>), if any.</summary>
     [ThreadStatic]
@@ -104,6 +107,11 @@ public sealed class PaxosNode : IAsyncDisposable
         {
             foreach (var completion in completions)
             {
+                if (completion.Source is TimedCompletion { Task.IsCompleted: false } timed) // Not if cancelled meanwhile.
+                {
+                    node._metrics?.SubmitAnswered(timed.StartedAt, completion.Error);
+                }
+
                 if (completion.Error is null)
                 {
                     completion.Source.TrySetResult(completion.Result);
@@ -152,6 +160,9 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly ulong _seed;
     private readonly Channel<Input> _inbox;
 
+    /// <summary>The node's instruments; null without a meter factory, and then nothing is measured.</summary>
+    private readonly PaxosMetrics? _metrics;
+
     /// <summary>Who waits for which update. Written by the loop, and by a cancelled submission removing itself;
     /// locked by <see cref="_waitersGate"/> (never while a task completes, so no caller's code runs under it).</summary>
     private readonly Dictionary<(ClientId Client, long Timestamp), Waiters> _waiters = [];
@@ -181,9 +192,24 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <summary>Whether the turn that owns the loop keeps its answers to deliver on its own thread.</summary>
     private bool _collectCompletions;
 
-    /// <summary>1 while a turn of the loop runs (or is queued to run); it is the loop's lock. Once the node stops or
-    /// faults it stays 1 for good, so no turn ever runs again.</summary>
+    /// <summary>1 while a turn of the loop runs (or is queued to run), or while <see cref="GetCounters"/> copies the
+    /// counters; it is the loop's lock. Once the node stops or faults it stays 1 for good, so no turn ever runs
+    /// again.</summary>
     private int _turnOwned;
+
+    /// <summary>Set once the stop has taken the loop for good: the replica is never written to again.</summary>
+    private volatile bool _loopRetired;
+
+    /// <summary>Readers of <see cref="GetCounters"/> that found the loop taken and asked it for a copy instead (a busy
+    /// loop hands its turn straight to the next one, so they might never get it); incremented by each.</summary>
+    private long _counterRequests;
+
+    /// <summary>The requests the loop has answered; written by the loop only.</summary>
+    private long _counterRequestsServed;
+
+    /// <summary>The loop's latest answer to those requests: a copy, and the requests made before it was taken.</summary>
+    private volatile ServedCounters? _servedCounters;
+
     private volatile StatusBox _status;
     private volatile NodeState _nodeState;
     private long _messagesDroppedInboxFull;
@@ -218,6 +244,8 @@ public sealed class PaxosNode : IAsyncDisposable
     /// <param name="timeProvider">The clock that drives ticks; the system clock when null.</param>
     /// <param name="seed">Seeds the replica's random choices; random when null. A fixed seed is for tests: a
     /// replica rebuilding a lost disk draws its query's nonce from it, so each start should have its own.</param>
+    /// <param name="meterFactory">Where the node's meter (<c>Paxos.Core</c>) comes from; no metrics when null
+    /// (<c>AddPaxos</c> passes the host's). The instruments are listed in docs/operations.md.</param>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range, or the
     /// transport says it was built for another replica or cluster (<see cref="ITransport.Identity"/>): another replica
     /// id, cluster size or cluster id, or a smaller message size. The message names both values.</exception>
@@ -228,7 +256,8 @@ public sealed class PaxosNode : IAsyncDisposable
         IReplicaStorage? storage = null,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null,
-        ulong? seed = null)
+        ulong? seed = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(executor);
@@ -257,6 +286,7 @@ public sealed class PaxosNode : IAsyncDisposable
         });
         Id = new ReplicaId(options.ReplicaId);
         _status = new StatusBox(new ReplicaStatus { Id = Id, Leader = ReplicaId.None });
+        _metrics = meterFactory is null ? null : new PaxosMetrics(this, (_storage as FileReplicaStorage)?.Counters, meterFactory);
     }
 
     private enum NodeState
@@ -299,7 +329,7 @@ public sealed class PaxosNode : IAsyncDisposable
             ThrowIfStoppedWhileStarting();
             if (_storage is FileReplicaStorage file)
             {
-                _writer = new StorageWriter(file, WakeFromWriter, $"Paxos storage r{Id.Value}");
+                _writer = new StorageWriter(file, WakeFromWriter, $"Paxos storage r{Id.Value}", _metrics);
             }
         }
 
@@ -386,7 +416,9 @@ public sealed class PaxosNode : IAsyncDisposable
 
         // Continuations may run synchronously: a turn never completes a task while it owns the loop (see
         // DeliverCompletions).
-        var completion = new TaskCompletionSource<ReadOnlyMemory<byte>>();
+        var completion = _metrics is { TimesSubmissions: true }
+            ? new TimedCompletion(Stopwatch.GetTimestamp())
+            : new TaskCompletionSource<ReadOnlyMemory<byte>>();
         if (ReferenceEquals(_deliveringFor, this))
         {
             // A continuation of this node's answers: held back, and the delivery wakes the loop once at its end.
@@ -489,6 +521,8 @@ public sealed class PaxosNode : IAsyncDisposable
             await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
         }
 
+        _loopRetired = true; // No turn runs from now on (a faulted node's turn stopped for good when it faulted).
+
         if (wasRunning && _nodeState != NodeState.Faulted)
         {
             FailAll(SubmitFailure.Stopped, "The node stopped.", null);
@@ -518,6 +552,83 @@ public sealed class PaxosNode : IAsyncDisposable
     /// writer's (a non-leader with nothing else waiting; see <c>MaySyncHere</c>). Read after the node stopped, or
     /// as an estimate.</summary>
     internal long BatchesSyncedOnLoop => Volatile.Read(ref _batchesSyncedOnLoop);
+
+    /// <summary>Answers the <see cref="GetCounters"/> callers that asked the loop for a copy, between two iterations
+    /// of a turn; when none asked, the cost is one read.</summary>
+    private void ServeCounterRequests(PaxosReplica replica)
+    {
+        var requests = Volatile.Read(ref _counterRequests);
+        if (requests != _counterRequestsServed)
+        {
+            _servedCounters = new ServedCounters(requests, replica.Counters.Snapshot());
+            _counterRequestsServed = requests;
+        }
+    }
+
+    /// <summary>Peer messages and submissions waiting in the inbox; for metrics.</summary>
+    internal int InboxDepth => _inbox.Reader.Count;
+
+    /// <summary>
+    /// A copy of the replica's counters (what it did and ignored), safe to call from any thread while the node runs.
+    /// The copy is taken between two iterations of the loop, so its values are of one moment (for instance
+    /// <see cref="ReplicaCounters.MessagesDropped"/> is the sum of its <see cref="ReplicaCounters.Dropped"/>), and
+    /// nothing changes it afterwards. All zeros before <see cref="StartAsync"/> has loaded the replica; the final
+    /// values once the node stopped or faulted.
+    /// </summary>
+    /// <remarks>The caller takes the loop's turn for the copy; when a turn is running, it asks the loop for one and
+    /// waits until either the loop has taken it (after at most a few iterations) or the turn ends. The loop holds no
+    /// lock of its own on its counters, so updating them costs it nothing. Called from the loop itself — the
+    /// executor — it copies at once. Meant for metrics and diagnostics, not for every request.</remarks>
+    /// <returns>A snapshot that nothing writes to.</returns>
+    public ReplicaCounters GetCounters()
+    {
+        if (Volatile.Read(ref _replica) is not { } replica)
+        {
+            return new ReplicaCounters();
+        }
+
+        if (ReferenceEquals(_turnOf, this) || _loopRetired || _nodeState == NodeState.Faulted)
+        {
+            return replica.Counters.Snapshot(); // The loop's own thread, or no turn will ever write again.
+        }
+
+        var spinner = default(SpinWait);
+        long? request = null;
+        while (Interlocked.CompareExchange(ref _turnOwned, 1, 0) != 0)
+        {
+            if (_loopRetired || _nodeState == NodeState.Faulted)
+            {
+                return replica.Counters.Snapshot();
+            }
+
+            // The loop answers between two of its turns' batches of iterations (ServeCounterRequests).
+            request ??= Interlocked.Increment(ref _counterRequests);
+            if (_servedCounters is { } served && served.Requests >= request)
+            {
+                return served.Counters;
+            }
+
+            spinner.SpinOnce();
+        }
+
+        ReplicaCounters copy;
+        try
+        {
+            copy = replica.Counters.Snapshot();
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _turnOwned, 0);
+        }
+
+        // A post or a tick that found the loop taken relied on its owner to look once more, as a turn does.
+        if (HasWork(_inbox.Reader))
+        {
+            Wake(runHere: false);
+        }
+
+        return copy;
+    }
 
     /// <summary>What the node's storage counted, when it is the file log; null otherwise.</summary>
     public StorageCounters? StorageCounters => (_storage as FileReplicaStorage)?.Counters;
@@ -678,7 +789,7 @@ public sealed class PaxosNode : IAsyncDisposable
             return;
         }
 
-        if (runHere && !_threadInTurn)
+        if (runHere && _turnOf is null)
         {
             RunTurn();
         }
@@ -703,7 +814,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         var replica = _replica!;
-        _threadInTurn = true;
+        _turnOf = this;
         bool running;
         try
         {
@@ -711,7 +822,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
         finally
         {
-            _threadInTurn = false;
+            _turnOf = null;
         }
 
         // Stopping: let go, so that StopAsync takes the loop. Faulted: keep it, so no turn runs again.
@@ -738,7 +849,7 @@ public sealed class PaxosNode : IAsyncDisposable
         var reader = _inbox.Reader;
         var deliverHere = _options.UnsafePreferInlineCompletions && _inlineDeliveryDepth < MaxInlineDeliveryDepth;
         List<Completion>? collected = null;
-        _threadInTurn = true;
+        _turnOf = this;
         _collectCompletions = deliverHere;
         try
         {
@@ -760,6 +871,7 @@ public sealed class PaxosNode : IAsyncDisposable
                     }
                 }
 
+                ServeCounterRequests(replica);
                 collected = deliverHere ? TakeCollected(collected) : null;
                 if (HasWork(reader))
                 {
@@ -780,7 +892,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
         finally
         {
-            _threadInTurn = false;
+            _turnOf = null;
             if (collected is not null)
             {
                 Deliver(this, collected);
@@ -1057,6 +1169,7 @@ public sealed class PaxosNode : IAsyncDisposable
                 if (batch.RequiresSync)
                 {
                     _batchesSyncedOnLoop++;
+                    _metrics?.RecordSyncedWrite(new ReadOnlySpan<OutputBatch>(in batch));
                 }
 
                 Send(batch.Messages);
@@ -1300,6 +1413,13 @@ public sealed class PaxosNode : IAsyncDisposable
         public List<Input> Items { get; set; } = [];
     }
 
+    /// <summary>A submission's task, with when it was submitted: made instead of a plain one only while
+    /// <c>paxos.submit.duration</c> is listened to, so that timing costs nothing otherwise.</summary>
+    private sealed class TimedCompletion(long startedAt) : TaskCompletionSource<ReadOnlyMemory<byte>>
+    {
+        public long StartedAt { get; } = startedAt;
+    }
+
     /// <summary>Who waits for one update: almost always one caller; <see cref="More"/> only when the same update was
     /// submitted again before it executed.</summary>
     private record struct Waiters(TaskCompletionSource<ReadOnlyMemory<byte>> First, List<TaskCompletionSource<ReadOnlyMemory<byte>>>? More);
@@ -1308,6 +1428,10 @@ public sealed class PaxosNode : IAsyncDisposable
     private readonly record struct Completion(TaskCompletionSource<ReadOnlyMemory<byte>> Source, ReadOnlyMemory<byte> Result, Exception? Error);
 
     private sealed record StatusBox(ReplicaStatus Value);
+
+    /// <summary>A copy of the counters the loop took for <see cref="GetCounters"/>, once <paramref name="Requests"/>
+    /// requests had been made.</summary>
+    private sealed record ServedCounters(long Requests, ReplicaCounters Counters);
 
     private sealed class Receiver(PaxosNode node) : ITransportReceiver
     {

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Paxos.Diagnostics;
 
 namespace Paxos;
 
@@ -22,6 +23,7 @@ internal sealed class StorageWriter : IDisposable
 
     private readonly FileReplicaStorage _storage;
     private readonly Action<bool> _onDurable;
+    private readonly PaxosMetrics? _metrics;
     private readonly object _gate = new();
     private readonly List<OutputBatch> _queued = [];
     private readonly List<OutputBatch> _writing = [];
@@ -44,10 +46,12 @@ internal sealed class StorageWriter : IDisposable
     /// <param name="onDurable">Called on the writer's thread after batches became durable (or the writer failed):
     /// it wakes the loop. Its argument tells whether more batches already wait to be written.</param>
     /// <param name="name">The thread's name, for debuggers and dumps.</param>
-    public StorageWriter(FileReplicaStorage storage, Action<bool> onDurable, string name)
+    /// <param name="metrics">Told what each synced write made durable; none when null.</param>
+    public StorageWriter(FileReplicaStorage storage, Action<bool> onDurable, string name, PaxosMetrics? metrics = null)
     {
         _storage = storage;
         _onDurable = onDurable;
+        _metrics = metrics;
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
@@ -166,6 +170,7 @@ internal sealed class StorageWriter : IDisposable
                 return;
             }
 
+            _metrics?.RecordSyncedWrite(CollectionsMarshal.AsSpan(_writing)); // Before the loop may take them back.
             bool moreToWrite;
             lock (_gate)
             {

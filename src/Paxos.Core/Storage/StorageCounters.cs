@@ -55,10 +55,15 @@ public sealed class StorageCounters
         Interlocked.Add(ref _bytesWritten, bytes);
     }
 
+    /// <summary>Told each fsync's duration, on the thread that ran it: the node's metrics, when it has any. Set before
+    /// the storage is used.</summary>
+    internal Action<TimeSpan>? FsyncObserved { get; set; }
+
     internal void CountFsync(TimeSpan elapsed)
     {
         Interlocked.Increment(ref _fsyncs);
         Interlocked.Add(ref _fsyncTimeTicks, elapsed.Ticks);
+        FsyncObserved?.Invoke(elapsed);
     }
 
     internal void CountSegmentCreated() => Interlocked.Increment(ref _segmentsCreated);
