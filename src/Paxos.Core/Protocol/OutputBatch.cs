@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+
 namespace Paxos;
 
 /// <summary>
@@ -148,6 +151,149 @@ public sealed class OutputBatch
     public bool IsEmpty =>
         !RequiresSync && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 }
         && _immediateMessages is not { Count: > 0 } && _replies is not { Count: > 0 };
+
+    /// <summary>
+    /// A stable, multi-line description of the batch in the order its host works through it, for logs and golden
+    /// tests: the number, then (each only when not empty) the messages sent before persisting, the replies, what is
+    /// persisted and whether it is synced, and the messages sent after. For example:
+    /// <code>
+    /// batch 7
+    ///   send now 1->* Proposal v=2 seq=3 early [c4#1]
+    ///   reply c1#1 executed at 1
+    ///   persist, sync: view=2 attempted=2 proposals=[v2 seq=1..2 c1#1 c2#1] pending=[c3#1] ordered=1..2
+    ///   then send 1->* Accept v=2 seq=1..2
+    /// </code>
+    /// An empty batch is <c>batch 7 (empty)</c>. Lines are separated by <c>\n</c>, with no trailing newline.
+    /// </summary>
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"batch {Number}");
+        if (IsEmpty)
+        {
+            return text.Append(" (empty)").ToString();
+        }
+
+        AppendMessages(text, "send now", ImmediateMessages);
+        foreach (var reply in Replies)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n  reply c{reply.ClientId}#{reply.Timestamp} ");
+            text.Append(reply.Status == ReplyStatus.Executed
+                ? string.Create(CultureInfo.InvariantCulture, $"executed at {reply.Sequence}")
+                : reply.Status.ToString());
+        }
+
+        AppendPersisted(text);
+        AppendMessages(text, "then send", Messages);
+        return text.ToString();
+    }
+
+    private void AppendPersisted(StringBuilder text)
+    {
+        if (!RequiresSync && OrderedSlots.Count == 0)
+        {
+            return;
+        }
+
+        // The order of the fields is fixed, and every list keeps the batch's own order: the text never depends on
+        // hashing or culture.
+        text.Append(RequiresSync ? "\n  persist, sync:" : "\n  persist, no sync:");
+        if (InstalledView is { } view)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" view={view}");
+        }
+
+        if (AttemptedView is { } attempted)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" attempted={attempted}");
+        }
+
+        if (RebuildStarted)
+        {
+            text.Append(" rebuild=started");
+        }
+
+        if (RebuildCompleted)
+        {
+            text.Append(" rebuild=completed");
+        }
+
+        if (AcceptedProposals.Count > 0)
+        {
+            text.Append(" proposals=[");
+            for (var i = 0; i < AcceptedProposals.Count; i++)
+            {
+                var proposal = AcceptedProposals[i];
+                text.Append(i > 0 ? "; v" : "v").Append(CultureInfo.InvariantCulture, $"{proposal.View} seq={proposal.FirstSequence}");
+                if (proposal.LastSequence != proposal.FirstSequence)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"..{proposal.LastSequence}");
+                }
+
+                AppendUpdates(text, proposal.Updates, -1);
+            }
+
+            text.Append(']');
+        }
+
+        if (PendingUpdates.Count > 0)
+        {
+            text.Append(" pending=[");
+            AppendUpdates(text, PendingUpdates, text.Length);
+            text.Append(']');
+        }
+
+        AppendOrdered(text);
+    }
+
+    /// <summary>Ordered slots as runs of consecutive sequence numbers: <c>ordered=1..3,5</c>.</summary>
+    private void AppendOrdered(StringBuilder text)
+    {
+        var slots = OrderedSlots;
+        for (var i = 0; i < slots.Count;)
+        {
+            var first = slots[i].Sequence.Value;
+            var last = first;
+            while (++i < slots.Count && slots[i].Sequence.Value == last + 1)
+            {
+                last++;
+            }
+
+            text.Append(first == slots[0].Sequence.Value ? " ordered=" : ",");
+            text.Append(last == first
+                ? first.ToString(CultureInfo.InvariantCulture)
+                : string.Create(CultureInfo.InvariantCulture, $"{first}..{last}"));
+        }
+    }
+
+    /// <summary>Updates separated by spaces, the first eight only (<c>+N</c> for the rest), as the messages describe
+    /// theirs; each is preceded by a space unless it would start at <paramref name="start"/>.</summary>
+    private static void AppendUpdates(StringBuilder text, IReadOnlyList<ClientUpdate> updates, int start)
+    {
+        const int MaxShown = 8;
+        for (var i = 0; i < updates.Count && i < MaxShown; i++)
+        {
+            if (text.Length != start)
+            {
+                text.Append(' ');
+            }
+
+            text.Append(updates[i]);
+        }
+
+        if (updates.Count > MaxShown)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" +{updates.Count - MaxShown}");
+        }
+    }
+
+    private static void AppendMessages(StringBuilder text, string label, IReadOnlyList<OutboundMessage> messages)
+    {
+        foreach (var message in messages)
+        {
+            text.Append("\n  ").Append(label).Append(' ').Append(message);
+        }
+    }
 
     internal void AddAcceptedProposal(Proposal proposal) => (_acceptedProposals ??= []).Add(proposal);
 
