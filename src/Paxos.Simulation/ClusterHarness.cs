@@ -106,6 +106,15 @@ public sealed class ClusterHarness
     /// <summary>Called after a replica's <see cref="RecordingExecutor"/> executed an update (recovery replays included).</summary>
     public Action<ReplicaId, OrderedUpdate>? Executed { get; set; }
 
+    /// <summary>Called with each non-empty batch a replica produces (restarts included), as it is taken and before
+    /// any of it is applied. The replica reuses the batch once it is applied: read it now, do not keep it.</summary>
+    public Action<ReplicaId, OutputBatch>? BatchTaken { get; set; }
+
+    /// <summary>Called when a batch that waited for a slow disk (<see cref="SyncDelayTicks"/>,
+    /// <see cref="FixedSyncDelayTicks"/>) becomes durable, just before its messages leave and it is acknowledged. A
+    /// batch persisted at once is durable as soon as it is taken and is not reported again.</summary>
+    public Action<ReplicaId, OutputBatch>? BatchDurable { get; set; }
+
     /// <summary>Starts every replica and connects the observer.</summary>
     public void Start(IClusterObserver observer)
     {
@@ -291,6 +300,7 @@ public sealed class ClusterHarness
         {
             replica.Syncing.Dequeue();
             replica.Storage.CompleteSync(next.Batch, next.RecordsEnd);
+            BatchDurable?.Invoke(replica.Id, next.Batch);
             Acknowledge(replica, paxos, next.Batch);
         }
     }
@@ -364,6 +374,8 @@ public sealed class ClusterHarness
             {
                 break;
             }
+
+            BatchTaken?.Invoke(replica.Id, batch);
 
             // As PaxosNode does: immediate messages and replies before the batch is durable (OutputBatch says why
             // that is safe), everything else after.

@@ -22,7 +22,7 @@ internal sealed class TranscriptCluster : IClusterObserver
     private readonly StringBuilder _output;
     private bool _quiet;
 
-    public TranscriptCluster(int clusterSize, PaxosOptions options, StringBuilder output, bool recordViolations = false)
+    public TranscriptCluster(int clusterSize, PaxosOptions options, StringBuilder output, bool recordViolations = false, bool showBatches = false)
     {
         _output = output;
         _cut = new bool[clusterSize, clusterSize];
@@ -32,6 +32,12 @@ internal sealed class TranscriptCluster : IClusterObserver
         {
             FixedSyncDelayTicks = id => _syncDelay[id.Value],
         };
+        if (showBatches)
+        {
+            _harness.BatchTaken = PrintBatch;
+            _harness.BatchDurable = PrintDurable;
+        }
+
         _harness.Executed = (replica, update) => Say($"{replica}: execute {update.Sequence} c{update.ClientId}#{update.Timestamp}");
         if (recordViolations)
         {
@@ -284,6 +290,36 @@ internal sealed class TranscriptCluster : IClusterObserver
             : (long)typeof(ReplicaCounters).GetProperty(name)!.GetValue(counters)!;
         Say($"{id}: {name} = {value}");
     }
+
+    /// <summary>Prints a batch as its replica takes it, each line prefixed with the replica: what it sends at once,
+    /// then what it persists and whether it syncs, then what it sends once that is durable. Only batches that persist
+    /// something or send at once are printed: one that only sends (an Alive, a catch-up answer) would add a line for
+    /// every message the transcript already shows, and says nothing about durability. A quiet <c>run</c> prints none.</summary>
+    private void PrintBatch(ReplicaId replica, OutputBatch batch)
+    {
+        if (_quiet || !IsShown(batch))
+        {
+            return;
+        }
+
+        foreach (var line in batch.ToString().Split('\n'))
+        {
+            _output.Append(replica).Append(": ").Append(line).Append('\n');
+        }
+    }
+
+    /// <summary>On a slow disk (<c>slowdisk</c>), the moment a printed batch becomes durable: only now do its
+    /// "then send" messages leave.</summary>
+    private void PrintDurable(ReplicaId replica, OutputBatch batch)
+    {
+        if (!_quiet && IsShown(batch))
+        {
+            Say(string.Create(CultureInfo.InvariantCulture, $"{replica}: batch {batch.Number} durable"));
+        }
+    }
+
+    private static bool IsShown(OutputBatch batch) =>
+        batch.RequiresSync || batch.OrderedSlots.Count > 0 || batch.ImmediateMessages.Count > 0;
 
     private void ReportStateChanges()
     {

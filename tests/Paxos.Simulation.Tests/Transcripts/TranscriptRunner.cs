@@ -12,7 +12,8 @@ namespace Paxos.Simulation.Tests.Transcripts;
 /// </summary>
 /// <remarks>
 /// Commands: <c>cluster N [Option=value …]</c> (<c>RecordViolations=true</c> prints safety violations instead of
-/// failing, for transcripts that document a known one), <c>tick</c>, <c>run</c>, <c>submit</c>, <c>status</c>,
+/// failing, for transcripts that document a known one; <c>ShowBatches=true</c> prints each replica's output batches,
+/// see <see cref="OutputBatch.ToString"/>), <c>tick</c>, <c>run</c>, <c>submit</c>, <c>status</c>,
 /// <c>counter</c>, <c>queue</c>; the network: <c>deliver</c>, <c>drop … [quiet]</c>, <c>hold</c>, <c>release</c>,
 /// <c>duplicate</c> (each with a filter, see <see cref="Filter"/>), <c>inject</c>, <c>partition</c>, <c>cut</c>,
 /// <c>heal</c>; the replicas: <c>crash R [lose-unsynced]</c>, <c>restart</c>, <c>wipe</c>, <c>damage</c>,
@@ -71,9 +72,12 @@ public class TranscriptRunner
         {
             // RecordViolations=true: a broken safety property is printed (and the run goes on) instead of failing the
             // test, for transcripts whose expected output documents a known violation.
+            // ShowBatches=true: every batch a replica produces is printed as it is taken (what it persists, whether it
+            // syncs, what it sends before and after), for transcripts about durability.
             var recordViolations = words.Contains("RecordViolations=true");
-            var options = Options(words.Skip(2).Where(w => !w.StartsWith("RecordViolations=", StringComparison.Ordinal)));
-            return new TranscriptCluster(int.Parse(words[1], CultureInfo.InvariantCulture), options, output, recordViolations);
+            var showBatches = words.Contains("ShowBatches=true");
+            var options = Options(words.Skip(2).Where(w => !w.StartsWith("RecordViolations=", StringComparison.Ordinal) && !w.StartsWith("ShowBatches=", StringComparison.Ordinal)));
+            return new TranscriptCluster(int.Parse(words[1], CultureInfo.InvariantCulture), options, output, recordViolations, showBatches);
         }
 
         if (cluster is null)
