@@ -230,7 +230,7 @@ public sealed class OutputBatch
                     text.Append(CultureInfo.InvariantCulture, $"..{proposal.LastSequence}");
                 }
 
-                AppendUpdates(text, proposal.Updates, -1);
+                AppendUpdates(text, proposal.Updates, spaceFirst: true);
             }
 
             text.Append(']');
@@ -239,7 +239,7 @@ public sealed class OutputBatch
         if (PendingUpdates.Count > 0)
         {
             text.Append(" pending=[");
-            AppendUpdates(text, PendingUpdates, text.Length);
+            AppendUpdates(text, PendingUpdates, spaceFirst: false);
             text.Append(']');
         }
 
@@ -252,6 +252,7 @@ public sealed class OutputBatch
         var slots = OrderedSlots;
         for (var i = 0; i < slots.Count;)
         {
+            text.Append(i == 0 ? " ordered=" : ",");
             var first = slots[i].Sequence.Value;
             var last = first;
             while (++i < slots.Count && slots[i].Sequence.Value == last + 1)
@@ -259,7 +260,6 @@ public sealed class OutputBatch
                 last++;
             }
 
-            text.Append(first == slots[0].Sequence.Value ? " ordered=" : ",");
             text.Append(last == first
                 ? first.ToString(CultureInfo.InvariantCulture)
                 : string.Create(CultureInfo.InvariantCulture, $"{first}..{last}"));
@@ -267,13 +267,13 @@ public sealed class OutputBatch
     }
 
     /// <summary>Updates separated by spaces, the first eight only (<c>+N</c> for the rest), as the messages describe
-    /// theirs; each is preceded by a space unless it would start at <paramref name="start"/>.</summary>
-    private static void AppendUpdates(StringBuilder text, IReadOnlyList<ClientUpdate> updates, int start)
+    /// theirs; with <paramref name="spaceFirst"/>, the first is preceded by a space too.</summary>
+    private static void AppendUpdates(StringBuilder text, IReadOnlyList<ClientUpdate> updates, bool spaceFirst)
     {
         const int MaxShown = 8;
         for (var i = 0; i < updates.Count && i < MaxShown; i++)
         {
-            if (text.Length != start)
+            if (i > 0 || spaceFirst)
             {
                 text.Append(' ');
             }
