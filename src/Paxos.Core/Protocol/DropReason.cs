@@ -45,6 +45,10 @@ public enum DropReason
     /// crash-fault model this cannot happen; it is also logged as an error), or a Proposal of an older view's
     /// leader binds such a slot to another update (it has not heard of the choice; no Accept is sent).</summary>
     ConflictingOrder,
+
+    /// <summary>An answer to a rebuild query that does not echo the nonce of this start's query: it may have been
+    /// sent before the disk was lost, so it says nothing about what the replica may have promised.</summary>
+    StaleAnswer,
 }
 
 /// <summary>Bounds on numbers in messages, so that no peer can make a counter overflow.</summary>

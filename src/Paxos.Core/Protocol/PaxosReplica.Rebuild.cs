@@ -110,9 +110,13 @@ public sealed partial class PaxosReplica
     /// <summary>A fresh answer to this rebuild's query.</summary>
     private void OnRebuildReply(RebuildReply message)
     {
-        if (!_rebuilding || message.Nonce != _rebuildNonce || message.Sender == _id)
+        var reason = message.Sender == _id ? DropReason.FromSelf
+            : !_rebuilding ? DropReason.WrongState
+            : message.Nonce != _rebuildNonce ? DropReason.StaleAnswer
+            : DropReason.None;
+        if (reason != DropReason.None)
         {
-            Drop(message, _rebuilding && message.Sender != _id ? DropReason.StaleView : DropReason.WrongState);
+            Drop(message, reason);
             return;
         }
 

@@ -95,6 +95,7 @@ public class RebuildTests
         fixture.Deliver(new RebuildReply(R(4), nonce, V(1), V(1), SequenceNumber.None));
         fixture.Deliver(new Prepare(R(1), V(1), S(0)));
         fixture.MessagesOf<PrepareOk>().Should().BeEmpty("two answers of the three needed arrived");
+        fixture.Counters.Dropped(DropReason.StaleAnswer).Should().Be(1);
 
         // Replica 3 attempted view 2 (it voted for it, and 2's leader may hold this replica's old Prepare_OK).
         fixture.Deliver(new RebuildReply(R(3), nonce, V(2), V(1), SequenceNumber.None));
