@@ -27,6 +27,9 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Information, "Replica {Replica}: rebuilding: joined view {View} led by {Leader}; its constrained range ends at slot {Target} (view floor {Floor})")]
     public static partial void RebuildJoined(ILogger logger, ReplicaId replica, ViewNumber view, ReplicaId leader, SequenceNumber target, ViewNumber floor);
 
+    [LoggerMessage(1008, LogLevel.Information, "Replica {Replica}: leaving view {View} for view {Floor}: rebuilding replica {Rebuilding} may install no view below it")]
+    public static partial void GaveWayToRebuild(ILogger logger, ReplicaId replica, ViewNumber view, ReplicaId rebuilding, ViewNumber floor);
+
     [LoggerMessage(1007, LogLevel.Information, "Replica {Replica}: rebuilding: {Answers} intact replicas answered; no view below {Floor} will be installed")]
     public static partial void RebuildFloorLearned(ILogger logger, ReplicaId replica, ViewNumber floor, int answers);
 

@@ -34,6 +34,9 @@ public sealed class ReplicaCounters
     /// <summary>Answers sent to replicas rebuilding a lost disk.</summary>
     public long RebuildRepliesSent { get; internal set; }
 
+    /// <summary>Views this replica left as their regular leader because a rebuilding replica may not install them.</summary>
+    public long RebuildViewChanges { get; internal set; }
+
     /// <summary>Times a rebuilding replica finished and began to vote again.</summary>
     public long RebuildsCompleted { get; internal set; }
 

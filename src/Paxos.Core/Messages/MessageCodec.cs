@@ -316,7 +316,7 @@ public sealed class MessageCodec
         {
             ViewChange m => Int64Fields(m, 1, m.Attempted.Value),
             VcProof m => Int64Fields(m, 2, m.Installed.Value, m.ConstrainedThrough.Value),
-            RebuildQuery m => Int64Fields(m, 1, m.Nonce),
+            RebuildQuery m => Int64Fields(m, 2, m.Nonce, m.Floor.Value),
             RebuildReply m => Int64Fields(m, 2, m.Nonce, m.LastAttempted.Value) + Int64Fields(m, 2, m.LastInstalled.Value, m.LeaderLastProposed.Value),
             Prepare m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
             PrepareReject m => Int64Fields(m, 2, m.View.Value, m.LocalAru.Value),
@@ -414,6 +414,7 @@ public sealed class MessageCodec
                 break;
             case RebuildQuery m:
                 writer.WriteInt64(m.Nonce);
+                writer.WriteInt64(m.Floor.Value);
                 break;
             case RebuildReply m:
                 writer.WriteInt64(m.Nonce);
@@ -504,8 +505,8 @@ public sealed class MessageCodec
                 return reader.TryReadFields(out a, out var proposed) && reader.IsEmpty
                     ? new VcProof(sender, new ViewNumber(a), new SequenceNumber(proposed)) : null;
             case MessageType.RebuildQuery:
-                return reader.TryReadFields(out a) && reader.IsEmpty
-                    ? new RebuildQuery(sender, a) : null;
+                return reader.TryReadFields(out a, out var floor) && reader.IsEmpty
+                    ? new RebuildQuery(sender, a, new ViewNumber(floor)) : null;
             case MessageType.RebuildReply:
                 return reader.TryReadFields(out a, out var attempted) && reader.TryReadFields(out var installed, out var leaderProposed) && reader.IsEmpty
                     ? new RebuildReply(sender, a, new ViewNumber(attempted), new ViewNumber(installed), new SequenceNumber(leaderProposed)) : null;

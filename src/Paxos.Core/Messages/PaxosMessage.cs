@@ -518,16 +518,33 @@ public sealed class RebuildQuery : PaxosMessage
 {
     /// <summary>Creates the message.</summary>
     public RebuildQuery(ReplicaId sender, long nonce)
-        : base(sender) => Nonce = nonce;
+        : this(sender, nonce, ViewNumber.None)
+    {
+    }
+
+    /// <summary>Creates the message, with the floor the answers so far gave.</summary>
+    public RebuildQuery(ReplicaId sender, long nonce, ViewNumber floor)
+        : base(sender)
+    {
+        Nonce = nonce;
+        Floor = floor;
+    }
 
     /// <summary>A random number, not negative, that the answers echo.</summary>
     public long Nonce { get; }
+
+    /// <summary>Once known, the lowest view the sender may install (<see cref="ViewNumber.None"/> before). A
+    /// regular leader of a lower view gives way to a view at least this high, or the sender could wait for a
+    /// view change that never comes.</summary>
+    public ViewNumber Floor { get; }
 
     /// <inheritdoc />
     public override MessageType Type => MessageType.RebuildQuery;
 
     /// <inheritdoc />
-    public override string ToString() => Format($"RebuildQuery nonce={Nonce:x}");
+    public override string ToString() => Floor == ViewNumber.None
+        ? Format($"RebuildQuery nonce={Nonce:x}")
+        : Format($"RebuildQuery nonce={Nonce:x} floor={Floor}");
 }
 
 /// <summary>

@@ -37,8 +37,9 @@ public enum DropReason
     /// <summary>The leader's Update_Queue is full; the origin replica forwards the update again later.</summary>
     QueueFull,
 
-    /// <summary>The replica is rebuilding lost state from its peers and does not vote (no Prepare_OK, no
-    /// preparing as leader) until that is safe (docs/protocol-notes.md, "Rebuilding a lost disk").</summary>
+    /// <summary>The replica is rebuilding lost state from its peers: it sends no Prepare_OK below its view floor
+    /// or before it knows it, answers no rebuild query and never prepares a view as leader
+    /// (docs/protocol-notes.md, "Rebuilding a lost disk").</summary>
     Rebuilding,
 
     /// <summary>A peer reported a slot ordered with a different update than this replica holds ordered (in the
@@ -66,6 +67,7 @@ public static class ProtocolLimits
     {
         ViewChange m => IsView(m.Attempted),
         VcProof m => IsView(m.Installed) && IsSequence(m.ConstrainedThrough),
+        RebuildQuery m => IsView(m.Floor),
         RebuildReply m => IsView(m.LastAttempted) && IsView(m.LastInstalled) && IsSequence(m.LeaderLastProposed),
         Prepare m => IsView(m.View) && IsSequence(m.LocalAru),
         PrepareOk m => IsView(m.View) && AreEntriesInRange(m.Entries),

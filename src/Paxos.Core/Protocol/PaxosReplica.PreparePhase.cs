@@ -270,7 +270,7 @@ public sealed partial class PaxosReplica
     /// least one replica that remembers it (for an odd N this is the majority itself).</summary>
     private void CheckViewPrepared()
     {
-        if (_preparedCount >= _quorum && _preparedIntactCount >= _clusterSize - (_clusterSize / 2))
+        if (_preparedCount >= _quorum && _preparedIntactCount >= IntactQuorum)
         {
             ShiftToRegularLeader();
         }

@@ -47,8 +47,9 @@ public sealed partial class PaxosReplica
     private ViewNumber _rebuildTargetView;
     private long _rebuildTarget = -1;
 
-    /// <summary>How many answers a rebuild needs: N − ⌊N/2⌋ replicas other than itself.</summary>
-    private int RebuildAnswersNeeded => _clusterSize - (_clusterSize / 2);
+    /// <summary>N − ⌊N/2⌋: the answers a rebuild needs from replicas other than itself, and the Prepare_OKs from
+    /// replicas with intact state (the leader's own included) that a Prepare phase needs.</summary>
+    private int IntactQuorum => _clusterSize - (_clusterSize / 2);
 
     private void StartRebuildIfNeeded(PersistentState recovered)
     {
@@ -71,8 +72,8 @@ public sealed partial class PaxosReplica
         }
     }
 
-    /// <summary>Raises the durable Last_Attempted to <paramref name="view"/> when it is higher: the batch that
-    /// carries a View_Change for it persists it first.</summary>
+    /// <summary>Raises the durable Last_Attempted to <paramref name="view"/> when it is higher: this batch persists
+    /// it, before any of its messages (a View_Change for it, say) leaves.</summary>
     private void NoteAttempted(ViewNumber view)
     {
         if (view > _highestAttempted)
@@ -105,6 +106,16 @@ public sealed partial class PaxosReplica
 
         // In Messages: it leaves after everything it reports (Last_Attempted above all) is durable.
         Send(message.Sender, new RebuildReply(_id, message.Nonce, _highestAttempted, _lastInstalled, leaderProposed));
+
+        // The rebuilding replica may not install this view (it may have promised a higher one before its loss,
+        // or a peer's restart left a higher attempt behind). A stable view would never end on its own, so its
+        // leader gives way, as if its Progress_Timer had expired: the others follow when theirs do.
+        if (_state == ReplicaState.RegularLeader && message.Floor > _lastInstalled)
+        {
+            Counters.RebuildViewChanges++;
+            Log.GaveWayToRebuild(_logger, _id, _lastInstalled, message.Sender, message.Floor);
+            ShiftToLeaderElection(message.Floor);
+        }
     }
 
     /// <summary>A fresh answer to this rebuild's query.</summary>
@@ -128,7 +139,7 @@ public sealed partial class PaxosReplica
                 _rebuildViewFloor = message.LastAttempted;
             }
 
-            if (BitOperations.PopCount(_rebuildHeard) >= RebuildAnswersNeeded)
+            if (BitOperations.PopCount(_rebuildHeard) >= IntactQuorum)
             {
                 _rebuildFloorKnown = true;
 
@@ -180,6 +191,7 @@ public sealed partial class PaxosReplica
         if (joined)
         {
             _lastAttempted = installed;
+            NoteAttempted(installed);
             _viewChangeVotes = 0;
             Counters.RebuildJoins++;
             Log.RebuildJoined(_logger, _id, installed, message.Sender, message.ConstrainedThrough, _rebuildViewFloor);
@@ -227,7 +239,7 @@ public sealed partial class PaxosReplica
     {
         if (_rebuilding)
         {
-            Broadcast(new RebuildQuery(_id, _rebuildNonce));
+            Broadcast(new RebuildQuery(_id, _rebuildNonce, _rebuildFloorKnown ? _rebuildViewFloor : ViewNumber.None));
         }
     }
 }

@@ -52,6 +52,7 @@ internal static class MessageSamples
         yield return ("VcProof", new VcProof(new ReplicaId(2), new ViewNumber(41)));
         yield return ("VcProof from a leader", new VcProof(new ReplicaId(2), new ViewNumber(41), new SequenceNumber(long.MaxValue)));
         yield return ("RebuildQuery", new RebuildQuery(First, long.MaxValue));
+        yield return ("RebuildQuery with a floor", new RebuildQuery(Last, 3, new ViewNumber(ProtocolLimits.MaxView)));
         yield return ("RebuildReply", new RebuildReply(Last, 0, new ViewNumber(long.MaxValue), new ViewNumber(7), new SequenceNumber(12)));
         yield return ("PrepareOk rebuilding", new PrepareOk(First, new ViewNumber(6), 0, 1, [], rebuilding: true));
         yield return ("Prepare", new Prepare(Last, new ViewNumber(9), new SequenceNumber(1_000_000_007)));
@@ -112,7 +113,7 @@ internal static class MessageSamples
             case 8: return new Proposal(sender, View(random), Sequence(random), Updates(random, clusterSize, 1, ref budget));
             case 9: return new GloballyOrderedUpdate(sender, Sequence(random), Updates(random, clusterSize, 0, ref budget));
             case 10: return new ClientUpdateForward(sender, Updates(random, clusterSize, 1, ref budget));
-            case 11: return new RebuildQuery(sender, Value(random));
+            case 11: return new RebuildQuery(sender, Value(random), View(random));
             case 12: return new RebuildReply(sender, Value(random), View(random), View(random), Sequence(random));
             default:
                 var partCount = random.Chance(70) ? 1 : random.Between(1, 5);

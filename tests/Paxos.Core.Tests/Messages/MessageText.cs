@@ -20,7 +20,7 @@ internal static class MessageText
                 text.Append(CultureInfo.InvariantCulture, $" installed={m.Installed.Value} constrained={m.ConstrainedThrough.Value}");
                 break;
             case RebuildQuery m:
-                text.Append(CultureInfo.InvariantCulture, $" nonce={m.Nonce}");
+                text.Append(CultureInfo.InvariantCulture, $" nonce={m.Nonce} floor={m.Floor.Value}");
                 break;
             case RebuildReply m:
                 text.Append(CultureInfo.InvariantCulture, $" nonce={m.Nonce} attempted={m.LastAttempted.Value} installed={m.LastInstalled.Value} leader-proposed={m.LeaderLastProposed.Value}");

@@ -189,6 +189,38 @@ public class RebuildTests
     }
 
     [Test]
+    public void A_regular_leader_gives_way_to_a_view_at_the_floor_of_a_rebuilding_replica()
+    {
+        // The rebuilding replica may install no view below its floor; a stable view would never end on its own.
+        var fixture = LeaderOfView1();
+
+        fixture.Deliver(new RebuildQuery(R(0), 5, V(1)));
+        fixture.Status.State.Should().Be(ReplicaState.RegularLeader, "view 1 is not below the floor");
+
+        fixture.Deliver(new RebuildQuery(R(0), 5, V(3)));
+
+        fixture.MessagesOf<RebuildReply>().Should().HaveCount(2);
+        fixture.Status.State.Should().Be(ReplicaState.LeaderElection);
+        fixture.Status.LastAttempted.Should().Be(V(3));
+        fixture.Counters.RebuildViewChanges.Should().Be(1);
+    }
+
+    [Test]
+    public void The_query_carries_the_floor_once_it_is_known()
+    {
+        var fixture = Rebuilding(id: 0, clusterSize: 3, configure: o => o.AliveIntervalTicks = 10);
+        var nonce = NonceOf(fixture);
+        fixture.MessagesOf<RebuildQuery>()[0].Floor.Should().Be(ViewNumber.None);
+        fixture.Deliver(new RebuildReply(R(1), nonce, V(2), V(1), SequenceNumber.None));
+        fixture.Deliver(new RebuildReply(R(2), nonce, V(1), V(1), SequenceNumber.None));
+        fixture.Clear();
+
+        fixture.Tick(10);
+
+        fixture.MessagesOf<RebuildQuery>().Should().ContainSingle().Which.Floor.Should().Be(V(2));
+    }
+
+    [Test]
     public void A_leader_does_not_count_a_rebuilding_Prepare_OK_towards_the_intact_replicas_it_needs()
     {
         // N = 3: N − ⌊N/2⌋ = 2 intact replicas, the leader included.
