@@ -22,6 +22,15 @@ internal sealed class PaxosMetrics
 
     private static readonly DropReason[] DropReasons = Enum.GetValues<DropReason>().Where(r => r != DropReason.None).ToArray();
 
+    /// <summary>How long one copy of the replica's counters serves the observable instruments: a collection reads
+    /// seven of them one after another, and one copy (which the node's loop hands over) serves them all.</summary>
+    private static readonly TimeSpan CountersReuse = TimeSpan.FromMilliseconds(50);
+
+    private readonly PaxosNode _node;
+    private readonly Lock _countersGate = new();
+    private ReplicaCounters? _counters;
+    private long _countersTakenAt;
+
     private readonly Histogram<double> _submitDuration;
     private readonly Histogram<double> _fsyncDuration;
     private readonly Histogram<int> _fsyncUpdates;
@@ -37,6 +46,7 @@ internal sealed class PaxosMetrics
     public PaxosMetrics(PaxosNode node, StorageCounters? storage, IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
+        _node = node;
         _replicaTag = new KeyValuePair<string, object?>("replica", node.Id.Value);
 
         var failures = Enum.GetValues<SubmitFailure>();
@@ -52,19 +62,19 @@ internal sealed class PaxosMetrics
             _dropTags[i] = new KeyValuePair<string, object?>("reason", DropReasons[i].ToString());
         }
 
-        meter.CreateObservableCounter("paxos.updates.ordered", () => Observe(node.GetCounters().UpdatesExecuted), "{update}",
+        meter.CreateObservableCounter("paxos.updates.ordered", () => Observe(Counters().UpdatesExecuted), "{update}",
             "Client updates this replica executed in the global order (no-ops and suppressed duplicates excluded).");
-        meter.CreateObservableCounter("paxos.proposals.sent", () => Observe(node.GetCounters().ProposalsSent), "{proposal}",
+        meter.CreateObservableCounter("paxos.proposals.sent", () => Observe(Counters().ProposalsSent), "{proposal}",
             "Proposal messages this replica sent as leader, each once (retransmissions excluded).");
-        meter.CreateObservableCounter("paxos.proposals.retransmitted", () => Observe(node.GetCounters().ProposalsRetransmitted), "{proposal}",
+        meter.CreateObservableCounter("paxos.proposals.retransmitted", () => Observe(Counters().ProposalsRetransmitted), "{proposal}",
             "Proposal messages the leader sent again after a timeout.");
-        meter.CreateObservableCounter("paxos.view_changes", () => Observe(node.GetCounters().ViewChangesStarted), "{view_change}",
+        meter.CreateObservableCounter("paxos.view_changes", () => Observe(Counters().ViewChangesStarted), "{view_change}",
             "Times this replica suspected the leader (or started) and began a leader election for a new view.");
-        meter.CreateObservableCounter("paxos.views.installed", () => Observe(node.GetCounters().ViewsInstalled), "{view}",
+        meter.CreateObservableCounter("paxos.views.installed", () => Observe(Counters().ViewsInstalled), "{view}",
             "Views this replica installed, as leader or not: elections that ended.");
-        meter.CreateObservableCounter("paxos.views.led", () => Observe(node.GetCounters().ViewsLed), "{view}",
+        meter.CreateObservableCounter("paxos.views.led", () => Observe(Counters().ViewsLed), "{view}",
             "Views this replica became the prepared leader of: elections it won.");
-        meter.CreateObservableCounter("paxos.messages.dropped", () => ObserveDrops(node.GetCounters()), "{message}",
+        meter.CreateObservableCounter("paxos.messages.dropped", () => ObserveDrops(Counters()), "{message}",
             "Peer messages the replica ignored, by reason (stale view, duplicate, outside the window, ...).");
         meter.CreateObservableCounter("paxos.inbox.dropped", () => Observe(node.MessagesDroppedInboxFull), "{message}",
             "Peer messages dropped because the node's inbox was full (the protocol retransmits them).");
@@ -84,6 +94,22 @@ internal sealed class PaxosMetrics
         if (storage is not null)
         {
             storage.FsyncObserved = RecordFsync;
+        }
+    }
+
+    /// <summary>The replica's counters for a collection: a copy at most <see cref="CountersReuse"/> old.</summary>
+    private ReplicaCounters Counters()
+    {
+        lock (_countersGate)
+        {
+            var now = Stopwatch.GetTimestamp();
+            if (_counters is null || Stopwatch.GetElapsedTime(_countersTakenAt, now) > CountersReuse)
+            {
+                _counters = _node.GetCounters();
+                _countersTakenAt = now;
+            }
+
+            return _counters;
         }
     }
 
