@@ -72,18 +72,18 @@ public sealed partial class PaxosReplica
     /// </remarks>
     private void OnVcProof(VcProof message)
     {
-        // A rebuilding replica also reads the VC_Proof of the view it installed through a Prepare: the leader's
-        // proof says where the view's constrained range ends, which it must execute before voting again.
-        var reason = ConflictChecks.VcProof(_id, _rebuilding ? ReplicaState.LeaderElection : _state, message);
-        if (reason != DropReason.None)
+        // A rebuilding replica reads proofs in a regular state too: the leader's proof of the view it installed
+        // through a Prepare says where the view's constrained range ends, which it must execute before voting.
+        if (_rebuilding && message.Sender != _id)
         {
-            Drop(message, reason);
+            OnVcProofWhileRebuilding(message);
             return;
         }
 
-        if (_rebuilding)
+        var reason = ConflictChecks.VcProof(_id, _state, message);
+        if (reason != DropReason.None)
         {
-            OnVcProofWhileRebuilding(message);
+            Drop(message, reason);
             return;
         }
 
