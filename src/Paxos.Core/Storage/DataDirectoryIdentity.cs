@@ -160,8 +160,7 @@ internal static class DataDirectoryIdentity
         DurableIo.FlushDirectory(directory, syncEnabled, counters);
     }
 
-    private static int? ClaimedVersion(ReadOnlySpan<byte> bytes) =>
-        bytes.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(bytes) == Magic ? BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]) : null;
+    private static int? ClaimedVersion(ReadOnlySpan<byte> bytes) => WalFormat.ClaimedVersion(bytes, Magic);
 
     /// <summary>The first <paramref name="count"/> bytes of a file, or all of it when it is shorter.</summary>
     private static byte[] ReadStart(string path, int count)

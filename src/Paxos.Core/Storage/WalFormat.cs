@@ -201,12 +201,15 @@ internal static class WalFormat
     public const int HighestViewVersion = ViewFormatVersion;
 
     /// <summary>The version a segment header claims when its magic is right, whether or not the rest is; else null.</summary>
-    public static int? ClaimedSegmentVersion(ReadOnlySpan<byte> header) =>
-        header.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(header) == SegmentMagic ? BinaryPrimitives.ReadUInt16LittleEndian(header[4..]) : null;
+    public static int? ClaimedSegmentVersion(ReadOnlySpan<byte> header) => ClaimedVersion(header, SegmentMagic);
 
     /// <summary>The version a view file claims when its magic is right, whether or not the rest is; else null.</summary>
-    public static int? ClaimedViewVersion(ReadOnlySpan<byte> file) =>
-        file.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(file) == ViewMagic ? BinaryPrimitives.ReadUInt16LittleEndian(file[4..]) : null;
+    public static int? ClaimedViewVersion(ReadOnlySpan<byte> file) => ClaimedVersion(file, ViewMagic);
+
+    /// <summary>The u16 version after a u32 <paramref name="magic"/>, the layout every file of the data directory
+    /// starts with, when the magic is right; else null.</summary>
+    public static int? ClaimedVersion(ReadOnlySpan<byte> bytes, uint magic) =>
+        bytes.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(bytes) == magic ? BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]) : null;
 
     private static uint Checksum(ulong salt, long offset, ReadOnlySpan<byte> typeAndPayload)
     {
