@@ -15,13 +15,9 @@ namespace Paxos;
 /// fsync, or, on a non-leader with nothing else waiting, one that does). A failed write stops the writer:
 /// <see cref="TakeDurable"/> then throws it, and the node faults.
 /// </remarks>
-internal sealed class StorageWriter : IDisposable
+internal sealed class StorageWriter : IBatchWriter, IDisposable
 {
-    /// <summary>Batches handed over and not yet taken back; the loop stops taking output from the replica at this
-    /// many, so that the queue is bounded by the disk's pace.</summary>
-    public const int MaxBatchesInFlight = 64;
-
-    private readonly FileReplicaStorage _storage;
+    private readonly IGroupCommitStorage _storage;
     private readonly Action<bool> _onDurable;
     private readonly PaxosMetrics? _metrics;
     private readonly object _gate = new();
@@ -47,7 +43,7 @@ internal sealed class StorageWriter : IDisposable
     /// it wakes the loop. Its argument tells whether more batches already wait to be written.</param>
     /// <param name="name">The thread's name, for debuggers and dumps.</param>
     /// <param name="metrics">Told what each synced write made durable; none when null.</param>
-    public StorageWriter(FileReplicaStorage storage, Action<bool> onDurable, string name, PaxosMetrics? metrics = null)
+    public StorageWriter(IGroupCommitStorage storage, Action<bool> onDurable, string name, PaxosMetrics? metrics = null)
     {
         _storage = storage;
         _onDurable = onDurable;

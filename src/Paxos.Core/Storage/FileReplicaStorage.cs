@@ -53,7 +53,7 @@ namespace Paxos;
 /// first start; every later start refuses a directory recorded for another replica id, cluster id or cluster size
 /// before recovery reads or repairs anything. Files of a newer format than this version reads are refused there too.</para>
 /// </remarks>
-public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
+public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
 {
     private readonly FileReplicaStorageOptions _options;
     private readonly ILogger _logger;
@@ -157,7 +157,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">A batch is not newer than the one before it, or the storage
     /// stopped after a failed write.</exception>
-    internal void PersistAll(ReadOnlySpan<OutputBatch> batches)
+    public void PersistAll(ReadOnlySpan<OutputBatch> batches)
     {
         lock (_gate)
         {
@@ -323,7 +323,7 @@ public sealed class FileReplicaStorage : IReplicaStorage, IDisposable
     /// </summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The storage was built for another
     /// identity; the message names both.</exception>
-    internal void ExpectIdentity(ReplicaIdentity expected)
+    public void ExpectIdentity(ReplicaIdentity expected)
     {
         lock (_gate)
         {
