@@ -22,7 +22,11 @@ public sealed class SimulatedReplica
     public ReplicaId Id { get; }
 
     /// <summary>The running replica, or null while crashed.</summary>
-    public PaxosReplica? Replica { get; internal set; }
+    public PaxosReplica? Replica => Driver?.Replica;
+
+    /// <summary>The driver that runs the replica against its storage and the simulated network — the same
+    /// <see cref="ReplicaDriver"/> a <see cref="PaxosNode"/> runs — or null while crashed.</summary>
+    public ReplicaDriver? Driver { get; internal set; }
 
     /// <summary>The current incarnation's executor, or null while crashed.</summary>
     public IExecutor? Executor { get; internal set; }
@@ -43,20 +47,20 @@ public sealed class SimulatedReplica
     /// <see cref="PaxosOptions.RebuildFromPeers"/> (an operator's decision, made once).</summary>
     public bool RebuildOnNextStart { get; internal set; }
 
-    /// <summary>Batches written whose fsync is still in flight (a slow disk, <see cref="ClusterHarness.SyncDelayTicks"/>),
-    /// oldest first, each with the replica tick at which it completes; every batch after the first waits in it, as
-    /// <see cref="PaxosNode"/>'s storage writer keeps them in order.</summary>
-    internal Queue<(OutputBatch Batch, long DueTick, int RecordsEnd)> Syncing { get; } = new();
+    /// <summary>The slow disk's writer of the current incarnation: batches whose fsync is still in flight, oldest
+    /// first, as <see cref="PaxosNode"/>'s storage writer keeps them in order; null while crashed.</summary>
+    internal ClusterHarness.SimulatedWriter? Writer { get; set; }
 
     /// <summary>Ticks of the current incarnation.</summary>
     internal long Ticks { get; set; }
 }
 
 /// <summary>
-/// Runs N real <see cref="PaxosReplica"/>s in one thread and applies their output batches exactly as
-/// <see cref="PaxosNode"/> does — persist, acknowledge, send, answer — while checking safety after every
-/// step. The network and the clients are the caller's (<see cref="IClusterObserver"/>): a seeded faulty
-/// network for simulation, or a scripted one for transcripts.
+/// Runs N real <see cref="PaxosReplica"/>s in one thread, each through the <see cref="ReplicaDriver"/> that
+/// <see cref="PaxosNode"/> runs — so the batch contract simulated is the one that ships, with its pipelined writes
+/// when the disk is slow (<see cref="SyncDelayTicks"/>) — while checking safety after every step. The network and the
+/// clients are the caller's (<see cref="IClusterObserver"/>): a seeded faulty network for simulation, or a scripted
+/// one for transcripts.
 /// </summary>
 public sealed class ClusterHarness
 {
@@ -158,9 +162,9 @@ public sealed class ClusterHarness
     public void Crash(ReplicaId id, SimulationRandom random, bool loseUnsyncedWrites)
     {
         var replica = _replicas[id.Value];
-        replica.Replica = null;
+        replica.Driver = null;
         replica.Executor = null;
-        replica.Syncing.Clear(); // Their fsyncs never complete: their records are as volatile as any unsynced write.
+        replica.Writer = null; // Its fsyncs never complete: their records are as volatile as any unsynced write.
         replica.Storage.Crash(random, loseUnsyncedWrites);
     }
 
@@ -168,9 +172,9 @@ public sealed class ClusterHarness
     public void Wipe(ReplicaId id)
     {
         var replica = _replicas[id.Value];
-        replica.Replica = null;
+        replica.Driver = null;
         replica.Executor = null;
-        replica.Syncing.Clear();
+        replica.Writer = null;
         replica.Storage.Wipe();
         replica.RebuildOnNextStart = true;
         Checker.OnWiped(id);
@@ -215,9 +219,10 @@ public sealed class ClusterHarness
     /// volatile for a known time. Null (the default): no fixed delays.</summary>
     public Func<ReplicaId, int>? FixedSyncDelayTicks { get; set; }
 
-    /// <summary>The most batches one replica keeps in flight to a slow disk; beyond it, it takes no more output until
-    /// the disk catches up (as <see cref="PaxosNode"/> stops at its storage writer's cap).</summary>
-    private const int MaxBatchesSyncing = 64;
+    /// <summary>Whether a non-leader on a slow disk sometimes fsyncs a batch on its own thread when nothing is in
+    /// flight, as <see cref="PaxosNode"/> does when no input waits (drawn from <see cref="SyncRandom"/>, one chance in
+    /// two), so that both of the driver's paths run. On by default.</summary>
+    public bool SyncHereSometimes { get; set; } = true;
 
     /// <summary>Restarts that found their storage damaged, and so rebuilt the replica from its peers.</summary>
     public int DamagedDisksDetected { get; private set; }
@@ -260,10 +265,12 @@ public sealed class ClusterHarness
         var options = OptionsFor(id);
         options.RebuildFromPeers = replica.RebuildOnNextStart;
         options.LeaderSendsAccept |= (LeaderSendsAcceptMask & (1UL << id.Value)) != 0;
-        replica.Replica = new PaxosReplica(options, executor, state, logger, seed);
+        var paxos = new PaxosReplica(options, executor, state, logger, seed);
+        replica.Writer = new SimulatedWriter(this, replica);
+        replica.Driver = new ReplicaDriver(paxos, new CrashingStorage(this, replica), new SimulatedTransport(this, replica.Id), _replicas.Length, replica.Writer, new DriverObserver(this, replica));
         replica.Executor = executor;
-        replica.RecoveredAru = replica.Replica.Status.LocalAru.Value;
-        Checker.OnStatus(replica.Replica.Status);
+        replica.RecoveredAru = paxos.Status.LocalAru.Value;
+        Checker.OnStatus(paxos.Status);
         _restarting = true;
         try
         {
@@ -277,47 +284,119 @@ public sealed class ClusterHarness
         replica.RebuildOnNextStart = false; // The storage now records the rebuild itself.
     }
 
-    /// <summary>One tick for a running replica.</summary>
+    /// <summary>One tick for a running replica: the fsyncs due by now complete (each batch's messages leave and it is
+    /// acknowledged, oldest first, as <see cref="PaxosNode"/> does once its writer reports them durable), then the
+    /// replica's clock turns.</summary>
     public void Tick(ReplicaId id)
     {
         var replica = _replicas[id.Value];
-        if (replica.Replica is { } paxos)
+        if (replica.Driver is { } driver)
         {
             replica.Ticks++;
-            CompleteSyncs(replica);
-            paxos.Tick();
+            replica.Writer!.CompleteDue(replica.Ticks);
+            Run(replica, driver.AcknowledgeDurable);
+            if (replica.Driver is not null)
+            {
+                driver.Tick();
+            }
         }
 
         Pump(replica);
     }
 
-    /// <summary>Completes the fsyncs due by now, oldest first: each batch is acknowledged, its ordered slots
-    /// checked, and its messages sent, as <see cref="PaxosNode"/> does once its writer reports them durable.</summary>
-    private void CompleteSyncs(SimulatedReplica replica)
+    /// <summary>Delivers a message to a running replica (dropped if it is down).</summary>
+    public void Deliver(ReplicaId to, PaxosMessage message)
     {
-        var paxos = replica.Replica!;
-        while (replica.Syncing.TryPeek(out var next) && next.DueTick <= replica.Ticks)
+        var replica = _replicas[to.Value];
+        if (replica.Driver is not { } driver)
         {
-            replica.Syncing.Dequeue();
-            replica.Storage.CompleteSync(next.Batch, next.RecordsEnd);
-            BatchDurable?.Invoke(replica.Id, next.Batch);
-            Acknowledge(replica, paxos, next.Batch);
+            return;
+        }
+
+        driver.Step(message);
+        Pump(replica);
+    }
+
+    /// <summary>A local client submits an update to a replica; null if the replica is down.</summary>
+    public SubmitStatus? Submit(ReplicaId to, ClientUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var replica = _replicas[to.Value];
+        if (replica.Driver is not { } driver)
+        {
+            return null;
+        }
+
+        Checker.OnSubmitted(update);
+        var status = driver.Submit(update);
+        Pump(replica);
+        return status;
+    }
+
+    /// <summary>Has the driver apply a replica's output batches until it has none (or its slow disk is at the writer's
+    /// cap): immediate messages and replies, then persist — at once, or through the slow disk — then the batch's
+    /// messages and its acknowledgement.</summary>
+    private void Pump(SimulatedReplica replica)
+    {
+        if (replica.Driver is not { } driver)
+        {
+            return;
+        }
+
+        Run(replica, driver.ProcessOutput);
+        if (replica.Driver is not null)
+        {
+            Checker.OnStatus(driver.Replica.Status);
         }
     }
 
-    /// <summary>What follows a slow fsync: the batch's messages (before the acknowledgement, as the node sends
-    /// them), then the acknowledgement and its checks.</summary>
-    private void Acknowledge(SimulatedReplica replica, PaxosReplica paxos, OutputBatch batch)
+    /// <summary>Runs a driver step; a crash while a batch's fsync was in flight (<see cref="CrashBeforeSync"/>) ends it,
+    /// and the replica with it.</summary>
+    private void Run(SimulatedReplica replica, Action step)
     {
-        SendAll(replica, batch.Messages);
-        AcknowledgeDurable(replica, paxos, batch);
-        paxos.ReleaseOutput(batch);
+        try
+        {
+            step();
+        }
+        catch (SimulatedCrashException)
+        {
+            Crash(replica.Id, CrashRandom!, LoseUnsyncedWritesOnCrash);
+        }
     }
 
-    /// <summary>Tells the replica its batch is durable, and the checker what that made durable or ordered.</summary>
-    private void AcknowledgeDurable(SimulatedReplica replica, PaxosReplica paxos, OutputBatch batch)
+    /// <summary>Whether a crash takes the replica down while this batch's fsync is in flight: its writes may or may not
+    /// have reached the disk (the crash's random decides, as for any unsynced write), and none of its messages left.</summary>
+    private void CrashIfDue(SimulatedReplica replica, OutputBatch batch)
     {
-        paxos.AcknowledgePersisted(batch.Number);
+        if (!_restarting && batch.RequiresSync && CrashBeforeSync?.Invoke(replica.Id) == true)
+        {
+            replica.Storage.WriteWithoutSync(batch);
+            throw new SimulatedCrashException();
+        }
+    }
+
+    /// <summary>The delay, in the replica's ticks, of a batch's fsync on the slow disk (0: none).</summary>
+    private int SyncDelayFor(SimulatedReplica replica, OutputBatch batch)
+    {
+        if (_restarting)
+        {
+            return 0;
+        }
+
+        // A fixed delay applies to a batch with something to sync; one without only waits for those before it.
+        var fixedDelay = FixedSyncDelayTicks?.Invoke(replica.Id) ?? 0;
+        return fixedDelay > 0 ? (batch.RequiresSync ? fixedDelay : 0)
+            : SyncDelayTicks > 0 ? SyncRandom!.Next(0, SyncDelayTicks + 1) : 0;
+    }
+
+    /// <summary>Whether the slow disk is on for this replica now (a batch that needs an fsync then goes through the
+    /// writer, unless the driver's thread may sync it itself).</summary>
+    private bool DiskIsSlow(SimulatedReplica replica) =>
+        !_restarting && (SyncDelayTicks > 0 || (FixedSyncDelayTicks?.Invoke(replica.Id) ?? 0) > 0);
+
+    /// <summary>Tells the checker what an acknowledged batch made durable or ordered.</summary>
+    private void OnAcknowledged(SimulatedReplica replica, OutputBatch batch)
+    {
         if (batch.InstalledView is { } view)
         {
             Checker.OnViewDurable(replica.Id, view);
@@ -327,99 +406,6 @@ public sealed class ClusterHarness
         {
             Checker.OnOrdered(replica.Id, slot, replica.RecoveredAru);
         }
-    }
-
-    /// <summary>Delivers a message to a running replica (dropped if it is down).</summary>
-    public void Deliver(ReplicaId to, PaxosMessage message)
-    {
-        var replica = _replicas[to.Value];
-        if (replica.Replica is null)
-        {
-            return;
-        }
-
-        replica.Replica.Step(message);
-        Pump(replica);
-    }
-
-    /// <summary>A local client submits an update to a replica; null if the replica is down.</summary>
-    public SubmitStatus? Submit(ReplicaId to, ClientUpdate update)
-    {
-        ArgumentNullException.ThrowIfNull(update);
-        var replica = _replicas[to.Value];
-        if (replica.Replica is null)
-        {
-            return null;
-        }
-
-        Checker.OnSubmitted(update);
-        var status = replica.Replica.Submit(update);
-        Pump(replica);
-        return status;
-    }
-
-    /// <summary>Applies a replica's output batches until it has none: persist, acknowledge, send, answer.</summary>
-    private void Pump(SimulatedReplica replica)
-    {
-        var paxos = replica.Replica;
-        if (paxos is null)
-        {
-            return;
-        }
-
-        while (replica.Syncing.Count < MaxBatchesSyncing)
-        {
-            var batch = paxos.TakeOutput();
-            if (batch.IsEmpty)
-            {
-                break;
-            }
-
-            BatchTaken?.Invoke(replica.Id, batch);
-
-            // As PaxosNode does: immediate messages and replies before the batch is durable (OutputBatch says why
-            // that is safe), everything else after.
-            SendAll(replica, batch.ImmediateMessages);
-            foreach (var reply in batch.Replies)
-            {
-                _observer!.OnReply(replica.Id, reply);
-            }
-
-            if (!_restarting && batch.RequiresSync && CrashBeforeSync?.Invoke(replica.Id) == true)
-            {
-                // The process dies while the batch's fsync is in flight: its writes may or may not have reached
-                // the disk (the crash's random decides, as for any unsynced write), and none of its messages left.
-                replica.Storage.WriteWithoutSync(batch);
-                Crash(replica.Id, CrashRandom!, LoseUnsyncedWritesOnCrash);
-                return;
-            }
-
-            var fixedDelay = FixedSyncDelayTicks?.Invoke(replica.Id) ?? 0;
-            if (!_restarting && (replica.Syncing.Count > 0 || (batch.RequiresSync && (SyncDelayTicks > 0 || fixedDelay > 0))))
-            {
-                // A slow disk: written now, durable (and acknowledged, and its messages sent) some ticks later, after
-                // every batch before it.
-                replica.Storage.WriteWithoutSync(batch);
-                // A fixed delay applies to a batch with something to sync; one without only waits for those before it.
-                var delay = fixedDelay > 0 ? (batch.RequiresSync ? fixedDelay : 0)
-                    : SyncDelayTicks > 0 ? SyncRandom!.Next(0, SyncDelayTicks + 1) : 0;
-                var due = replica.Ticks + delay;
-                if (replica.Syncing.Count > 0)
-                {
-                    due = Math.Max(due, replica.Syncing.Last().DueTick);
-                }
-
-                replica.Syncing.Enqueue((batch, due, replica.Storage.RecordCount));
-                continue;
-            }
-
-            replica.Storage.Persist(batch);
-            AcknowledgeDurable(replica, paxos, batch);
-            SendAll(replica, batch.Messages);
-            paxos.ReleaseOutput(batch);
-        }
-
-        Checker.OnStatus(paxos.Status);
     }
 
     private void SendAll(SimulatedReplica replica, IReadOnlyList<OutboundMessage> messages)
@@ -439,6 +425,113 @@ public sealed class ClusterHarness
                     _observer!.OnSend(replica.Id, new ReplicaId(peer), outbound.Message);
                 }
             }
+        }
+    }
+
+    /// <summary>Raised by the simulated disk when a crash takes the replica down mid-fsync.</summary>
+    private sealed class SimulatedCrashException : Exception
+    {
+        public SimulatedCrashException()
+            : base("The simulated process crashed while an fsync was in flight.")
+        {
+        }
+    }
+
+    /// <summary>The replica's disk as the driver sees it when it persists a batch on its own thread: a crash may strike
+    /// before the fsync completes.</summary>
+    private sealed class CrashingStorage(ClusterHarness harness, SimulatedReplica replica) : IReplicaStorage
+    {
+        public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(replica.Storage.Load());
+
+        public ValueTask PersistAsync(OutputBatch batch, CancellationToken cancellationToken = default)
+        {
+            harness.CrashIfDue(replica, batch);
+            replica.Storage.Persist(batch);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>The simulated network as the driver sees it: every message goes to the harness's observer.</summary>
+    private sealed class SimulatedTransport(ClusterHarness harness, ReplicaId self) : ITransport
+    {
+        public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public void Send(ReplicaId destination, PaxosMessage message) => harness._observer!.OnSend(self, destination, message);
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>What the harness does with a driver's news: replies to the clients, acknowledged batches to the checker,
+    /// and whether a batch that needs an fsync may be synced on the driver's thread.</summary>
+    private sealed class DriverObserver(ClusterHarness harness, SimulatedReplica replica) : IReplicaDriverObserver
+    {
+        public void OnBatchTaken(OutputBatch batch) => harness.BatchTaken?.Invoke(replica.Id, batch);
+
+        public void OnReplies(OutputBatch batch)
+        {
+            foreach (var reply in batch.Replies)
+            {
+                harness._observer!.OnReply(replica.Id, reply);
+            }
+        }
+
+        public void OnAcknowledged(OutputBatch batch, bool syncedHere) => harness.OnAcknowledged(replica, batch);
+
+        /// <summary>A fast disk syncs everything here; on a slow one, as the node decides for a non-leader with nothing
+        /// waiting: sometimes.</summary>
+        public bool MaySyncHere(OutputBatch batch) =>
+            !harness.DiskIsSlow(replica)
+            || (harness.SyncHereSometimes
+                && replica.Replica!.Status.State != ReplicaState.RegularLeader
+                && harness.SyncRandom is { } random
+                && random.Next(0, 2) == 0);
+    }
+
+    /// <summary>A slow disk's writer: a batch is written at once and its fsync completes some ticks later, after every
+    /// batch before it, as <see cref="PaxosNode"/>'s storage writer completes them in order.</summary>
+    internal sealed class SimulatedWriter(ClusterHarness harness, SimulatedReplica replica) : IBatchWriter
+    {
+        private readonly Queue<(OutputBatch Batch, long DueTick, int RecordsEnd)> _syncing = new();
+        private readonly List<OutputBatch> _durable = [];
+
+        public int InFlight => _syncing.Count + _durable.Count;
+
+        public bool HasDurable => _durable.Count > 0;
+
+        public void Enqueue(OutputBatch batch)
+        {
+            harness.CrashIfDue(replica, batch);
+            replica.Storage.WriteWithoutSync(batch);
+            var due = replica.Ticks + harness.SyncDelayFor(replica, batch);
+            if (_syncing.Count > 0)
+            {
+                due = Math.Max(due, _syncing.Last().DueTick);
+            }
+
+            _syncing.Enqueue((batch, due, replica.Storage.RecordCount));
+        }
+
+        /// <summary>Completes the fsyncs due by <paramref name="tick"/>, oldest first.</summary>
+        public void CompleteDue(long tick)
+        {
+            while (_syncing.TryPeek(out var next) && next.DueTick <= tick)
+            {
+                _syncing.Dequeue();
+                replica.Storage.CompleteSync(next.Batch, next.RecordsEnd);
+                harness.BatchDurable?.Invoke(replica.Id, next.Batch);
+                _durable.Add(next.Batch);
+            }
+        }
+
+        public void TakeDurable(List<OutputBatch> into)
+        {
+            into.AddRange(_durable);
+            _durable.Clear();
         }
     }
 }
