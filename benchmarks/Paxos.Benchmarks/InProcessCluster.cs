@@ -3,15 +3,16 @@ using System.Diagnostics;
 namespace Paxos.Benchmarks;
 
 /// <summary>
-/// A 3-replica cluster in one thread with no network delay, driven the way <see cref="PaxosNode"/> drives a
-/// replica: each replica drains everything waiting in its inbox (peer messages and client submissions),
-/// then takes one output batch (group commit), which is acknowledged at once — storage discards, so the
-/// durability contract holds trivially — and whose messages land in the peers' inboxes. It measures the
-/// protocol's own cost per ordered update: the ceiling that the network and the disk then lower.
+/// A 3-replica cluster in one thread with no network delay, each replica run by the <see cref="ReplicaDriver"/> that
+/// <see cref="PaxosNode"/> runs: each replica drains everything waiting in its inbox (peer messages and client
+/// submissions), then the driver applies its output batches (group commit) — storage discards, so every batch is
+/// durable at once — and their messages land in the peers' inboxes. It measures the protocol's own cost per ordered
+/// update: the ceiling that the network and the disk then lower.
 /// </summary>
 internal sealed class InProcessCluster
 {
     private readonly PaxosReplica[] _replicas;
+    private readonly ReplicaDriver[] _drivers;
     private readonly Queue<PaxosMessage>[] _inboxes;
     private readonly bool[] _submitted;
     private readonly long[] _clientTimestamps;
@@ -23,12 +24,14 @@ internal sealed class InProcessCluster
     public InProcessCluster(int clusterSize, int clients, int payloadBytes, int entryReplica)
     {
         _replicas = new PaxosReplica[clusterSize];
+        _drivers = new ReplicaDriver[clusterSize];
         _inboxes = new Queue<PaxosMessage>[clusterSize];
         _submitted = new bool[clusterSize];
         for (var i = 0; i < clusterSize; i++)
         {
             var options = new PaxosOptions { ReplicaId = i, ClusterSize = clusterSize, MaxPendingUpdates = Math.Max(4096, clients) };
             _replicas[i] = new PaxosReplica(options, new CountingExecutor(), seed: (ulong)i);
+            _drivers[i] = new ReplicaDriver(_replicas[i], DiscardingStorage.Instance, new InboxTransport(this), clusterSize, observer: new ReplyCounter(this));
             _inboxes[i] = new Queue<PaxosMessage>();
         }
 
@@ -81,17 +84,17 @@ internal sealed class InProcessCluster
 
     private void TickAll()
     {
-        foreach (var replica in _replicas)
+        foreach (var driver in _drivers)
         {
-            replica.Tick();
-            Pump(replica);
+            driver.Tick();
+            driver.ProcessOutput();
         }
     }
 
     private void Submit(int client)
     {
         var timestamp = ++_clientTimestamps[client];
-        _replicas[_entryReplica].Submit(new ClientUpdate(new ClientId(client + 1), timestamp, _payload));
+        _drivers[_entryReplica].Submit(new ClientUpdate(new ClientId(client + 1), timestamp, _payload));
         _submitted[_entryReplica] = true;
     }
 
@@ -111,61 +114,26 @@ internal sealed class InProcessCluster
 
                 busy = true;
                 _submitted[i] = false;
+                var driver = _drivers[i];
                 while (inbox.TryDequeue(out var message))
                 {
-                    _replicas[i].Step(message);
+                    driver.Step(message);
                 }
 
-                Pump(_replicas[i]);
+                driver.ProcessOutput();
             }
         }
         while (busy);
     }
 
-    private void Pump(PaxosReplica replica)
+    private void OnReplies(IReadOnlyList<ClientReply> replies)
     {
-        while (true)
+        for (var i = 0; i < replies.Count; i++)
         {
-            var batch = replica.TakeOutput();
-            if (batch.IsEmpty)
+            // A client submits its next update once it has the reply, until the run has enough.
+            if (++_replies <= _target - _clientTimestamps.Length)
             {
-                return;
-            }
-
-            Route(replica, batch.ImmediateMessages);
-            replica.AcknowledgePersisted(batch.Number);
-            Route(replica, batch.Messages);
-            var replies = batch.Replies;
-            for (var i = 0; i < replies.Count; i++)
-            {
-                // A client submits its next update once it has the reply, until the run has enough.
-                if (++_replies <= _target - _clientTimestamps.Length)
-                {
-                    Submit((int)replies[i].ClientId.Value - 1);
-                }
-            }
-
-            replica.ReleaseOutput(batch);
-        }
-    }
-
-    private void Route(PaxosReplica replica, IReadOnlyList<OutboundMessage> messages)
-    {
-        for (var i = 0; i < messages.Count; i++)
-        {
-            var outbound = messages[i];
-            if (!outbound.IsBroadcast)
-            {
-                _inboxes[outbound.Destination.Value].Enqueue(outbound.Message);
-                continue;
-            }
-
-            for (var peer = 0; peer < _replicas.Length; peer++)
-            {
-                if (peer != replica.Id.Value)
-                {
-                    _inboxes[peer].Enqueue(outbound.Message);
-                }
+                Submit((int)replies[i].ClientId.Value - 1);
             }
         }
     }
@@ -182,6 +150,35 @@ internal sealed class InProcessCluster
         watch.Stop();
         var bytes = GC.GetAllocatedBytesForCurrentThread() - allocated;
         return (updates / watch.Elapsed.TotalSeconds, (double)bytes / updates);
+    }
+
+    /// <summary>A disk that keeps nothing: every batch is durable at once.</summary>
+    private sealed class DiscardingStorage : IReplicaStorage
+    {
+        public static readonly DiscardingStorage Instance = new();
+
+        public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(PersistentState.Empty);
+
+        public ValueTask PersistAsync(OutputBatch batch, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+    }
+
+    /// <summary>Puts each message in its destination's inbox.</summary>
+    private sealed class InboxTransport(InProcessCluster cluster) : ITransport
+    {
+        public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public void Send(ReplicaId destination, PaxosMessage message) => cluster._inboxes[destination.Value].Enqueue(message);
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private sealed class ReplyCounter(InProcessCluster cluster) : IReplicaDriverObserver
+    {
+        public void OnReplies(OutputBatch batch) => cluster.OnReplies(batch.Replies);
     }
 
     private sealed class CountingExecutor : IExecutor

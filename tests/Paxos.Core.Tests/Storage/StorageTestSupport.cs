@@ -144,14 +144,16 @@ internal static class StorageTestSupport
 
 /// <summary>
 /// Three real <see cref="PaxosReplica"/>s in one thread, with a seeded network that reorders, drops and
-/// sometimes isolates a replica (so views change). Every non-empty batch goes to <see cref="OnBatch"/> before it
-/// is acknowledged and its messages sent, as <see cref="PaxosNode"/> does.
+/// sometimes isolates a replica (so views change). Each replica runs in the <see cref="ReplicaDriver"/> that
+/// <see cref="PaxosNode"/> runs, and the driver persists every batch by handing it to <see cref="OnBatch"/>, before
+/// its messages leave and it is acknowledged.
 /// </summary>
 internal sealed class StorageCluster
 {
     private readonly List<(int To, PaxosMessage Message)> _inFlight = [];
     private readonly Random _random;
     private readonly long[] _timestamps = new long[8];
+    private readonly ReplicaDriver[] _drivers = new ReplicaDriver[3];
     private int _isolated = -1;
 
     public StorageCluster(int seed, Action<int, OutputBatch> onBatch)
@@ -162,6 +164,7 @@ internal sealed class StorageCluster
         {
             Executors[i] = new TestExecutor();
             Replicas[i] = new PaxosReplica(OptionsFor(i), Executors[i], logger: null, seed: (ulong)(seed + i));
+            _drivers[i] = new ReplicaDriver(Replicas[i], new CallbackStorage(this, i), new InFlightTransport(this), Replicas.Length);
             Pump(i);
         }
     }
@@ -239,7 +242,7 @@ internal sealed class StorageCluster
         _random.NextBytes(payload);
         var update = new ClientUpdate(new ClientId(client), ++_timestamps[client], payload);
         var at = _random.Next(Replicas.Length);
-        _ = Replicas[at].Submit(update);
+        _ = _drivers[at].Submit(update);
         Pump(at);
     }
 
@@ -253,39 +256,41 @@ internal sealed class StorageCluster
             return;
         }
 
-        Replicas[to].Step(message);
+        _drivers[to].Step(message);
         Pump(to);
     }
 
     private void Tick(int replica)
     {
-        Replicas[replica].Tick();
+        _drivers[replica].Tick();
         Pump(replica);
     }
 
-    private void Pump(int id)
-    {
-        var replica = Replicas[id];
-        while (true)
-        {
-            var batch = replica.TakeOutput();
-            if (batch.IsEmpty)
-            {
-                return;
-            }
+    private void Pump(int id) => _drivers[id].Drain();
 
-            OnBatch(id, batch);
-            replica.AcknowledgePersisted(batch.Number);
-            foreach (var outbound in batch.ImmediateMessages.Concat(batch.Messages))
-            {
-                for (var peer = 0; peer < Replicas.Length; peer++)
-                {
-                    if (peer != id && (outbound.IsBroadcast || outbound.Destination.Value == peer))
-                    {
-                        _inFlight.Add((peer, outbound.Message));
-                    }
-                }
-            }
+    /// <summary>Persists a replica's batches by handing them to the cluster's <see cref="OnBatch"/>.</summary>
+    private sealed class CallbackStorage(StorageCluster cluster, int id) : IReplicaStorage
+    {
+        public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(PersistentState.Empty);
+
+        public ValueTask PersistAsync(OutputBatch batch, CancellationToken cancellationToken = default)
+        {
+            cluster.OnBatch(id, batch);
+            return ValueTask.CompletedTask;
         }
+    }
+
+    /// <summary>Puts every message in flight, where the run delivers it in random order (or loses it).</summary>
+    private sealed class InFlightTransport(StorageCluster cluster) : ITransport
+    {
+        public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public void Send(ReplicaId destination, PaxosMessage message) => cluster._inFlight.Add((destination.Value, message));
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
