@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Paxos.Messages;
+using Paxos.Protocol;
 
 namespace Paxos.Benchmarks;
 
@@ -27,7 +29,7 @@ internal sealed class InProcessCluster
         _submitted = new bool[clusterSize];
         for (var i = 0; i < clusterSize; i++)
         {
-            var options = new PaxosOptions { ReplicaId = i, ClusterSize = clusterSize, MaxPendingUpdates = Math.Max(4096, clients) };
+            var options = new ProtocolOptions { ReplicaId = i, ClusterSize = clusterSize, MaxPendingUpdates = Math.Max(4096, clients) };
             _replicas[i] = new PaxosReplica(options, new CountingExecutor(), seed: (ulong)i);
             _inboxes[i] = new Queue<PaxosMessage>();
         }

@@ -1,4 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
 
 namespace Paxos.Simulation;
 
@@ -260,7 +263,7 @@ public sealed class ClusterHarness
         var options = OptionsFor(id);
         options.RebuildFromPeers = replica.RebuildOnNextStart;
         options.LeaderSendsAccept |= (LeaderSendsAcceptMask & (1UL << id.Value)) != 0;
-        replica.Replica = new PaxosReplica(options, executor, state, logger, seed);
+        replica.Replica = new PaxosReplica(options.ToProtocolOptions(), executor, state, logger, seed);
         replica.Executor = executor;
         replica.RecoveredAru = replica.Replica.Status.LocalAru.Value;
         Checker.OnStatus(replica.Replica.Status);

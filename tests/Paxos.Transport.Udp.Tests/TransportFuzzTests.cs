@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
+using Paxos.Messages;
+using Paxos.Protocol;
 using Paxos.Testing;
 using Paxos.Transport.Udp.Tests.Support;
 
@@ -74,7 +76,7 @@ public sealed class TransportFuzzTests
     /// <summary>Steps a real replica with every delivered message, on the receive loop, and keeps what it throws.</summary>
     private sealed class SteppingReceiver : ITransportReceiver
     {
-        private readonly PaxosReplica _replica = new(new PaxosOptions { ReplicaId = 0, ClusterSize = RawHarness.ClusterSize, MaxMessageBytes = 1400 }, new OrderRecorder(), seed: Seed);
+        private readonly PaxosReplica _replica = new(new ProtocolOptions { ReplicaId = 0, ClusterSize = RawHarness.ClusterSize, MaxMessageBytes = 1400 }, new OrderRecorder(), seed: Seed);
         private long _delivered;
 
         public List<string> Failures { get; } = [];

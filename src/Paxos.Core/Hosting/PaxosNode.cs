@@ -5,6 +5,11 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Paxos.Diagnostics;
+using Paxos.Hosting;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
 
 namespace Paxos;
 
@@ -323,7 +328,7 @@ public sealed class PaxosNode : IAsyncDisposable
         }
 
         var recovered = await _storage.LoadAsync(cancellationToken).ConfigureAwait(false);
-        _replica = new PaxosReplica(_options, _executor, recovered, _loggerFactory.CreateLogger<PaxosReplica>(), _seed);
+        _replica = new PaxosReplica(_options.ToProtocolOptions(), _executor, recovered, _loggerFactory.CreateLogger<PaxosReplica>(), _seed);
         lock (_lifecycle)
         {
             ThrowIfStoppedWhileStarting();

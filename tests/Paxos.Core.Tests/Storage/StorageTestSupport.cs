@@ -1,3 +1,6 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
 using Paxos.Tests.Paper;
 
 namespace Paxos.Tests.Storage;
@@ -161,7 +164,7 @@ internal sealed class StorageCluster
         for (var i = 0; i < Replicas.Length; i++)
         {
             Executors[i] = new TestExecutor();
-            Replicas[i] = new PaxosReplica(OptionsFor(i), Executors[i], logger: null, seed: (ulong)(seed + i));
+            Replicas[i] = new PaxosReplica(OptionsFor(i).ToProtocolOptions(), Executors[i], logger: null, seed: (ulong)(seed + i));
             Pump(i);
         }
     }
