@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Paxos.Messages;
 
 namespace Paxos.Benchmarks;
 

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Paxos.Protocol;
+using Paxos.Storage;
 using static System.FormattableString;
 
 namespace Paxos.Benchmarks;

@@ -1,4 +1,9 @@
 using System.Diagnostics;
+using Paxos.Messages;
+using Paxos.Hosting;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
 
 namespace Paxos.Benchmarks;
 
@@ -29,7 +34,7 @@ internal sealed class InProcessCluster
         _submitted = new bool[clusterSize];
         for (var i = 0; i < clusterSize; i++)
         {
-            var options = new PaxosOptions { ReplicaId = i, ClusterSize = clusterSize, MaxPendingUpdates = Math.Max(4096, clients) };
+            var options = new ProtocolOptions { ReplicaId = i, ClusterSize = clusterSize, MaxPendingUpdates = Math.Max(4096, clients) };
             _replicas[i] = new PaxosReplica(options, new CountingExecutor(), seed: (ulong)i);
             _drivers[i] = new ReplicaDriver(_replicas[i], DiscardingStorage.Instance, new InboxTransport(this), clusterSize, observer: new ReplyCounter(this));
             _inboxes[i] = new Queue<PaxosMessage>();

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
 using static System.FormattableString;
 
 namespace Paxos.Benchmarks;
@@ -96,7 +99,7 @@ internal static class RecoveryBenchmark
 
         started.Restart();
         var executor = new CountingExecutor();
-        _ = new PaxosReplica(new PaxosOptions { ReplicaId = 2, ClusterSize = 3 }, executor, state);
+        _ = new PaxosReplica(new ProtocolOptions { ReplicaId = 2, ClusterSize = 3 }, executor, state);
         var rebuild = started.Elapsed;
         if (executor.Executed != expected)
         {

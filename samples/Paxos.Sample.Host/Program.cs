@@ -7,6 +7,7 @@ using Paxos.Sample;
 using Paxos.Sample.Demo;
 using Paxos.Sample.Processes;
 using Paxos.Sample.Replica;
+using Paxos.Storage;
 
 // One program, three roles: the demo (no arguments), one replica (--id/--peers), or a client (client ...).
 try

@@ -1,4 +1,9 @@
 using Microsoft.Extensions.Logging;
+using Paxos.Hosting;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
 
 namespace Paxos.Simulation;
 
@@ -265,7 +270,7 @@ public sealed class ClusterHarness
         var options = OptionsFor(id);
         options.RebuildFromPeers = replica.RebuildOnNextStart;
         options.LeaderSendsAccept |= (LeaderSendsAcceptMask & (1UL << id.Value)) != 0;
-        var paxos = new PaxosReplica(options, executor, state, logger, seed);
+        var paxos = new PaxosReplica(options.ToProtocolOptions(), executor, state, logger, seed);
         replica.Writer = new SimulatedWriter(this, replica);
         replica.Driver = new ReplicaDriver(paxos, new CrashingStorage(this, replica), new SimulatedTransport(this, replica.Id), _replicas.Length, replica.Writer, new DriverObserver(this, replica));
         replica.Executor = executor;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Paxos.Protocol;
 
 namespace Paxos.Simulation;
 

@@ -1,3 +1,7 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+
 namespace Paxos.Simulation;
 
 /// <summary>

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Paxos.Messages;
+using Paxos.Protocol;
 
 namespace Paxos.Simulation;
 

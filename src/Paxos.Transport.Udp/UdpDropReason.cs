@@ -1,3 +1,5 @@
+using Paxos.Messages;
+
 namespace Paxos.Transport.Udp;
 
 /// <summary>

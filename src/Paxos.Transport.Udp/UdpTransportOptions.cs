@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Paxos.Messages;
 
 namespace Paxos.Transport.Udp;
 

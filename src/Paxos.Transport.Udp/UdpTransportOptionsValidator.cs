@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Options;
+using Paxos.Messages;
 
 namespace Paxos.Transport.Udp;
 
@@ -8,8 +9,8 @@ namespace Paxos.Transport.Udp;
 /// allowed. It checks syntax only and resolves no host name.</summary>
 public sealed class UdpTransportOptionsValidator : IValidateOptions<UdpTransportOptions>
 {
-    /// <summary>The largest cluster, as <see cref="PaxosOptionsValidator.MaxClusterSize"/>.</summary>
-    public const int MaxClusterSize = PaxosOptionsValidator.MaxClusterSize;
+    /// <summary>The largest cluster, as <see cref="ReplicaId.MaxClusterSize"/>.</summary>
+    public const int MaxClusterSize = ReplicaId.MaxClusterSize;
 
     /// <summary>The smallest allowed socket buffer, 64 KiB.</summary>
     public const int MinSocketBufferBytes = 64 * 1024;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Paxos;
+using Paxos.Transport;
 using Paxos.Transport.Udp;
 
 // Extension methods for IServiceCollection live in its namespace, so they show up without a using.

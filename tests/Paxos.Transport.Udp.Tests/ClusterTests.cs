@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using Paxos.Messages;
 using Paxos.Testing;
 using Paxos.Transport.Udp.Tests.Support;
 

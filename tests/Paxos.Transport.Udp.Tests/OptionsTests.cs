@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Paxos.Messages;
 
 namespace Paxos.Transport.Udp.Tests;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using FluentAssertions;
 using NUnit.Framework;
+using Paxos.Messages;
 using Paxos.Transport.Udp.Tests.Support;
 
 namespace Paxos.Transport.Udp.Tests;

@@ -1,6 +1,11 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
+using Paxos.Messages;
+using Paxos.Hosting;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
 using Paxos.Testing;
 using Paxos.Transport.Udp.Tests.Support;
 
@@ -80,7 +85,7 @@ public sealed class TransportFuzzTests
 
         public SteppingReceiver()
         {
-            _replica = new(new PaxosOptions { ReplicaId = 0, ClusterSize = RawHarness.ClusterSize, MaxMessageBytes = 1400 }, new OrderRecorder(), seed: Seed);
+            _replica = new(new ProtocolOptions { ReplicaId = 0, ClusterSize = RawHarness.ClusterSize, MaxMessageBytes = 1400 }, new OrderRecorder(), seed: Seed);
             _driver = new ReplicaDriver(_replica, new InMemoryReplicaStorage(), new DiscardingTransport(), RawHarness.ClusterSize);
         }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Paxos.Sample.Protocol;
 using Paxos.Sample.Replica;
+using Paxos.Transport;
 
 namespace Paxos.Sample.Demo;
 

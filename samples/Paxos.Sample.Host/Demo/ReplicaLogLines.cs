@@ -27,7 +27,7 @@ internal static partial class ReplicaLogLines
     }
 
     /// <summary>Picks from a line a child replica printed with the console logger's single-line format,
-    /// <c>info: Paxos.PaxosReplica[1101] Replica 1: leading view 1; …</c>; other lines (a runtime's crash report,
+    /// <c>info: Paxos.Protocol.PaxosReplica[1101] Replica 1: leading view 1; …</c>; other lines (a runtime's crash report,
     /// say) are shown whole.</summary>
     public static string? SelectChildLine(string line)
     {

@@ -1,4 +1,5 @@
 using System.Text;
+using Paxos.Storage;
 
 namespace Paxos.Sample.Protocol;
 

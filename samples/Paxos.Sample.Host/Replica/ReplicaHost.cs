@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Paxos.Sample.Protocol;
+using Paxos.Storage;
 using Paxos.Transport.Udp;
 
 namespace Paxos.Sample.Replica;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Paxos.Messages;
 using Paxos.Transport.Udp;
 
 namespace Paxos.Sample.Replica;
@@ -151,9 +152,9 @@ internal sealed record ReplicaSettings(
             var equals = entry.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0
                 || !int.TryParse(entry.AsSpan(0, equals), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
-                || id >= PaxosOptionsValidator.MaxClusterSize)
+                || id >= ReplicaId.MaxClusterSize)
             {
-                throw new UsageException($"'{entry}' in --peers is not id=host:port with an id from 0 to {PaxosOptionsValidator.MaxClusterSize - 1}.");
+                throw new UsageException($"'{entry}' in --peers is not id=host:port with an id from 0 to {ReplicaId.MaxClusterSize - 1}.");
             }
 
             var endpoint = entry[(equals + 1)..];

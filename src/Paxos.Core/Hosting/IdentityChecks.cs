@@ -1,7 +1,8 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using Paxos.Transport;
 
-namespace Paxos;
+namespace Paxos.Hosting;
 
 /// <summary>
 /// The start-up checks that a node's options, its transport and its storage describe the same replica of the same

@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Hosting;
 
 /// <summary>
 /// Delivery of a node's answers on the thread that ran its turn, built only with

@@ -1,5 +1,9 @@
 using System.Threading.Channels;
 using Paxos.Diagnostics;
+using Paxos.Hosting;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Transport;
 
 namespace Paxos;
 
@@ -526,7 +530,3 @@ public sealed partial class PaxosNode
             && !node._transport.HasPendingInput;
     }
 }
-
-/// <summary>One input of a node's loop: a peer's message, a submission (its update and its task), or the
-/// submissions one delivery held back (<see cref="Staged"/>, each a submission).</summary>
-internal readonly record struct NodeInput(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion, List<NodeInput>? Staged = null);

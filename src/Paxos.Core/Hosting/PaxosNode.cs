@@ -4,6 +4,11 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Paxos.Diagnostics;
+using Paxos.Hosting;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
 
 namespace Paxos;
 
@@ -170,7 +175,7 @@ public sealed partial class PaxosNode : IAsyncDisposable
         }
 
         var recovered = await _storage.LoadAsync(cancellationToken).ConfigureAwait(false);
-        var replica = new PaxosReplica(_options, _executor, recovered, _loggerFactory.CreateLogger<PaxosReplica>(), _seed);
+        var replica = new PaxosReplica(_options.ToProtocolOptions(), _executor, recovered, _loggerFactory.CreateLogger<PaxosReplica>(), _seed);
         _replica = replica;
         lock (_lifecycle)
         {

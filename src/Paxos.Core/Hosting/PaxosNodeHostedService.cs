@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Hosting;
 
-namespace Paxos;
+namespace Paxos.Hosting;
 
 /// <summary>Starts the container's <see cref="PaxosNode"/> when the host starts and stops it when the host stops,
 /// so that an application built with <c>services.AddPaxos</c> never calls either itself.</summary>

@@ -1,115 +1,101 @@
+using Paxos.Protocol;
+using Paxos.Storage;
+
 namespace Paxos;
 
 /// <summary>
-/// Everything tunable about a replica. Times are counted in ticks of the protocol clock (one
-/// <see cref="PaxosReplica.Tick"/> each); <see cref="PaxosNode"/> ticks every <see cref="TickInterval"/>.
-/// Options are validated once, when a replica or node is built (<see cref="PaxosOptionsValidator"/>), and
-/// an invalid value fails with a message naming it. Defaults suit a cluster on one LAN.
+/// Everything tunable about a replica and the node that hosts it, bound from configuration (section
+/// <see cref="SectionName"/>). The protocol's own settings (ids, cluster size, timeouts in ticks of the protocol
+/// clock, window, batch and queue limits) are documented on <see cref="ProtocolOptions"/>, which
+/// <see cref="ToProtocolOptions"/> makes for the replica; the rest (<see cref="ClusterId"/>, <see cref="TickInterval"/>,
+/// <see cref="MaxInboxMessages"/>, <see cref="UnsafePreferInlineCompletions"/>, <see cref="DataDirectory"/>) are the
+/// host's: <see cref="PaxosNode"/> ticks the replica every <see cref="TickInterval"/>. Options are validated once, when
+/// a node is built (<see cref="PaxosOptionsValidator"/>), and an invalid value fails with a message naming it.
+/// Defaults suit a cluster on one LAN.
 /// </summary>
 public sealed class PaxosOptions
 {
     /// <summary>The name of the options section <c>services.AddPaxos</c> binds by default.</summary>
     public const string SectionName = "Paxos";
 
-    /// <summary>This replica's id, from 0 to <see cref="ClusterSize"/> − 1. Default 0.</summary>
-    public int ReplicaId { get; set; }
+    // The protocol's defaults are stated once, on ProtocolOptions.
+    private static readonly ProtocolOptions Defaults = new();
+
+    /// <inheritdoc cref="ProtocolOptions.ReplicaId"/>
+    public int ReplicaId { get; set; } = Defaults.ReplicaId;
 
     /// <summary>Names the cluster, as the transport's frames do (for example <c>UdpTransportOptions.ClusterId</c>, which
     /// must be the same): <see cref="PaxosNode"/> refuses a transport that names another cluster, and the data
     /// directory records it, so a replica never starts on another cluster's state. Default 0.</summary>
     public uint ClusterId { get; set; }
 
-    /// <summary>The number of replicas N, from 1 to 64. A majority (⌊N/2⌋+1) must be up and connected for
-    /// progress; N = 2f+1 tolerates f crashed replicas. Default 3.</summary>
-    public int ClusterSize { get; set; } = 3;
+    /// <inheritdoc cref="ProtocolOptions.ClusterSize"/>
+    public int ClusterSize { get; set; } = Defaults.ClusterSize;
 
     /// <summary>Wall-clock length of one tick, used by <see cref="PaxosNode"/>. From 1 ms to 10 s. Default 10 ms.</summary>
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>The base <c>Progress_Timer</c>: how long a replica waits without progress before it suspects
-    /// the leader and starts a view change. It doubles at each preinstall (capped by
-    /// <see cref="MaxProgressTimeoutTicks"/>) and returns to this base after progress (G5 in docs/protocol-notes.md).
-    /// At least 4. Default 100 (1 s).</summary>
-    public int ProgressTimeoutTicks { get; set; } = 100;
+    /// <inheritdoc cref="ProtocolOptions.ProgressTimeoutTicks"/>
+    public int ProgressTimeoutTicks { get; set; } = Defaults.ProgressTimeoutTicks;
 
-    /// <summary>The cap on the doubled <c>Progress_Timer</c>; at least twice <see cref="ProgressTimeoutTicks"/>.
-    /// The doubling is what lets elections settle when delays or clock rates differ between replicas (TR
-    /// §5.3); with no room to double, a fast replica can keep abandoning each view before a slow one joins
-    /// it. Default 3200 (32 s, 32× the base).</summary>
-    public int MaxProgressTimeoutTicks { get; set; } = 3200;
+    /// <inheritdoc cref="ProtocolOptions.MaxProgressTimeoutTicks"/>
+    public int MaxProgressTimeoutTicks { get; set; } = Defaults.MaxProgressTimeoutTicks;
 
-    /// <summary>How long an idle leader waits before it orders a no-op, so that a healthy idle cluster never
-    /// changes view (G6). At least 1 and less than half of <see cref="ProgressTimeoutTicks"/>. Default 25.</summary>
-    public int LeaderHeartbeatTicks { get; set; } = 25;
+    /// <inheritdoc cref="ProtocolOptions.LeaderHeartbeatTicks"/>
+    public int LeaderHeartbeatTicks { get; set; } = Defaults.LeaderHeartbeatTicks;
 
-    /// <summary>Period of <c>View_Change</c> retransmission during leader election. At least 1. Default 20.</summary>
-    public int ViewChangeRetransmitTicks { get; set; } = 20;
+    /// <inheritdoc cref="ProtocolOptions.ViewChangeRetransmitTicks"/>
+    public int ViewChangeRetransmitTicks { get; set; } = Defaults.ViewChangeRetransmitTicks;
 
-    /// <summary>Period of <c>VC_Proof</c> messages. At least 1. Default 50.</summary>
-    public int VcProofIntervalTicks { get; set; } = 50;
+    /// <inheritdoc cref="ProtocolOptions.VcProofIntervalTicks"/>
+    public int VcProofIntervalTicks { get; set; } = Defaults.VcProofIntervalTicks;
 
-    /// <summary>Period of <c>Prepare</c> retransmission while the leader prepares its view. At least 1. Default 10.</summary>
-    public int PrepareRetransmitTicks { get; set; } = 10;
+    /// <inheritdoc cref="ProtocolOptions.PrepareRetransmitTicks"/>
+    public int PrepareRetransmitTicks { get; set; } = Defaults.PrepareRetransmitTicks;
 
-    /// <summary>How long the leader waits before it re-sends a Proposal that is not yet ordered. At least 1. Default 10.</summary>
-    public int ProposalRetransmitTicks { get; set; } = 10;
+    /// <inheritdoc cref="ProtocolOptions.ProposalRetransmitTicks"/>
+    public int ProposalRetransmitTicks { get; set; } = Defaults.ProposalRetransmitTicks;
 
-    /// <summary>The <c>Update_Timer</c>: how long an origin replica waits before it forwards a pending local
-    /// update to the leader again. At least 1. Default 50.</summary>
-    public int UpdateRetransmitTicks { get; set; } = 50;
+    /// <inheritdoc cref="ProtocolOptions.UpdateRetransmitTicks"/>
+    public int UpdateRetransmitTicks { get; set; } = Defaults.UpdateRetransmitTicks;
 
-    /// <summary>Period of the <c>Alive</c> message that advertises this replica's <c>Local_Aru</c>
-    /// (anti-entropy). At least 1. Default 20.</summary>
-    public int AliveIntervalTicks { get; set; } = 20;
+    /// <inheritdoc cref="ProtocolOptions.AliveIntervalTicks"/>
+    public int AliveIntervalTicks { get; set; } = Defaults.AliveIntervalTicks;
 
-    /// <summary>How long a replica that learned it is behind waits before it asks a peer for the missing
-    /// updates, so that updates already on their way are not fetched twice. At least 0. Default 3.</summary>
-    public int CatchUpDelayTicks { get; set; } = 3;
+    /// <inheritdoc cref="ProtocolOptions.CatchUpDelayTicks"/>
+    public int CatchUpDelayTicks { get; set; } = Defaults.CatchUpDelayTicks;
 
-    /// <summary>How long a catch-up request waits for an answer before it asks another peer. At least 1. Default 20.</summary>
-    public int CatchUpTimeoutTicks { get; set; } = 20;
+    /// <inheritdoc cref="ProtocolOptions.CatchUpTimeoutTicks"/>
+    public int CatchUpTimeoutTicks { get; set; } = Defaults.CatchUpTimeoutTicks;
 
-    /// <summary>The ordering window W: the leader proposes slot s only once it has executed s − W, and a
-    /// non-leader accepts a Proposal only within 2W of its own <c>Local_Aru</c> (beyond, it catches up
-    /// instead). It also bounds how far behind a preparing leader may be before a replica makes it catch
-    /// up first. From <see cref="MaxBatchUpdates"/> to 1,000,000. Default 1024.</summary>
-    public int WindowSlots { get; set; } = 1024;
+    /// <inheritdoc cref="ProtocolOptions.WindowSlots"/>
+    public int WindowSlots { get; set; } = Defaults.WindowSlots;
 
-    /// <summary>The most updates one Proposal carries. From 1 to 4096. Default 64.</summary>
-    public int MaxBatchUpdates { get; set; } = 64;
+    /// <inheritdoc cref="ProtocolOptions.MaxBatchUpdates"/>
+    public int MaxBatchUpdates { get; set; } = Defaults.MaxBatchUpdates;
 
-    /// <summary>The largest message body a replica builds, in bytes: Proposals, data lists and catch-up
-    /// answers are split to fit. Keep it within the transport's datagram size. From 512 to 65,000.
-    /// Default 1400, which fits an Ethernet frame with room for the transport's header.</summary>
-    public int MaxMessageBytes { get; set; } = 1400;
+    /// <inheritdoc cref="ProtocolOptions.MaxMessageBytes"/>
+    public int MaxMessageBytes { get; set; } = Defaults.MaxMessageBytes;
 
-    /// <summary>The largest update payload <see cref="PaxosReplica.Submit"/> accepts, in bytes. At most
-    /// <see cref="MaxMessageBytes"/> − <see cref="MessageSizes.MaxUpdateOverheadBytes"/>. Default 1024.</summary>
-    public int MaxUpdateBytes { get; set; } = 1024;
+    /// <inheritdoc cref="ProtocolOptions.MaxUpdateBytes"/>
+    public int MaxUpdateBytes { get; set; } = Defaults.MaxUpdateBytes;
 
-    /// <summary>The bound of the leader's <c>Update_Queue</c>; updates forwarded beyond it are dropped and
-    /// counted (their origin forwards them again). At least 1. Default 8192.</summary>
-    public int MaxUpdateQueueLength { get; set; } = 8192;
+    /// <inheritdoc cref="ProtocolOptions.MaxUpdateQueueLength"/>
+    public int MaxUpdateQueueLength { get; set; } = Defaults.MaxUpdateQueueLength;
 
-    /// <summary>The most local updates a replica is responsible for at once (<c>Pending_Updates</c>);
-    /// beyond it <see cref="PaxosReplica.Submit"/> answers <see cref="SubmitStatus.Overloaded"/>. At least 1. Default 4096.</summary>
-    public int MaxPendingUpdates { get; set; } = 4096;
+    /// <inheritdoc cref="ProtocolOptions.MaxPendingUpdates"/>
+    public int MaxPendingUpdates { get; set; } = Defaults.MaxPendingUpdates;
 
-    /// <summary>The most slots one catch-up request asks for (and one answer carries, split into
-    /// messages that each fit <see cref="MaxMessageBytes"/>). From 1 to 65,536. Default 1024.</summary>
-    public int CatchUpSlotsPerRequest { get; set; } = 1024;
+    /// <inheritdoc cref="ProtocolOptions.CatchUpSlotsPerRequest"/>
+    public int CatchUpSlotsPerRequest { get; set; } = Defaults.CatchUpSlotsPerRequest;
 
     /// <summary>The bound of a <see cref="PaxosNode"/>'s inbox of peer messages and submissions; beyond it peer
     /// messages are dropped (and counted) and submissions refused as overloaded. From 16 to 10,000,000.
     /// Default 65,536.</summary>
     public int MaxInboxMessages { get; set; } = 65_536;
 
-    /// <summary>Whether the leader sends each Proposal before its own write of it is durable, and acknowledges it
-    /// with an explicit Accept once it is (PfSB TR §4.4, §6.1; the variant the TR's disk benchmarks and the
-    /// authors' implementation use). The leader's write then runs in parallel with its peers' instead of before
-    /// them, which nearly halves latency when writes are fsynced; it costs one more message per Proposal per
-    /// peer. Each Proposal says which way it was sent, so replicas may differ in this setting. Default false.</summary>
-    public bool LeaderSendsAccept { get; set; }
+    /// <inheritdoc cref="ProtocolOptions.LeaderSendsAccept"/>
+    public bool LeaderSendsAccept { get; set; } = Defaults.LeaderSendsAccept;
 
     /// <summary>Whether <see cref="PaxosNode"/> completes the tasks <see cref="PaxosNode.SubmitAsync"/> returns on the
     /// thread that ran the loop — often the transport's receive thread — once the loop is let go, instead of on the
@@ -127,17 +113,39 @@ public sealed class PaxosOptions
     /// survives the process, which suits tests and demos only.</summary>
     public string? DataDirectory { get; set; }
 
-    /// <summary>Set when this replica's stable storage was lost or wiped while the cluster already existed.
-    /// With empty storage the replica then rebuilds from its peers: it learns the views a majority of the
-    /// others installed, joins only a view its leader is leading, accepts that view's Proposals, and votes
-    /// in a Prepare phase only once it has executed everything the leader had proposed when it joined — it
-    /// never votes on state it forgot (G16; docs/protocol-notes.md, "Rebuilding a lost disk"). Never set it
-    /// on every replica of a new cluster: a rebuilding replica does not lead. Ignored when the storage is not
-    /// empty. Default false.</summary>
-    public bool RebuildFromPeers { get; set; }
+    /// <inheritdoc cref="ProtocolOptions.RebuildFromPeers"/>
+    public bool RebuildFromPeers { get; set; } = Defaults.RebuildFromPeers;
 
-    /// <summary>Whether a non-leader that left a view (its timer expired, or it restarted) may rejoin that
-    /// same view when a peer's <c>VC_Proof</c> shows it is still installed (G15 in docs/protocol-notes.md). Safe:
-    /// the replica promised exactly that view. Default true.</summary>
-    public bool AllowSameViewRejoin { get; set; } = true;
+    /// <inheritdoc cref="ProtocolOptions.AllowSameViewRejoin"/>
+    public bool AllowSameViewRejoin { get; set; } = Defaults.AllowSameViewRejoin;
+
+    /// <summary>The protocol's share of these options, for a <see cref="PaxosReplica"/>: a copy, so changing these
+    /// options later does not change a replica built from it.</summary>
+    /// <returns>The replica id, cluster size, timeouts, window, limits and protocol switches set here.</returns>
+    public ProtocolOptions ToProtocolOptions() => new()
+    {
+        ReplicaId = ReplicaId,
+        ClusterSize = ClusterSize,
+        ProgressTimeoutTicks = ProgressTimeoutTicks,
+        MaxProgressTimeoutTicks = MaxProgressTimeoutTicks,
+        LeaderHeartbeatTicks = LeaderHeartbeatTicks,
+        ViewChangeRetransmitTicks = ViewChangeRetransmitTicks,
+        VcProofIntervalTicks = VcProofIntervalTicks,
+        PrepareRetransmitTicks = PrepareRetransmitTicks,
+        ProposalRetransmitTicks = ProposalRetransmitTicks,
+        UpdateRetransmitTicks = UpdateRetransmitTicks,
+        AliveIntervalTicks = AliveIntervalTicks,
+        CatchUpDelayTicks = CatchUpDelayTicks,
+        CatchUpTimeoutTicks = CatchUpTimeoutTicks,
+        WindowSlots = WindowSlots,
+        MaxBatchUpdates = MaxBatchUpdates,
+        MaxMessageBytes = MaxMessageBytes,
+        MaxUpdateBytes = MaxUpdateBytes,
+        MaxUpdateQueueLength = MaxUpdateQueueLength,
+        MaxPendingUpdates = MaxPendingUpdates,
+        CatchUpSlotsPerRequest = CatchUpSlotsPerRequest,
+        LeaderSendsAccept = LeaderSendsAccept,
+        RebuildFromPeers = RebuildFromPeers,
+        AllowSameViewRejoin = AllowSameViewRejoin,
+    };
 }

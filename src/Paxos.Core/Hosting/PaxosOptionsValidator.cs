@@ -1,50 +1,29 @@
-using System.Globalization;
 using Microsoft.Extensions.Options;
+using Paxos.Protocol;
 
 namespace Paxos;
 
-/// <summary>Validates <see cref="PaxosOptions"/>; every failure names the option, its value and the allowed range.</summary>
+/// <summary>Validates <see cref="PaxosOptions"/>: the protocol's options by the rules of
+/// <see cref="ProtocolOptionsValidator"/>, and the host's. Every failure names the option, its value and the allowed
+/// range.</summary>
 public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
 {
-    /// <summary>The largest cluster: accept sets are 64-bit masks.</summary>
-    public const int MaxClusterSize = 64;
-
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, PaxosOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var failures = new List<string>();
 
-        Range(failures, nameof(options.ClusterSize), options.ClusterSize, 1, MaxClusterSize);
-        Range(failures, nameof(options.ReplicaId), options.ReplicaId, 0, Math.Max(0, options.ClusterSize - 1));
+        ProtocolOptionsValidator.AddFailures(failures, options.ToProtocolOptions());
         if (options.TickInterval < TimeSpan.FromMilliseconds(1) || options.TickInterval > TimeSpan.FromSeconds(10))
         {
-            failures.Add(Say($"{nameof(options.TickInterval)} is {options.TickInterval}; it must be from 1 ms to 10 s."));
+            failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.TickInterval)} is {options.TickInterval}; it must be from 1 ms to 10 s."));
         }
 
-        Range(failures, nameof(options.ProgressTimeoutTicks), options.ProgressTimeoutTicks, 4, 1_000_000);
-        Range(failures, nameof(options.MaxProgressTimeoutTicks), options.MaxProgressTimeoutTicks, 2L * options.ProgressTimeoutTicks, 100_000_000);
-        Range(failures, nameof(options.LeaderHeartbeatTicks), options.LeaderHeartbeatTicks, 1, Math.Max(1, (options.ProgressTimeoutTicks / 2) - 1));
-        Range(failures, nameof(options.ViewChangeRetransmitTicks), options.ViewChangeRetransmitTicks, 1, 1_000_000);
-        Range(failures, nameof(options.VcProofIntervalTicks), options.VcProofIntervalTicks, 1, 1_000_000);
-        Range(failures, nameof(options.PrepareRetransmitTicks), options.PrepareRetransmitTicks, 1, 1_000_000);
-        Range(failures, nameof(options.ProposalRetransmitTicks), options.ProposalRetransmitTicks, 1, 1_000_000);
-        Range(failures, nameof(options.UpdateRetransmitTicks), options.UpdateRetransmitTicks, 1, 1_000_000);
-        Range(failures, nameof(options.AliveIntervalTicks), options.AliveIntervalTicks, 1, 1_000_000);
-        Range(failures, nameof(options.CatchUpDelayTicks), options.CatchUpDelayTicks, 0, 1_000_000);
-        Range(failures, nameof(options.CatchUpTimeoutTicks), options.CatchUpTimeoutTicks, 1, 1_000_000);
-        Range(failures, nameof(options.MaxBatchUpdates), options.MaxBatchUpdates, 1, 4096);
-        Range(failures, nameof(options.WindowSlots), options.WindowSlots, Math.Max(1, options.MaxBatchUpdates), 1_000_000);
-        Range(failures, nameof(options.MaxMessageBytes), options.MaxMessageBytes, MessageSizes.MinMessageBytes, MessageSizes.MaxMessageBytes);
-        Range(failures, nameof(options.MaxUpdateBytes), options.MaxUpdateBytes, 0, Math.Max(0, options.MaxMessageBytes - MessageSizes.MaxUpdateOverheadBytes));
-        Range(failures, nameof(options.MaxUpdateQueueLength), options.MaxUpdateQueueLength, 1, 10_000_000);
-        Range(failures, nameof(options.MaxPendingUpdates), options.MaxPendingUpdates, 1, 10_000_000);
-        Range(failures, nameof(options.MaxInboxMessages), options.MaxInboxMessages, 16, 10_000_000);
-        Range(failures, nameof(options.CatchUpSlotsPerRequest), options.CatchUpSlotsPerRequest, 1, 65_536);
-
+        ProtocolOptionsValidator.Range(failures, nameof(options.MaxInboxMessages), options.MaxInboxMessages, 16, 10_000_000);
         if (options.DataDirectory is { } directory && (directory.Length == 0 || directory.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0))
         {
-            failures.Add(Say($"{nameof(options.DataDirectory)} is '{directory}'; it must be a valid directory path, or null to keep everything in memory."));
+            failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.DataDirectory)} is '{directory}'; it must be a valid directory path, or null to keep everything in memory."));
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
@@ -60,14 +39,4 @@ public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
             throw new OptionsValidationException(Options.DefaultName, typeof(PaxosOptions), result.Failures);
         }
     }
-
-    private static void Range(List<string> failures, string option, long value, long min, long max)
-    {
-        if (value < min || value > max)
-        {
-            failures.Add(Say($"{option} is {value}; it must be from {min} to {max}."));
-        }
-    }
-
-    private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

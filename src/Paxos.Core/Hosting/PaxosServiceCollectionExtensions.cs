@@ -5,6 +5,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Paxos;
+using Paxos.Hosting;
+using Paxos.Storage;
+using Paxos.Transport;
 
 #pragma warning disable IDE0130 // Extension methods for IServiceCollection live in its namespace, by .NET convention.
 namespace Microsoft.Extensions.DependencyInjection;

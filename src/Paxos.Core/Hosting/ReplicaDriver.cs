@@ -1,4 +1,9 @@
-namespace Paxos;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
+
+namespace Paxos.Hosting;
 
 /// <summary>
 /// Runs one <see cref="PaxosReplica"/> against its storage and its transport under the output-batch contract, on one
@@ -278,23 +283,4 @@ public interface IReplicaDriverObserver
     /// nothing, instead of going through the writer (asked only when there is a writer). Saying yes saves the
     /// writer's wake-up but holds the driver's thread for the fsync.</summary>
     bool MaySyncHere(OutputBatch batch) => false;
-}
-
-/// <summary>
-/// A storage that can write several batches with one sync (group commit) from a thread of its own: a host that finds
-/// it runs its writes on a writer thread and hands it, in one call, every batch produced during the previous sync.
-/// </summary>
-public interface IGroupCommitStorage : IReplicaStorage
-{
-    /// <summary>Writes <paramref name="batches"/> in order and syncs once, at the end, if any of them requires it: the
-    /// same durable state as persisting them one by one. Synchronous; called by one thread at a time.</summary>
-    void PersistAll(ReadOnlySpan<OutputBatch> batches);
-
-    /// <summary>What the storage counted (writes, fsyncs and their time, recovery).</summary>
-    StorageCounters Counters { get; }
-
-    /// <summary>Tells the storage which replica uses it, so that it refuses a directory recorded for another one.</summary>
-    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The storage was built for another
-    /// identity.</exception>
-    void ExpectIdentity(ReplicaIdentity expected);
 }

@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
 using Paxos.Diagnostics;
+using Paxos.Protocol;
+using Paxos.Storage;
 
-namespace Paxos;
+namespace Paxos.Hosting;
 
 /// <summary>
 /// Persists a node's output batches on a thread of its own, so that the node's loop keeps working — taking peer

@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
+using Paxos.Messages;
+using Paxos.Protocol;
 
-namespace Paxos;
+namespace Paxos.Hosting;
 
 /// <summary>
 /// Who waits for which update: the tasks <see cref="PaxosNode.SubmitAsync"/> returned, by (client id, timestamp),
@@ -141,3 +143,7 @@ internal sealed class SubmissionTable
 
 /// <summary>An answer to deliver to a submission: a result, or an error.</summary>
 internal readonly record struct Completion(TaskCompletionSource<ReadOnlyMemory<byte>> Source, ReadOnlyMemory<byte> Result, Exception? Error);
+
+/// <summary>One input of a node's loop: a peer's message, a submission (its update and its task), or the
+/// submissions one delivery held back (<c>Staged</c>, each a submission).</summary>
+internal readonly record struct NodeInput(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion, List<NodeInput>? Staged = null);

@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Messages;
 
 /// <summary>
 /// The outcome of <see cref="MessageCodec.TryDecode"/>. Anything but <see cref="Ok"/> means the datagram

@@ -2,8 +2,9 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using Paxos.Diagnostics;
 
-namespace Paxos;
+namespace Paxos.Messages;
 
 /// <summary>
 /// The binary wire format of <see cref="PaxosMessage"/>s: one message per datagram,

@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Messages;
 
 /// <summary>
 /// How a <see cref="MessageCodec"/> frames messages: which cluster it belongs to, how big the cluster and

@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Messages;
 
 /// <summary>
 /// Upper bounds on the encoded size of messages, which the replica uses to split Proposals, data lists

@@ -1,48 +1,48 @@
 using System.Globalization;
 using System.Text;
 
-namespace Paxos;
+namespace Paxos.Messages;
 
 /// <summary>The kinds of message replicas exchange. The numeric values are the wire codes.</summary>
 public enum MessageType : byte
 {
-    /// <summary><see cref="Paxos.ViewChange"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.ViewChange"/>.</summary>
     ViewChange = 1,
 
-    /// <summary><see cref="Paxos.VcProof"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.VcProof"/>.</summary>
     VcProof = 2,
 
-    /// <summary><see cref="Paxos.Prepare"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.Prepare"/>.</summary>
     Prepare = 3,
 
-    /// <summary><see cref="Paxos.PrepareOk"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.PrepareOk"/>.</summary>
     PrepareOk = 4,
 
-    /// <summary><see cref="Paxos.PrepareReject"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.PrepareReject"/>.</summary>
     PrepareReject = 5,
 
-    /// <summary><see cref="Paxos.Proposal"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.Proposal"/>.</summary>
     Proposal = 6,
 
-    /// <summary><see cref="Paxos.Accept"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.Accept"/>.</summary>
     Accept = 7,
 
-    /// <summary><see cref="Paxos.GloballyOrderedUpdate"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.GloballyOrderedUpdate"/>.</summary>
     GloballyOrderedUpdate = 8,
 
-    /// <summary><see cref="Paxos.ClientUpdateForward"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.ClientUpdateForward"/>.</summary>
     ClientUpdateForward = 9,
 
-    /// <summary><see cref="Paxos.Alive"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.Alive"/>.</summary>
     Alive = 10,
 
-    /// <summary><see cref="Paxos.CatchUpRequest"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.CatchUpRequest"/>.</summary>
     CatchUpRequest = 11,
 
-    /// <summary><see cref="Paxos.RebuildQuery"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.RebuildQuery"/>.</summary>
     RebuildQuery = 12,
 
-    /// <summary><see cref="Paxos.RebuildReply"/>.</summary>
+    /// <summary><see cref="Paxos.Messages.RebuildReply"/>.</summary>
     RebuildReply = 13,
 }
 

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 
-namespace Paxos;
+namespace Paxos.Messages;
 
 /// <summary>
 /// The binary encoding of a <see cref="ClientUpdate"/> and of a list of them, shared by the wire codec
-/// (<see cref="MessageCodec"/>) and the write-ahead log (<see cref="FileReplicaStorage"/>) so that an update
+/// (<see cref="MessageCodec"/>) and the write-ahead log (<see cref="Storage.FileReplicaStorage"/>) so that an update
 /// has one format: i64 client id, i64 timestamp, i32 origin (−1 for none), u32 payload length, the payload.
 /// A list is a u32 count and its updates, and always ends the body that holds it.
 /// </summary>

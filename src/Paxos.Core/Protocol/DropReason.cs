@@ -1,4 +1,6 @@
-namespace Paxos;
+using Paxos.Messages;
+
+namespace Paxos.Protocol;
 
 /// <summary>Why a replica ignored an incoming message. Dropping is normal operation, never an error.</summary>
 public enum DropReason

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Paxos.Messages;
 
-namespace Paxos;
+namespace Paxos.Protocol;
 
 /// <summary>
 /// A message to send: to one replica, or to every other replica when <see cref="Destination"/> is
@@ -52,7 +53,7 @@ public readonly record struct OrderedSlot(SequenceNumber Sequence, ClientUpdate 
 /// Everything one step of a <see cref="PaxosReplica"/> asks its host to do, in this order:
 /// <list type="number">
 /// <item><description><b>Send</b> <see cref="ImmediateMessages"/>: they depend on nothing this batch persists
-/// (with <see cref="PaxosOptions.LeaderSendsAccept"/>, the leader's Proposals, which do not count as its acceptance,
+/// (with <see cref="ProtocolOptions.LeaderSendsAccept"/>, the leader's Proposals, which do not count as its acceptance,
 /// and the leader's Accepts of what earlier batches made durable), so sending them first lets the leader's write
 /// run in parallel with its peers'.</description></item>
 /// <item><description><b>Deliver</b> <see cref="Replies"/> to local clients, at once or at any later step. Each

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using Timeout = Paxos.Protocol.Timeout;
+using Paxos.Messages;
 
-namespace Paxos;
+namespace Paxos.Protocol;
 
 // Client handling (TR §5.7, Figs. 12–13).
 public sealed partial class PaxosReplica

@@ -1,9 +1,7 @@
 using System.Numerics;
-using Paxos.Diagnostics;
-using Paxos.Protocol;
-using Timeout = Paxos.Protocol.Timeout;
+using Paxos.Messages;
 
-namespace Paxos;
+namespace Paxos.Protocol;
 
 // Global ordering (TR §5.5, Figs. 9–11).
 public sealed partial class PaxosReplica
@@ -604,7 +602,7 @@ public sealed partial class PaxosReplica
     /// non-leader orders with the Proposal and its own durable acceptance, and an Accept of ours would only cost
     /// it a datagram (a third of a three-replica cluster's traffic per update). The leader still hears every
     /// Accept: it orders by them, retransmits by them and answers its clients. With a larger quorum, or under
-    /// <see cref="PaxosOptions.LeaderSendsAccept"/> (whose Proposals do not count), Accepts go to all (TR Fig. 4).
+    /// <see cref="ProtocolOptions.LeaderSendsAccept"/> (whose Proposals do not count), Accepts go to all (TR Fig. 4).
     /// </summary>
     private bool OnlyLeaderNeedsAccept(ViewNumber view) =>
         _quorum <= 2 && view.Value == _leaderAcceptanceImpliedInView && LeaderOf(view) != _id;

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Paxos;
+namespace Paxos.Protocol;
 
 // Invariants, checked after every entry point, in Release builds too: a broken one stops the
 // replica (fail-stop, docs/protocol-notes.md) rather than let it risk disagreement. Each check is

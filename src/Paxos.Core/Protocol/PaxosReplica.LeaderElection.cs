@@ -1,7 +1,7 @@
-using Paxos.Diagnostics;
-using Timeout = Paxos.Protocol.Timeout;
 
-namespace Paxos;
+using Paxos.Messages;
+
+namespace Paxos.Protocol;
 
 // Leader election (TR §5.3, Fig. 6).
 public sealed partial class PaxosReplica

@@ -1,8 +1,7 @@
-using Paxos.Diagnostics;
-using Paxos.Protocol;
-using Timeout = Paxos.Protocol.Timeout;
 
-namespace Paxos;
+using Paxos.Messages;
+
+namespace Paxos.Protocol;
 
 // The Prepare phase (TR §5.4, Figs. 7–9).
 public sealed partial class PaxosReplica

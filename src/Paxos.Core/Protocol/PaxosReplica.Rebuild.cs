@@ -1,7 +1,7 @@
 using System.Numerics;
-using Paxos.Diagnostics;
+using Paxos.Messages;
 
-namespace Paxos;
+namespace Paxos.Protocol;
 
 // Rebuilding a replica whose stable storage was lost (docs/protocol-notes.md, "Rebuilding a lost disk", gives
 // the whole argument). A replica that forgot what it promised and accepted must not vote on that state:

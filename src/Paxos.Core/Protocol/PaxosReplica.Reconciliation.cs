@@ -1,7 +1,7 @@
-using Paxos.Diagnostics;
-using Timeout = Paxos.Protocol.Timeout;
 
-namespace Paxos;
+using Paxos.Messages;
+
+namespace Paxos.Protocol;
 
 // Reconciliation: catching up a lagging replica (TR §5.6). The TR gives only prose (G1 in
 // docs/protocol-notes.md); this design uses the triggers of the authors' C implementation (PSB-C):
@@ -67,7 +67,7 @@ public sealed partial class PaxosReplica
     }
 
     /// <summary>Notes that slots up to <paramref name="target"/> are ordered somewhere and starts catching up,
-    /// after <see cref="PaxosOptions.CatchUpDelayTicks"/> unless <paramref name="immediately"/>.</summary>
+    /// after <see cref="ProtocolOptions.CatchUpDelayTicks"/> unless <paramref name="immediately"/>.</summary>
     private void ScheduleCatchUp(long target, ReplicaId preferredPeer, bool immediately)
     {
         if (target <= _localAru)

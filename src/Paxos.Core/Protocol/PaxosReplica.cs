@@ -2,10 +2,9 @@ using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Paxos.Diagnostics;
-using Paxos.Protocol;
-using Timeout = Paxos.Protocol.Timeout;
+using Paxos.Messages;
 
-namespace Paxos;
+namespace Paxos.Protocol;
 
 /// <summary>
 /// One replication server of Paxos for System Builders, as a pure state machine.
@@ -25,7 +24,7 @@ namespace Paxos;
 /// </remarks>
 public sealed partial class PaxosReplica
 {
-    private readonly PaxosOptions _options;
+    private readonly ProtocolOptions _options;
     private readonly IExecutor _executor;
     private readonly ILogger _logger;
     private readonly ReplicaId _id;
@@ -63,18 +62,19 @@ public sealed partial class PaxosReplica
     private long _lastExecutedSequence;
 
     /// <summary>Builds a replica, recovering it from <paramref name="recovered"/> when given.</summary>
-    /// <param name="options">The options; validated here (<see cref="PaxosOptionsValidator"/>).</param>
+    /// <param name="options">The protocol's options; validated here (<see cref="ProtocolOptionsValidator"/>). A host
+    /// bound to configuration makes them with <see cref="PaxosOptions.ToProtocolOptions"/>.</param>
     /// <param name="executor">The application state machine, in its initial state: a recovering replica
     /// replays every ordered update it stored into it.</param>
     /// <param name="recovered">What the replica's storage holds, or null on first boot.</param>
     /// <param name="logger">Where protocol events go; none when null.</param>
     /// <param name="seed">Seeds the replica's random choices (which peer to catch up from).</param>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range.</exception>
-    public PaxosReplica(PaxosOptions options, IExecutor executor, PersistentState? recovered = null, ILogger? logger = null, ulong seed = 0)
+    public PaxosReplica(ProtocolOptions options, IExecutor executor, PersistentState? recovered = null, ILogger? logger = null, ulong seed = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(executor);
-        PaxosOptionsValidator.ThrowIfInvalid(options);
+        ProtocolOptionsValidator.ThrowIfInvalid(options);
 
         _options = options;
         _executor = executor;

@@ -3,7 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Paxos.Diagnostics;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// The <c>identity</c> file of a data directory, and the checks the storage makes on it before recovery reads

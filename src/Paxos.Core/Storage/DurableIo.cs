@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// The storage's fsync calls, timed and counted, and skipped when <see cref="FileReplicaStorageOptions.SyncEnabled"/>

@@ -4,8 +4,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 using Paxos.Diagnostics;
+using Paxos.Protocol;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// Stable storage in a data directory: a <c>view</c> file holding Last_Installed and Last_Attempted, and a segmented write-ahead log

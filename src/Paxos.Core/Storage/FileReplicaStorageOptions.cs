@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// Where and how a <see cref="FileReplicaStorage"/> keeps its write-ahead log. Read once, when the storage

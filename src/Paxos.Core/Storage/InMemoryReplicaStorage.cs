@@ -1,4 +1,7 @@
-namespace Paxos;
+using Paxos.Messages;
+using Paxos.Protocol;
+
+namespace Paxos.Storage;
 
 /// <summary>
 /// Storage that keeps everything in memory and honours the durability contract within the process: a

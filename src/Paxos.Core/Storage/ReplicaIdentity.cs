@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// Which replica of which cluster a data directory belongs to: the cluster id, the cluster size (the members are
@@ -12,15 +12,6 @@ namespace Paxos;
 /// <param name="ReplicaId">This replica, from 0 to <paramref name="ClusterSize"/> − 1 (<see cref="PaxosOptions.ReplicaId"/>).</param>
 public sealed record ReplicaIdentity(uint ClusterId, int ClusterSize, ReplicaId ReplicaId)
 {
-    /// <summary>The identity <paramref name="options"/> describe.</summary>
-    /// <param name="options">A replica's options.</param>
-    /// <returns>Its cluster id, cluster size and replica id.</returns>
-    public static ReplicaIdentity From(PaxosOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return new ReplicaIdentity(options.ClusterId, options.ClusterSize, new ReplicaId(options.ReplicaId));
-    }
-
     /// <summary>"replica 1 of cluster 7 (3 replicas)".</summary>
     /// <returns>The identity, for messages.</returns>
     public override string ToString() =>

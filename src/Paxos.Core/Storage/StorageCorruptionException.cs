@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// The storage found damage it must not repair by itself: a record that fails its checksum but is followed

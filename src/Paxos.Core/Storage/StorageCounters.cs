@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// What a <see cref="FileReplicaStorage"/> did, for metrics, tests and benchmarks. The values may be read from

@@ -1,6 +1,8 @@
 using System.Globalization;
+using Paxos.Messages;
+using Paxos.Protocol;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// Turns the durable part of an <see cref="OutputBatch"/> into log records (<see cref="WalFormat"/>): a batch

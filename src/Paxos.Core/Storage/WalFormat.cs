@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using Paxos.Diagnostics;
+using Paxos.Messages;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>The kinds of log record. The numeric values are written to disk.</summary>
 internal enum WalRecordType : byte
@@ -72,7 +74,7 @@ internal static class WalFormat
     public const int BatchRecordBytes = RecordPrefixBytes + BatchRecordLength;
 
     /// <summary>Replica ids in records are checked against the largest cluster; the log does not know its own.</summary>
-    public const int MaxClusterSize = PaxosOptionsValidator.MaxClusterSize;
+    public const int MaxClusterSize = ReplicaId.MaxClusterSize;
 
     public const string ViewFileName = "view";
     public const string ViewTempFileName = "view.tmp";

@@ -3,8 +3,9 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Paxos.Diagnostics;
+using Paxos.Protocol;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>What recovery found, and the segment to append to next.</summary>
 internal sealed record RecoveredLog(PersistentState State, WalSegmentWriter Active, long RecordsRead, long TornBytes, int Segments);

@@ -1,7 +1,7 @@
 using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// Reads a segment file through one pooled window, for recovery: records one after another, and the forward

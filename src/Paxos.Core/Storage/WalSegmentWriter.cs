@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
-namespace Paxos;
+namespace Paxos.Storage;
 
 /// <summary>
 /// The segment the log appends to: its handle, where the next record goes (<see cref="Offset"/>), and how far the

@@ -1,4 +1,7 @@
-namespace Paxos;
+using Paxos.Messages;
+using Paxos.Protocol;
+
+namespace Paxos.Storage;
 
 /// <summary>
 /// Rebuilds a <see cref="PersistentState"/> from log records read in order, with exactly the semantics of

@@ -1,4 +1,6 @@
-namespace Paxos;
+using Paxos.Messages;
+
+namespace Paxos.Transport;
 
 /// <summary>
 /// Moves messages between replicas. Delivery is unreliable by contract: a transport may

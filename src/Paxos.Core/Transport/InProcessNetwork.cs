@@ -1,4 +1,6 @@
-namespace Paxos;
+using Paxos.Messages;
+
+namespace Paxos.Transport;
 
 /// <summary>
 /// Connects the nodes of a cluster that live in one process: a message sent through one node's
@@ -16,7 +18,7 @@ public sealed class InProcessNetwork
     public InProcessNetwork(int clusterSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(clusterSize, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(clusterSize, PaxosOptionsValidator.MaxClusterSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(clusterSize, ReplicaId.MaxClusterSize);
         _transports = new InProcessTransport?[clusterSize];
         _cut = new bool[clusterSize, clusterSize];
     }

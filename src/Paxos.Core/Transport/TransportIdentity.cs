@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Transport;
 
 /// <summary>
 /// The replica and cluster a transport was built for (<see cref="ITransport.Identity"/>). <see cref="PaxosNode"/>

@@ -1,4 +1,5 @@
 using System.Text;
+using Paxos.Diagnostics;
 
 namespace Paxos.Tests.Diagnostics;
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Paxos.Tests.Hosting;
+using Paxos.Transport;
 
 namespace Paxos.Tests.Diagnostics;
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Paxos.Storage;
+using Paxos.Transport;
 
 namespace Paxos.Tests.Hosting;
 

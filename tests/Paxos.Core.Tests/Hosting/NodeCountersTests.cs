@@ -1,4 +1,5 @@
 using System.Reflection;
+using Paxos.Protocol;
 
 namespace Paxos.Tests.Hosting;
 

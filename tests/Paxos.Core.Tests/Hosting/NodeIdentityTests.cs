@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using Paxos.Messages;
+using Paxos.Transport;
 
 namespace Paxos.Tests.Hosting;
 

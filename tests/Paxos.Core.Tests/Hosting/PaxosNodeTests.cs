@@ -1,6 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
 
 namespace Paxos.Tests.Hosting;
 

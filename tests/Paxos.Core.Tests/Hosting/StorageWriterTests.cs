@@ -1,3 +1,5 @@
+using Paxos.Hosting;
+using Paxos.Protocol;
 using Paxos.Tests.Storage;
 using static Paxos.Tests.Storage.StorageTestSupport;
 

@@ -1,3 +1,6 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+
 namespace Paxos.Tests.Messages;
 
 /// <summary>
@@ -55,7 +58,7 @@ public class FuzzerRegressionTests
     }
 
     private static PaxosReplica Replica() =>
-        new(new PaxosOptions { ReplicaId = 0, ClusterSize = 3 }, new NullExecutor());
+        new(new ProtocolOptions { ReplicaId = 0, ClusterSize = 3 }, new NullExecutor());
 
     private static void Step(PaxosReplica replica, string frame)
     {

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Paxos.Messages;
+using Paxos.Protocol;
 
 namespace Paxos.Tests.Messages;
 
@@ -438,7 +440,7 @@ public class MessageCodecFuzzTests
 
         private void Start(bool warm)
         {
-            _replica = new PaxosReplica(new PaxosOptions { ReplicaId = 0, ClusterSize = ClusterSize }, new NullExecutor());
+            _replica = new PaxosReplica(new ProtocolOptions { ReplicaId = 0, ClusterSize = ClusterSize }, new NullExecutor());
             _sinceStart = 0;
             Replicas++;
             if (!warm)
@@ -480,7 +482,7 @@ public class MessageCodecFuzzTests
             var replicas = new PaxosReplica[ClusterSize];
             for (var id = 0; id < ClusterSize; id++)
             {
-                replicas[id] = new PaxosReplica(new PaxosOptions { ReplicaId = id, ClusterSize = ClusterSize }, executor, seed: (ulong)id);
+                replicas[id] = new PaxosReplica(new ProtocolOptions { ReplicaId = id, ClusterSize = ClusterSize }, executor, seed: (ulong)id);
             }
 
             var payload = new TestRandom(99);

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Paxos.Diagnostics;
+using Paxos.Messages;
 
 namespace Paxos.Tests.Messages;
 

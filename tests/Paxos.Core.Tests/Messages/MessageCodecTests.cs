@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using Paxos.Diagnostics;
+using Paxos.Messages;
 
 namespace Paxos.Tests.Messages;
 

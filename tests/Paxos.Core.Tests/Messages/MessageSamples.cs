@@ -1,3 +1,6 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+
 namespace Paxos.Tests.Messages;
 
 /// <summary>SplitMix64, the test's own seeded generator: the same seed gives the same inputs on every

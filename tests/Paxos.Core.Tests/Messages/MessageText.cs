@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Paxos.Messages;
 
 namespace Paxos.Tests.Messages;
 

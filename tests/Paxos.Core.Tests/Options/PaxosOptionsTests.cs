@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Paxos.Protocol;
 
 namespace Paxos.Tests.Options;
 
@@ -27,7 +28,7 @@ public class PaxosOptionsTests
         var options = new PaxosOptions();
         typeof(PaxosOptions).GetProperty(option)!.SetValue(options, value);
 
-        var act = () => new PaxosReplica(options, new NullExecutor());
+        var act = () => new PaxosReplica(options.ToProtocolOptions(), new NullExecutor());
 
         act.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(option).And.Contain(value.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
@@ -40,6 +41,33 @@ public class PaxosOptionsTests
         var act = () => PaxosOptionsValidator.ThrowIfInvalid(options);
 
         act.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(nameof(PaxosOptions.TickInterval));
+    }
+
+    [Test]
+    public void The_protocol_defaults_are_valid_and_the_hosts_are_the_same()
+    {
+        new ProtocolOptionsValidator().Validate(null, new ProtocolOptions()).Succeeded.Should().BeTrue();
+        new PaxosOptions().ToProtocolOptions().Should().BeEquivalentTo(new ProtocolOptions());
+    }
+
+    [Test]
+    public void Every_protocol_option_is_bound_by_the_host_options_and_carried_to_the_replica()
+    {
+        var options = new PaxosOptions();
+        foreach (var property in typeof(ProtocolOptions).GetProperties())
+        {
+            var bound = typeof(PaxosOptions).GetProperty(property.Name);
+            bound.Should().NotBeNull($"PaxosOptions, bound from configuration, carries {property.Name}");
+            bound!.PropertyType.Should().Be(property.PropertyType);
+            bound.SetValue(options, bound.GetValue(options) is bool flag ? !flag : (object)((int)bound.GetValue(options)! + 1));
+        }
+
+        var protocol = options.ToProtocolOptions();
+
+        foreach (var property in typeof(ProtocolOptions).GetProperties())
+        {
+            property.GetValue(protocol).Should().Be(typeof(PaxosOptions).GetProperty(property.Name)!.GetValue(options), property.Name);
+        }
     }
 
     private sealed class NullExecutor : IExecutor

@@ -1,3 +1,5 @@
+using Paxos.Protocol;
+
 using static Paxos.Tests.Paper.ReplicaFixture;
 
 namespace Paxos.Tests.Paper;
@@ -16,7 +18,7 @@ public class InvariantTests
             OrderedSlots = [new OrderedSlot(S(1), U(1, 1, origin: 1)), new OrderedSlot(S(1), U(2, 1, origin: 1))],
         };
 
-        var build = () => new PaxosReplica(new PaxosOptions { ReplicaId = 0, ClusterSize = 3 }, new TestExecutor(), corrupt);
+        var build = () => new PaxosReplica(new ProtocolOptions { ReplicaId = 0, ClusterSize = 3 }, new TestExecutor(), corrupt);
 
         build.Should().Throw<PaxosInvariantException>().WithMessage("*slot 1*");
     }

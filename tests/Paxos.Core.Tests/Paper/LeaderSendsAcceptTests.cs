@@ -1,3 +1,6 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+
 using static Paxos.Tests.Paper.ReplicaFixture;
 
 namespace Paxos.Tests.Paper;

@@ -1,3 +1,7 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+
 using static Paxos.Tests.Paper.ReplicaFixture;
 
 namespace Paxos.Tests.Paper;

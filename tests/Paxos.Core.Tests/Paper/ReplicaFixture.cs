@@ -1,3 +1,6 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+
 namespace Paxos.Tests.Paper;
 
 /// <summary>
@@ -35,7 +38,7 @@ internal sealed class ReplicaFixture
         // Keep the heartbeat valid (below half the progress timeout) when a test shortens the progress timeout.
         Options.LeaderHeartbeatTicks = Math.Min(Options.LeaderHeartbeatTicks, Math.Max(1, (Options.ProgressTimeoutTicks / 2) - 1));
         Executor = new TestExecutor();
-        Replica = new PaxosReplica(Options, Executor, recovered);
+        Replica = new PaxosReplica(Options.ToProtocolOptions(), Executor, recovered);
         Flush();
     }
 

@@ -1,3 +1,6 @@
+using Paxos.Messages;
+using Paxos.Protocol;
+
 namespace Paxos.Tests.Protocol;
 
 /// <summary>

@@ -1,3 +1,6 @@
+using Paxos.Protocol;
+using Paxos.Storage;
+
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;

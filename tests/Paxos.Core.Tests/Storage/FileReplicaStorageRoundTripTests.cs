@@ -1,3 +1,5 @@
+using Paxos.Protocol;
+using Paxos.Storage;
 using Paxos.Tests.Paper;
 using static Paxos.Tests.Storage.StorageTestSupport;
 
@@ -95,8 +97,8 @@ public class FileReplicaStorageRoundTripTests
         {
             var fromFile = new TestExecutor();
             var fromMemory = new TestExecutor();
-            var recovered = new PaxosReplica(StorageCluster.OptionsFor(i), fromFile, Load(_files[i]));
-            _ = new PaxosReplica(StorageCluster.OptionsFor(i), fromMemory, Load(_memory[i]));
+            var recovered = new PaxosReplica(StorageCluster.OptionsFor(i).ToProtocolOptions(), fromFile, Load(_files[i]));
+            _ = new PaxosReplica(StorageCluster.OptionsFor(i).ToProtocolOptions(), fromMemory, Load(_memory[i]));
 
             var executed = cluster.Executors[i].History.Select(Name).ToList();
             executed.Should().NotBeEmpty();

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
 using Paxos.Diagnostics;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;

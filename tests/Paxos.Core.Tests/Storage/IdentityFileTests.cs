@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Paxos.Storage;
+using Paxos.Transport;
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;

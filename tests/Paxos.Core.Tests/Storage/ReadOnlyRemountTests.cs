@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Paxos.Storage;
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;

@@ -1,3 +1,5 @@
+using Paxos.Protocol;
+
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;
@@ -31,14 +33,14 @@ public class RebuildMarkerTests : TempDirectoryFixture
     {
         using (var storage = Open(Temp.Path))
         {
-            var first = new PaxosReplica(new PaxosOptions { ClusterSize = 3, RebuildFromPeers = true }, new NullExecutor(), await storage.LoadAsync());
+            var first = new PaxosReplica(new ProtocolOptions { ClusterSize = 3, RebuildFromPeers = true }, new NullExecutor(), await storage.LoadAsync());
             var batch = first.TakeOutput();
             await storage.PersistAsync(batch);
         }
 
         using (var storage = Open(Temp.Path))
         {
-            var second = new PaxosReplica(new PaxosOptions { ClusterSize = 3 }, new NullExecutor(), await storage.LoadAsync());
+            var second = new PaxosReplica(new ProtocolOptions { ClusterSize = 3 }, new NullExecutor(), await storage.LoadAsync());
             second.Status.IsRebuilding.Should().BeTrue("the operator's flag is gone, but the durable marker remains");
         }
     }

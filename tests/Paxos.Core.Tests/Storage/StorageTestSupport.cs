@@ -1,3 +1,8 @@
+using Paxos.Hosting;
+using Paxos.Messages;
+using Paxos.Protocol;
+using Paxos.Storage;
+using Paxos.Transport;
 using Paxos.Tests.Paper;
 
 namespace Paxos.Tests.Storage;
@@ -163,7 +168,7 @@ internal sealed class StorageCluster
         for (var i = 0; i < Replicas.Length; i++)
         {
             Executors[i] = new TestExecutor();
-            Replicas[i] = new PaxosReplica(OptionsFor(i), Executors[i], logger: null, seed: (ulong)(seed + i));
+            Replicas[i] = new PaxosReplica(OptionsFor(i).ToProtocolOptions(), Executors[i], logger: null, seed: (ulong)(seed + i));
             _drivers[i] = new ReplicaDriver(Replicas[i], new CallbackStorage(this, i), new InFlightTransport(this), Replicas.Length);
             Pump(i);
         }

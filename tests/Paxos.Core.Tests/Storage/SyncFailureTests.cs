@@ -1,3 +1,5 @@
+using Paxos.Storage;
+
 using static Paxos.Tests.Storage.StorageTestSupport;
 
 namespace Paxos.Tests.Storage;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Paxos.Protocol;
 
 namespace Paxos.Simulation.Tests.Simulation;
 

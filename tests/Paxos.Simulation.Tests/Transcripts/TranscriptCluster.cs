@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Paxos.Messages;
+using Paxos.Protocol;
 
 namespace Paxos.Simulation.Tests.Transcripts;
 

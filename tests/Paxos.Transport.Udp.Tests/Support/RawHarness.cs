@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Paxos.Messages;
 
 namespace Paxos.Transport.Udp.Tests.Support;
 

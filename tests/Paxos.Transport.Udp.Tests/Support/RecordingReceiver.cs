@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Paxos.Messages;
 
 namespace Paxos.Transport.Udp.Tests.Support;
 

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Paxos.Protocol;
+using Paxos.Storage;
 
-namespace Paxos.Diagnostics;
+namespace Paxos.Hosting;
 
 /// <summary>
 /// A node's instruments, on the meter <see cref="MeterName"/> from the host's <see cref="IMeterFactory"/>, each

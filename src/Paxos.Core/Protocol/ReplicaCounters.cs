@@ -1,4 +1,4 @@
-namespace Paxos;
+namespace Paxos.Protocol;
 
 /// <summary>
 /// Counts of what a replica did and ignored, for metrics and tests; the values only grow. A replica's own

@@ -9,6 +9,11 @@ namespace Paxos;
 /// <param name="Value">The id, from 0 to the cluster size minus one.</param>
 public readonly record struct ReplicaId(int Value) : IComparable<ReplicaId>
 {
+    /// <summary>The largest cluster, 64: the protocol keeps its vote and accept sets in 64-bit masks, and the wire
+    /// format, the log and every transport check ids against it. Stated here, with the id, so that every layer
+    /// can name it.</summary>
+    public const int MaxClusterSize = 64;
+
     /// <summary>Marks "no replica", for example an update whose origin is not yet known.</summary>
     public static ReplicaId None => new(-1);
 

@@ -14,25 +14,6 @@ public enum ReplicaState
     RegularNonLeader = 2,
 }
 
-/// <summary>What <see cref="PaxosReplica.Submit"/> did with an update.</summary>
-public enum SubmitStatus
-{
-    /// <summary>The replica took responsibility for the update; its <see cref="ClientReply"/> comes in a later batch.</summary>
-    Accepted = 0,
-
-    /// <summary>The update had already executed; the reply, from the client table, is in the next batch.</summary>
-    AlreadyExecuted = 1,
-
-    /// <summary>A newer update of the same client executed or is pending; this one will never be answered.</summary>
-    Stale = 2,
-
-    /// <summary>Too many updates are pending at this replica; try again later.</summary>
-    Overloaded = 3,
-
-    /// <summary>The payload is larger than <see cref="PaxosOptions.MaxUpdateBytes"/>.</summary>
-    TooLarge = 4,
-}
-
 /// <summary>A read-only view of a replica's protocol state.</summary>
 /// <param name="Id">The replica's id.</param>
 /// <param name="State">The protocol state.</param>
