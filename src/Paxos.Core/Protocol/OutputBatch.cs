@@ -98,6 +98,7 @@ public sealed class OutputBatch
         AttemptedView = null;
         RebuildStarted = false;
         RebuildCompleted = false;
+        Snapshot = null;
         _acceptedProposals?.Clear();
         _pendingUpdates?.Clear();
         _orderedSlots?.Clear();
@@ -122,6 +123,13 @@ public sealed class OutputBatch
 
     /// <summary>Set when the rebuild is complete and the replica votes again: persist and sync the fact.</summary>
     public bool RebuildCompleted { get; internal set; }
+
+    /// <summary>A snapshot the replica took at the end of this step, if it took one. It is not part of this batch's
+    /// durable state: no message waits for it. Once the batch is durable, the host makes the snapshot durable at its own
+    /// pace (<c>ISnapshotStorage.WriteSnapshot</c>), disposes its executor capture, and reports it with
+    /// <c>PaxosReplica.AcknowledgeSnapshot</c>; the replica takes no other snapshot meanwhile. A host that keeps no
+    /// snapshots disposes the capture and never acknowledges it.</summary>
+    public TakenSnapshot? Snapshot { get; internal set; }
 
     /// <summary>Proposals this replica accepted (or, as leader, made): persist and sync them. Apply them
     /// in this order when recovering; a later one for the same slot in a higher view replaces an earlier one.</summary>
@@ -150,7 +158,7 @@ public sealed class OutputBatch
 
     /// <summary>Whether the batch holds nothing at all.</summary>
     public bool IsEmpty =>
-        !RequiresSync && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 }
+        !RequiresSync && Snapshot is null && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 }
         && _immediateMessages is not { Count: > 0 } && _replies is not { Count: > 0 };
 
     /// <summary>

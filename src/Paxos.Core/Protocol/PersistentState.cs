@@ -17,6 +17,10 @@ public sealed class PersistentState
     /// that rebuilds lost state asks its peers for this value (docs/protocol-notes.md, "Rebuilding a lost disk").</summary>
     public ViewNumber LastAttempted { get; init; }
 
+    /// <summary>The newest valid snapshot, or null: the replica restores the executor and the client table from it and
+    /// replays only what the log holds after its sequence number (records at or below it are ignored).</summary>
+    public StoredSnapshot? Snapshot { get; init; }
+
     /// <summary>Accepted Proposals, in the order they were accepted.</summary>
     public IReadOnlyList<Proposal> AcceptedProposals { get; init; } = [];
 
@@ -33,5 +37,5 @@ public sealed class PersistentState
 
     /// <summary>Whether nothing was ever persisted.</summary>
     public bool IsEmpty =>
-        LastInstalled == ViewNumber.None && AcceptedProposals.Count == 0 && OrderedSlots.Count == 0 && PendingUpdates.Count == 0;
+        Snapshot is null && LastInstalled == ViewNumber.None && AcceptedProposals.Count == 0 && OrderedSlots.Count == 0 && PendingUpdates.Count == 0;
 }

@@ -46,7 +46,7 @@ public class LayerTests
     private static readonly HashSet<string> SharedRootTypes =
     [
         nameof(ReplicaId), nameof(ViewNumber), nameof(SequenceNumber), nameof(ClientId),
-        nameof(ClientUpdate), nameof(OrderedUpdate), nameof(IExecutor),
+        nameof(ClientUpdate), nameof(OrderedUpdate), nameof(IExecutor), nameof(ISnapshotExecutor), nameof(IExecutorSnapshot),
         nameof(ReplicaStatus), nameof(ReplicaState),
         nameof(PaxosInvariantException), nameof(ReplicaFaultedException),
     ];
