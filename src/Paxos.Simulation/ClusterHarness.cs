@@ -160,6 +160,8 @@ public sealed class ClusterHarness
         MaxPendingUpdates = _template.MaxPendingUpdates,
         MaxInboxMessages = _template.MaxInboxMessages,
         CatchUpSlotsPerRequest = _template.CatchUpSlotsPerRequest,
+        SnapshotIntervalSlots = _template.SnapshotIntervalSlots,
+        RetainedSlots = _template.RetainedSlots,
         AllowSameViewRejoin = _template.AllowSameViewRejoin,
     };
 

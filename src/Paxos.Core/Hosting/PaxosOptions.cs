@@ -89,6 +89,12 @@ public sealed class PaxosOptions
     /// <inheritdoc cref="ProtocolOptions.CatchUpSlotsPerRequest"/>
     public int CatchUpSlotsPerRequest { get; set; } = Defaults.CatchUpSlotsPerRequest;
 
+    /// <inheritdoc cref="ProtocolOptions.SnapshotIntervalSlots"/>
+    public long SnapshotIntervalSlots { get; set; } = Defaults.SnapshotIntervalSlots;
+
+    /// <inheritdoc cref="ProtocolOptions.RetainedSlots"/>
+    public long RetainedSlots { get; set; } = Defaults.RetainedSlots;
+
     /// <summary>The bound of a <see cref="PaxosNode"/>'s inbox of peer messages and submissions; beyond it peer
     /// messages are dropped (and counted) and submissions refused as overloaded. From 16 to 10,000,000.
     /// Default 65,536.</summary>
@@ -144,6 +150,8 @@ public sealed class PaxosOptions
         MaxUpdateQueueLength = MaxUpdateQueueLength,
         MaxPendingUpdates = MaxPendingUpdates,
         CatchUpSlotsPerRequest = CatchUpSlotsPerRequest,
+        SnapshotIntervalSlots = SnapshotIntervalSlots,
+        RetainedSlots = RetainedSlots,
         LeaderSendsAccept = LeaderSendsAccept,
         RebuildFromPeers = RebuildFromPeers,
         AllowSameViewRejoin = AllowSameViewRejoin,

@@ -36,12 +36,43 @@ internal sealed class GlobalHistory
     private static readonly Slot EmptySlot;
     private readonly List<Slot[]?> _chunks = [];
 
+    /// <summary>What a released slot looks like to a writer: ordered, so every rule leaves it alone. Rewritten at each
+    /// use, so a writer that ignores <see cref="Slot.IsOrdered"/> changes nothing that lasts.</summary>
+    private Slot _released;
+
     /// <summary>The highest slot that ever held a Proposal or an ordered update.</summary>
     public long Highest { get; private set; }
 
-    /// <summary>The slot for writing, created if needed. <paramref name="sequence"/> is at least 1.</summary>
+    /// <summary>Slots up to this one are released: executed, covered by a snapshot, and no longer held. 0 when none.</summary>
+    public long Floor { get; private set; }
+
+    /// <summary>Releases every slot up to <paramref name="sequence"/> (whole chunks are freed; the rest of a chunk is
+    /// kept until the floor passes it). The caller guarantees those slots are executed and covered by a snapshot.</summary>
+    public void ReleaseThrough(long sequence)
+    {
+        if (sequence <= Floor)
+        {
+            return;
+        }
+
+        Floor = sequence;
+        var wholeChunks = (int)Math.Min(_chunks.Count, (sequence + 1) >> ChunkBits);
+        for (var i = 0; i < wholeChunks; i++)
+        {
+            _chunks[i] = null;
+        }
+    }
+
+    /// <summary>The slot for writing, created if needed. <paramref name="sequence"/> is at least 1. A released slot
+    /// (at or below <see cref="Floor"/>) is returned as a scratch slot that says it is ordered.</summary>
     public ref Slot At(long sequence)
     {
+        if (sequence <= Floor)
+        {
+            _released = new Slot { IsOrdered = true };
+            return ref _released;
+        }
+
         var chunkIndex = (int)(sequence >> ChunkBits);
         while (_chunks.Count <= chunkIndex)
         {
@@ -57,9 +88,16 @@ internal sealed class GlobalHistory
         return ref chunk[sequence & ChunkMask];
     }
 
-    /// <summary>The slot for reading; an empty slot when nothing was ever stored there.</summary>
+    /// <summary>The slot for reading; an empty slot when nothing was ever stored there, an ordered one with no update
+    /// when it was released.</summary>
     public ref readonly Slot Peek(long sequence)
     {
+        if (sequence <= Floor && sequence > 0)
+        {
+            _released = new Slot { IsOrdered = true };
+            return ref _released;
+        }
+
         var chunkIndex = sequence >> ChunkBits;
         if (sequence <= 0 || chunkIndex >= _chunks.Count)
         {
@@ -79,7 +117,7 @@ internal sealed class GlobalHistory
     public ref Slot Existing(long sequence)
     {
         var chunkIndex = sequence >> ChunkBits;
-        if (sequence <= 0 || chunkIndex >= _chunks.Count)
+        if (sequence <= Floor || chunkIndex >= _chunks.Count)
         {
             return ref System.Runtime.CompilerServices.Unsafe.NullRef<Slot>();
         }

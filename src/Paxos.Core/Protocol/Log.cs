@@ -55,6 +55,12 @@ internal static partial class Log
     [LoggerMessage(1400, LogLevel.Debug, "Replica {Replica}: catching up slots {From}..{To} from {Peer}")]
     public static partial void CatchUpRequested(ILogger logger, ReplicaId replica, SequenceNumber from, SequenceNumber to, ReplicaId peer);
 
+    [LoggerMessage(1500, LogLevel.Information, "Replica {Replica}: installed a peer's snapshot at slot {Sequence} ({Clients} clients)")]
+    public static partial void SnapshotInstalled(ILogger logger, ReplicaId replica, SequenceNumber sequence, int clients);
+
+    [LoggerMessage(1501, LogLevel.Information, "Replica {Replica}: restored the snapshot at slot {Sequence} from storage")]
+    public static partial void SnapshotRestored(ILogger logger, ReplicaId replica, SequenceNumber sequence);
+
     [LoggerMessage(1900, LogLevel.Critical, "Replica {Replica}: stopped (fail-stop)")]
     public static partial void Faulted(ILogger logger, ReplicaId replica, Exception exception);
 }

@@ -84,6 +84,7 @@ public sealed class OutputBatch
     private List<OutboundMessage>? _messages;
     private List<OutboundMessage>? _immediateMessages;
     private List<ClientReply>? _replies;
+    private List<ReplicaId>? _snapshotOffers;
 
     internal OutputBatch(long number) => Number = number;
 
@@ -105,6 +106,7 @@ public sealed class OutputBatch
         _messages?.Clear();
         _immediateMessages?.Clear();
         _replies?.Clear();
+        _snapshotOffers?.Clear();
     }
 
     /// <summary>The view this replica installed (its new <c>Last_Installed</c>), if it installed one:
@@ -149,6 +151,10 @@ public sealed class OutputBatch
     /// depends on it.</summary>
     public IReadOnlyList<OutboundMessage> ImmediateMessages => (IReadOnlyList<OutboundMessage>?)_immediateMessages ?? [];
 
+    /// <summary>Peers that asked for slots this replica has released (covered by its snapshots): the host offers each its
+    /// newest durable snapshot, by state transfer. Like immediate messages, offers promise nothing about this batch.</summary>
+    public IReadOnlyList<ReplicaId> SnapshotOffers => (IReadOnlyList<ReplicaId>?)_snapshotOffers ?? [];
+
     /// <summary>Answers for local clients.</summary>
     public IReadOnlyList<ClientReply> Replies => (IReadOnlyList<ClientReply>?)_replies ?? [];
 
@@ -159,7 +165,7 @@ public sealed class OutputBatch
     /// <summary>Whether the batch holds nothing at all.</summary>
     public bool IsEmpty =>
         !RequiresSync && Snapshot is null && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 }
-        && _immediateMessages is not { Count: > 0 } && _replies is not { Count: > 0 };
+        && _immediateMessages is not { Count: > 0 } && _replies is not { Count: > 0 } && _snapshotOffers is not { Count: > 0 };
 
     /// <summary>
     /// A stable, multi-line description of the batch in the order its host works through it, for logs and golden
@@ -194,6 +200,16 @@ public sealed class OutputBatch
 
         AppendPersisted(text);
         AppendMessages(text, "then send", Messages);
+        if (Snapshot is { } snapshot)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n  snapshot at {snapshot.State.Sequence} ({snapshot.State.Clients.Count} clients)");
+        }
+
+        foreach (var peer in SnapshotOffers)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n  offer snapshot to {peer}");
+        }
+
         return text.ToString();
     }
 
@@ -315,4 +331,13 @@ public sealed class OutputBatch
     internal void AddImmediateMessage(OutboundMessage message) => (_immediateMessages ??= []).Add(message);
 
     internal void AddReply(ClientReply reply) => (_replies ??= []).Add(reply);
+
+    internal void AddSnapshotOffer(ReplicaId peer)
+    {
+        _snapshotOffers ??= [];
+        if (!_snapshotOffers.Contains(peer))
+        {
+            _snapshotOffers.Add(peer);
+        }
+    }
 }

@@ -422,7 +422,7 @@ public sealed partial class PaxosReplica
         for (var i = 0; i < updates.Length; i++)
         {
             ref readonly var slot = ref _history.Peek(first + i);
-            if (slot.IsOrdered && !slot.Update!.SameAs(updates[i]))
+            if (slot.IsOrdered && slot.Update is { } ordered && !ordered.SameAs(updates[i])) // A released slot holds none.
             {
                 Drop(message, DropReason.ConflictingOrder);
                 return true;
@@ -437,6 +437,11 @@ public sealed partial class PaxosReplica
     /// crash-fault model only a bug or a forged message can cause it, and the caller decides how loud to be.</summary>
     private OrderedResult ApplyOrdered(long sequence, ClientUpdate update)
     {
+        if (sequence <= _history.Floor)
+        {
+            return OrderedResult.Known; // Executed and covered by a snapshot: nothing to learn.
+        }
+
         ref var slot = ref _history.At(sequence);
         if (slot.IsOrdered)
         {
@@ -484,6 +489,8 @@ public sealed partial class PaxosReplica
             {
                 _lastProposed = _localAru;
             }
+
+            MaybeTakeSnapshot();
         }
     }
 

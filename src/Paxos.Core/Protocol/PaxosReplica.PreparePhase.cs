@@ -88,7 +88,9 @@ public sealed partial class PaxosReplica
 
         // TR §5.6: answer only a leader that is not too far behind, so that data lists stay bounded; a
         // leader further behind is told to catch up first and prepares again with a higher aru.
-        if (_localAru - message.LocalAru.Value > _window)
+        // And one whose aru is below what this replica released: the slots between are no longer here to report in a
+        // data list, so the leader must learn them first (from a peer's log or a snapshot) and prepare again.
+        if (_localAru - message.LocalAru.Value > _window || message.LocalAru.Value < _history.Floor)
         {
             Counters.PrepareRejectsSent++;
             Log.PrepareRejected(_logger, _id, message.Sender, message.View, message.LocalAru, new SequenceNumber(_localAru));

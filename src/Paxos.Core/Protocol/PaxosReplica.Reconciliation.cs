@@ -193,6 +193,15 @@ public sealed partial class PaxosReplica
             return;
         }
 
+        if (from <= _history.Floor)
+        {
+            // Released: only a snapshot can bring the requester past them. The host offers this replica's newest one,
+            // and says nothing else, so the requester takes the snapshot or asks someone else.
+            Counters.SnapshotsOffered++;
+            _output.AddSnapshotOffer(message.Sender);
+            return;
+        }
+
         var to = Math.Min(Math.Min(requestedTo, _localAru), from + _options.CatchUpSlotsPerRequest - 1);
         if (to < from)
         {

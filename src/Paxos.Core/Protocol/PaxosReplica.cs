@@ -108,6 +108,7 @@ public sealed partial class PaxosReplica
         // TR Fig. 14 A16: every replica starts in leader election for the view after the
         // last one it installed; on first boot that is view 1.
         ShiftToLeaderElection(_lastInstalled.Next);
+        _recovered = true;
         CheckInvariants();
     }
 
@@ -444,6 +445,14 @@ public sealed partial class PaxosReplica
         _lastAttempted = recovered.LastInstalled;
         _highestAttempted = recovered.LastAttempted > recovered.LastInstalled ? recovered.LastAttempted : recovered.LastInstalled;
         _previousLastInstalled = _lastInstalled;
+
+        // The newest snapshot first: the executor, the client table and Local_Aru start from it, and the log's records
+        // at or below its sequence number (released with it) change nothing.
+        if (recovered.Snapshot is { } snapshot)
+        {
+            Restore(snapshot);
+            Log.SnapshotRestored(_logger, _id, snapshot.State.Sequence);
+        }
 
         foreach (var proposal in recovered.AcceptedProposals)
         {

@@ -93,6 +93,16 @@ public sealed class ProtocolOptions
     /// messages that each fit <see cref="MaxMessageBytes"/>). From 1 to 65,536. Default 1024.</summary>
     public int CatchUpSlotsPerRequest { get; init; } = 1024;
 
+    /// <summary>How many updates execute between two snapshots, when the executor takes snapshots
+    /// (<see cref="ISnapshotExecutor"/>); 0 never takes one. A snapshot lets the replica release the history and the
+    /// log it covers (minus <see cref="RetainedSlots"/>) and bring a replica that is further behind up to date by state
+    /// transfer. From 0 to 1,000,000,000. Default 100,000.</summary>
+    public long SnapshotIntervalSlots { get; init; } = 100_000;
+
+    /// <summary>How many executed slots below the newest durable snapshot the replica keeps in memory, so that a peer
+    /// a little behind catches up from them instead of needing a snapshot. From 0 to 1,000,000,000. Default 10,000.</summary>
+    public long RetainedSlots { get; init; } = 10_000;
+
     /// <summary>Whether the leader sends each Proposal before its own write of it is durable, and acknowledges it
     /// with an explicit Accept once it is (PfSB TR §4.4, §6.1; the variant the TR's disk benchmarks and the
     /// authors' implementation use). The leader's write then runs in parallel with its peers' instead of before

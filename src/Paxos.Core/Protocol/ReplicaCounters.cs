@@ -89,6 +89,18 @@ public sealed class ReplicaCounters
     /// <summary>Catch-up requests this replica answered with at least one update.</summary>
     public long CatchUpRequestsServed { get; internal set; }
 
+    /// <summary>Catch-up requests for released slots, answered by offering a snapshot instead.</summary>
+    public long SnapshotsOffered { get; internal set; }
+
+    /// <summary>Snapshots this replica took (<see cref="OutputBatch.Snapshot"/>).</summary>
+    public long SnapshotsTaken { get; internal set; }
+
+    /// <summary>Snapshots this replica installed from a peer (<see cref="PaxosReplica.InstallSnapshot"/>).</summary>
+    public long SnapshotsInstalled { get; internal set; }
+
+    /// <summary>Slots released from memory below durable snapshots.</summary>
+    public long SlotsReleased { get; internal set; }
+
     /// <summary>Slots this replica learned ordered from a peer (catch-up or data list) rather than from Accepts.</summary>
     public long SlotsLearnedOrdered { get; internal set; }
 

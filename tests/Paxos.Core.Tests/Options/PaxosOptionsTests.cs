@@ -59,7 +59,12 @@ public class PaxosOptionsTests
             var bound = typeof(PaxosOptions).GetProperty(property.Name);
             bound.Should().NotBeNull($"PaxosOptions, bound from configuration, carries {property.Name}");
             bound!.PropertyType.Should().Be(property.PropertyType);
-            bound.SetValue(options, bound.GetValue(options) is bool flag ? !flag : (object)((int)bound.GetValue(options)! + 1));
+            bound.SetValue(options, bound.GetValue(options) switch
+            {
+                bool flag => !flag,
+                long number => number + 1,
+                var number => (object)((int)number! + 1),
+            });
         }
 
         var protocol = options.ToProtocolOptions();

@@ -266,8 +266,54 @@ internal sealed class ReplicaFixture
 }
 
 /// <summary>An executor that records what it executed and replies with <c>"r" + sequence</c>; it can be told to fail.</summary>
-internal sealed class TestExecutor : IExecutor
+internal sealed class TestExecutor : ISnapshotExecutor
 {
+    /// <summary>Snapshots restored into this executor, by sequence number of their last update.</summary>
+    public List<long> Restored { get; } = [];
+
+    /// <summary>Captures the history executed so far; its bytes are the executed updates' sequence numbers.</summary>
+    public IExecutorSnapshot CaptureSnapshot() => new Capture([.. History.Select(u => u.Sequence.Value)]);
+
+    /// <summary>Replaces the history with one of placeholders at the snapshot's sequence numbers.</summary>
+    public void RestoreSnapshot(Stream snapshot)
+    {
+        using var reader = new BinaryReader(snapshot, System.Text.Encoding.UTF8, leaveOpen: true);
+        var count = reader.ReadInt32();
+        History.Clear();
+        Executed.Clear();
+        for (var i = 0; i < count; i++)
+        {
+            History.Add(new OrderedUpdate(new SequenceNumber(reader.ReadInt64()), new ClientId(0), 0, ReplicaId.None, ReadOnlyMemory<byte>.Empty));
+        }
+
+        Restored.Add(History.Count == 0 ? 0 : History[^1].Sequence.Value);
+    }
+
+    /// <summary>The bytes a snapshot of these sequence numbers holds.</summary>
+    public static byte[] SnapshotBytes(IEnumerable<long> sequences)
+    {
+        using var bytes = new MemoryStream();
+        new Capture([.. sequences]).WriteTo(bytes);
+        return bytes.ToArray();
+    }
+
+    private sealed class Capture(long[] sequences) : IExecutorSnapshot
+    {
+        public void WriteTo(Stream destination)
+        {
+            using var writer = new BinaryWriter(destination, System.Text.Encoding.UTF8, leaveOpen: true);
+            writer.Write(sequences.Length);
+            foreach (var sequence in sequences)
+            {
+                writer.Write(sequence);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
     public List<OrderedUpdate> Executed { get; } = [];
 
     /// <summary>Every update executed since the fixture was built, never cleared.</summary>
