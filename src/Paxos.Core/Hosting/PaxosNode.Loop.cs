@@ -33,6 +33,9 @@ public sealed partial class PaxosNode
     /// persists on the loop, as most stores complete synchronously).</summary>
     private StorageWriter? _writer;
 
+    /// <summary>Writes snapshots on a thread of their own when the storage keeps snapshots (null otherwise).</summary>
+    private SnapshotWriterThread? _snapshotWriter;
+
     private int _pendingTicks;
 
     /// <summary>Batches that needed an fsync and got it on the loop's thread (<c>MaySyncHere</c>).</summary>

@@ -185,7 +185,12 @@ public sealed partial class PaxosNode : IAsyncDisposable
                 _writer = new StorageWriter(log, WakeFromWriter, $"Paxos storage r{Id.Value}", _metrics);
             }
 
-            _driver = new ReplicaDriver(replica, _storage, _transport, _options.ClusterSize, _writer, new DriverObserver(this), _stopping.Token);
+            if (_storage is ISnapshotStorage snapshots)
+            {
+                _snapshotWriter = new SnapshotWriterThread(snapshots, () => Wake(runHere: false));
+            }
+
+            _driver = new ReplicaDriver(replica, _storage, _transport, _options.ClusterSize, _writer, new DriverObserver(this), _snapshotWriter, _stopping.Token);
         }
 
         PublishStatus();
@@ -385,6 +390,7 @@ public sealed partial class PaxosNode : IAsyncDisposable
 
         _inbox.Writer.TryComplete();
         _writer?.Dispose();
+        _snapshotWriter?.Dispose();
         await _transport.DisposeAsync().ConfigureAwait(false);
         if (_ownsStorage && _storage is IDisposable disposable)
         {

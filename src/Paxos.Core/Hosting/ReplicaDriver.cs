@@ -38,6 +38,16 @@ public sealed class ReplicaDriver
     private readonly CancellationToken _cancellation;
     private readonly List<OutputBatch> _durable = [];
 
+    /// <summary>The storage's snapshot side, when it keeps snapshots; null otherwise (no snapshot is made durable, so
+    /// the replica releases nothing, and no state transfer happens).</summary>
+    private readonly ISnapshotStorage? _snapshots;
+
+    /// <summary>Writes snapshots away from this thread; null to write them here.</summary>
+    private readonly ISnapshotWriter? _snapshotWriter;
+
+    /// <summary>The snapshot being received from a peer, if any.</summary>
+    private Transfer? _receiving;
+
     /// <summary>Creates a driver for a replica that was just built from its storage's recovered state.</summary>
     /// <param name="replica">The replica; only this driver may call its <c>Step</c>, <c>Tick</c>, <c>Submit</c> and
     /// output members from now on.</param>
@@ -47,6 +57,8 @@ public sealed class ReplicaDriver
     /// <param name="writer">Persists batches on another thread (or, in a simulation, later); null to persist every batch on
     /// the caller's thread.</param>
     /// <param name="observer">Told about replies and about each batch's progress; null for none.</param>
+    /// <param name="snapshotWriter">Writes snapshots on another thread; null to write them on the caller's (with a
+    /// storage that keeps snapshots, <see cref="ISnapshotStorage"/>).</param>
     /// <param name="cancellation">Passed to <see cref="IReplicaStorage.PersistAsync"/>.</param>
     public ReplicaDriver(
         PaxosReplica replica,
@@ -55,6 +67,7 @@ public sealed class ReplicaDriver
         int clusterSize,
         IBatchWriter? writer = null,
         IReplicaDriverObserver? observer = null,
+        ISnapshotWriter? snapshotWriter = null,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(replica);
@@ -68,6 +81,8 @@ public sealed class ReplicaDriver
         _writer = writer;
         _observer = observer ?? NoObserver.Instance;
         _cancellation = cancellation;
+        _snapshots = storage as ISnapshotStorage;
+        _snapshotWriter = snapshotWriter;
     }
 
     /// <summary>The replica this driver runs; read its status and counters here (on the driver's thread).</summary>
@@ -77,14 +92,46 @@ public sealed class ReplicaDriver
     /// the replica input (leave it queued, where it is bounded) until <see cref="HasDurable"/>.</summary>
     public bool AtWriteCap => _writer is { } writer && writer.InFlight >= MaxBatchesInFlight;
 
-    /// <summary>Whether the writer has batches (or a failure) for <see cref="Drain"/> to take back.</summary>
-    public bool HasDurable => _writer?.HasDurable == true;
+    /// <summary>Whether the writer has batches (or a failure), or the snapshot writer a written snapshot, for
+    /// <see cref="Drain"/> to take back.</summary>
+    public bool HasDurable => _writer?.HasDurable == true || _snapshotWriter?.HasWritten == true;
 
-    /// <summary>Hands the replica a peer's message.</summary>
-    public void Step(PaxosMessage message) => _replica.Step(message);
+    /// <summary>Hands the replica a peer's message; pieces of snapshots (state transfer) are the driver's own.</summary>
+    public void Step(PaxosMessage message)
+    {
+        switch (message)
+        {
+            case SnapshotChunk chunk when _snapshots is not null:
+                OnSnapshotChunk(chunk);
+                break;
+            case SnapshotChunkRequest request when _snapshots is not null:
+                OnSnapshotChunkRequest(request);
+                break;
+            default:
+                _replica.Step(message);
+                break;
+        }
+    }
 
-    /// <summary>Gives the replica one clock tick.</summary>
-    public void Tick() => _replica.Tick();
+    /// <summary>Gives the replica one clock tick, and a snapshot being received one more tick without progress.</summary>
+    public void Tick()
+    {
+        _replica.Tick();
+        if (_receiving is { } transfer && ++transfer.IdleTicks >= TransferRetryTicks)
+        {
+            transfer.IdleTicks = 0;
+            if (++transfer.Retries > TransferRetries)
+            {
+                // The peer is gone or no longer has it: the replica's catch-up gets a new offer from someone.
+                _receiving = null;
+                _replica.Counters.SnapshotTransfersFailed++;
+            }
+            else
+            {
+                Send(transfer.Peer, new SnapshotChunkRequest(_replica.Id, transfer.Sequence, _snapshots!.ReceivedBytes(transfer.Sequence)));
+            }
+        }
+    }
 
     /// <summary>Hands the replica a local client's update.</summary>
     /// <returns>What the replica did with it; its answer comes later, through
@@ -108,6 +155,11 @@ public sealed class ReplicaDriver
     /// <exception cref="IOException">The writer failed: the batch it was writing and every later one are not durable.</exception>
     public void AcknowledgeDurable()
     {
+        while (_snapshotWriter is { HasWritten: true } snapshotWriter && snapshotWriter.TryTakeWritten(out var written))
+        {
+            _replica.AcknowledgeSnapshot(written);
+        }
+
         if (_writer is not { HasDurable: true } writer)
         {
             return;
@@ -159,6 +211,11 @@ public sealed class ReplicaDriver
                 _observer.OnReplies(batch);
             }
 
+            foreach (var peer in batch.SnapshotOffers)
+            {
+                OfferSnapshot(peer);
+            }
+
             if (_writer is { } writer && (writer.InFlight > 0 || (batch.RequiresSync && !_observer.MaySyncHere(batch))))
             {
                 // Through the writer: durable later, after every batch before it; acknowledged and sent by a later
@@ -193,7 +250,172 @@ public sealed class ReplicaDriver
     {
         _replica.AcknowledgePersisted(batch.Number);
         _observer.OnAcknowledged(batch, syncedHere);
+        if (batch.Snapshot is { } snapshot)
+        {
+            // Durable now, with the pending updates it wrote again: the snapshot may be written, at its own pace.
+            WriteSnapshot(snapshot);
+        }
+
         _replica.ReleaseOutput(batch);
+    }
+
+    /// <summary>Makes a snapshot durable — through the snapshot writer, or here — and tells the replica once it is. Without
+    /// a storage that keeps snapshots, the capture is let go and the replica never told, so it releases nothing.</summary>
+    private void WriteSnapshot(TakenSnapshot snapshot)
+    {
+        if (_snapshots is null)
+        {
+            snapshot.Executor.Dispose();
+            return;
+        }
+
+        if (_snapshotWriter is { } writer)
+        {
+            writer.Write(snapshot);
+            return;
+        }
+
+        try
+        {
+            _snapshots.WriteSnapshot(snapshot);
+        }
+        finally
+        {
+            snapshot.Executor.Dispose();
+        }
+
+        _replica.AcknowledgeSnapshot(snapshot.State.Sequence);
+    }
+
+    // ---- State transfer: snapshot files in pieces, one piece in flight, the receiver asking for each. ----
+
+    /// <summary>Ticks without a piece before the receiver asks again.</summary>
+    private const int TransferRetryTicks = 20;
+
+    /// <summary>Times the receiver asks again without progress before it gives the transfer up.</summary>
+    private const int TransferRetries = 5;
+
+    private int ChunkBytes => _replica.Options.MaxMessageBytes - MessageSizes.SnapshotChunkOverheadBytes;
+
+    /// <summary>Offers a peer that asked for released slots this replica's newest snapshot: its first piece.</summary>
+    private void OfferSnapshot(ReplicaId peer)
+    {
+        if (_snapshots?.NewestSnapshot is { } newest)
+        {
+            SendPiece(peer, newest.Sequence, newest.Length, 0);
+        }
+    }
+
+    /// <summary>Sends the piece of snapshot <paramref name="sequence"/> that starts at <paramref name="offset"/>; the newest
+    /// snapshot from its start instead when that one is no longer kept.</summary>
+    private void SendPiece(ReplicaId peer, SequenceNumber sequence, long length, long offset)
+    {
+        var buffer = new byte[(int)Math.Min(ChunkBytes, Math.Max(0, length - offset))];
+        var read = buffer.Length == 0 ? -1 : _snapshots!.ReadSnapshot(sequence, offset, buffer);
+        if (read <= 0)
+        {
+            return;
+        }
+
+        _replica.Counters.SnapshotChunksSent++;
+        Send(peer, new SnapshotChunk(_replica.Id, sequence, length, offset, buffer.AsMemory(0, read)));
+    }
+
+    private void OnSnapshotChunkRequest(SnapshotChunkRequest request)
+    {
+        if (request.Sender == _replica.Id || _snapshots!.NewestSnapshot is not { } newest)
+        {
+            return;
+        }
+
+        if (request.Sequence == newest.Sequence && request.Offset < newest.Length)
+        {
+            SendPiece(request.Sender, newest.Sequence, newest.Length, request.Offset);
+        }
+        else if (request.Sequence != newest.Sequence)
+        {
+            SendPiece(request.Sender, newest.Sequence, newest.Length, 0); // A newer one replaced it: start that.
+        }
+    }
+
+    /// <summary>Keeps a piece that continues the snapshot being received (a newer snapshot replaces an older one being
+    /// received), asks for the next, and once the file is whole verifies it, makes it durable and installs it.</summary>
+    private void OnSnapshotChunk(SnapshotChunk chunk)
+    {
+        var snapshots = _snapshots!;
+        var sequence = chunk.Sequence;
+        if (chunk.Sender == _replica.Id || sequence.Value <= _replica.Status.LocalAru.Value
+            || (_receiving is { } current && current.Sequence.Value > sequence.Value))
+        {
+            return; // Not needed, or older than the one being received.
+        }
+
+        if (_receiving is not { } transfer || transfer.Sequence != sequence)
+        {
+            transfer = new Transfer(sequence, chunk.TotalBytes, chunk.Sender);
+            _receiving = transfer;
+        }
+        else if (chunk.TotalBytes != transfer.Length)
+        {
+            return; // Not the same file: ignored.
+        }
+
+        var held = snapshots.ReceivedBytes(sequence);
+        if (chunk.Offset != held)
+        {
+            if (chunk.Offset > held)
+            {
+                Send(chunk.Sender, new SnapshotChunkRequest(_replica.Id, sequence, held)); // One was lost: ask again.
+            }
+
+            return;
+        }
+
+        snapshots.AppendReceived(sequence, chunk.Offset, chunk.Data.Span);
+        _replica.Counters.SnapshotChunksReceived++;
+        transfer.Peer = chunk.Sender;
+        transfer.IdleTicks = 0;
+        transfer.Retries = 0;
+        held += chunk.Data.Length;
+        if (held < transfer.Length)
+        {
+            Send(chunk.Sender, new SnapshotChunkRequest(_replica.Id, sequence, held));
+            return;
+        }
+
+        _receiving = null;
+        StoredSnapshot stored;
+        try
+        {
+            stored = snapshots.CompleteReceived(sequence, transfer.Length); // Durable before anything rests on it.
+        }
+        catch (InvalidDataException)
+        {
+            _replica.Counters.SnapshotTransfersFailed++;
+            return;
+        }
+
+        _replica.InstallSnapshot(stored);
+    }
+
+    private void Send(ReplicaId peer, PaxosMessage message)
+    {
+        _transport.Send(peer, message);
+        _transport.Flush();
+    }
+
+    /// <summary>A snapshot being received: which, how long, from whom, and how long it has been idle.</summary>
+    private sealed class Transfer(SequenceNumber sequence, long length, ReplicaId peer)
+    {
+        public SequenceNumber Sequence { get; } = sequence;
+
+        public long Length { get; } = length;
+
+        public ReplicaId Peer { get; set; } = peer;
+
+        public int IdleTicks { get; set; }
+
+        public int Retries { get; set; }
     }
 
     private void Send(IReadOnlyList<OutboundMessage> messages, bool flush = true)
@@ -232,6 +454,23 @@ public sealed class ReplicaDriver
     {
         public static readonly NoObserver Instance = new();
     }
+}
+
+/// <summary>
+/// Writes a <see cref="ReplicaDriver"/>'s snapshots away from the driver's thread (a snapshot of a large state takes long
+/// to write, and ordering must not wait for it) and hands back, on the driver's thread, which are durable.
+/// </summary>
+public interface ISnapshotWriter
+{
+    /// <summary>Whether a written snapshot (or a failure) waits for <see cref="TryTakeWritten"/>.</summary>
+    bool HasWritten { get; }
+
+    /// <summary>Starts writing a snapshot (<see cref="ISnapshotStorage.WriteSnapshot"/>), then disposes its capture.</summary>
+    void Write(TakenSnapshot snapshot);
+
+    /// <summary>Takes the sequence number of a snapshot that is durable now.</summary>
+    /// <exception cref="IOException">Writing it failed.</exception>
+    bool TryTakeWritten(out SequenceNumber sequence);
 }
 
 /// <summary>

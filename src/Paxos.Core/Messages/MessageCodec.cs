@@ -218,7 +218,7 @@ public sealed class MessageCodec
         }
 
         var type = frame[TypeOffset];
-        if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.RebuildReply)
+        if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.SnapshotChunkRequest)
         {
             return DecodeStatus.UnknownType;
         }
@@ -328,6 +328,8 @@ public sealed class MessageCodec
             GloballyOrderedUpdate m => Int64Fields(m, 1, m.FirstSequence.Value) + MeasureUpdates(m, m.UpdateArray, minimumCount: 0),
             ClientUpdateForward m => MeasureUpdates(m, m.UpdateArray, minimumCount: 1),
             PrepareOk m => MeasurePrepareOk(m),
+            SnapshotChunk m => MeasureSnapshotChunk(m),
+            SnapshotChunkRequest m => Int64Fields(m, 2, m.Sequence.Value, m.Offset),
             _ => throw new ArgumentException(Text($"The codec has no encoding for {message.GetType().Name}."), nameof(message)),
         };
 
@@ -338,6 +340,18 @@ public sealed class MessageCodec
         }
 
         return (int)length;
+    }
+
+    /// <summary>The size of a snapshot piece: sequence, total length, offset, the bytes' length, then the bytes. The
+    /// piece must lie within the file.</summary>
+    private static long MeasureSnapshotChunk(SnapshotChunk message)
+    {
+        if (message.Data.Length == 0 || message.Offset > message.TotalBytes - message.Data.Length)
+        {
+            throw new ArgumentException(Text($"{message} is empty or ends beyond its file."), nameof(message));
+        }
+
+        return Int64Fields(message, 3, message.Sequence.Value, message.TotalBytes, message.Offset) + sizeof(uint) + message.Data.Length;
     }
 
     /// <summary>The size of <paramref name="count"/> i64 views or sequence numbers, which must not be negative.</summary>
@@ -444,6 +458,17 @@ public sealed class MessageCodec
                 writer.WriteInt64(m.FirstSequence.Value);
                 writer.WriteInt64(m.LastSequence.Value);
                 break;
+            case SnapshotChunk m:
+                writer.WriteInt64(m.Sequence.Value);
+                writer.WriteInt64(m.TotalBytes);
+                writer.WriteInt64(m.Offset);
+                writer.WriteUInt32((uint)m.Data.Length);
+                writer.WriteBytes(m.Data.Span);
+                break;
+            case SnapshotChunkRequest m:
+                writer.WriteInt64(m.Sequence.Value);
+                writer.WriteInt64(m.Offset);
+                break;
             default:
                 WriteListBody(message, ref writer);
                 break;
@@ -548,9 +573,27 @@ public sealed class MessageCodec
                     ? new ClientUpdateForward(sender, updates) : null;
             case MessageType.PrepareOk:
                 return DecodePrepareOk(sender, ref reader);
+            case MessageType.SnapshotChunk:
+                return DecodeSnapshotChunk(sender, ref reader);
+            case MessageType.SnapshotChunkRequest:
+                return reader.TryReadFields(out var sequence, out var offset) && reader.IsEmpty
+                    ? new SnapshotChunkRequest(sender, new SequenceNumber(sequence), offset) : null;
             default:
                 return null;
         }
+    }
+
+    private static SnapshotChunk? DecodeSnapshotChunk(ReplicaId sender, ref SpanReader reader)
+    {
+        if (!reader.TryReadFields(out var sequence, out var total) || !reader.TryReadFields(out var offset)
+            || !reader.TryReadCount(minimumElementBytes: 1, minimumCount: 1, out var length)
+            || offset > total - length
+            || !reader.TryReadBytes(length, out var data) || !reader.IsEmpty)
+        {
+            return null;
+        }
+
+        return new SnapshotChunk(sender, new SequenceNumber(sequence), total, offset, data.ToArray());
     }
 
     private PrepareOk? DecodePrepareOk(ReplicaId sender, ref SpanReader reader)

@@ -25,6 +25,10 @@ public static class MessageSizes
     /// <summary>The most one update can add to a message besides its payload, in any message.</summary>
     public const int MaxUpdateOverheadBytes = HeaderBytes + UpdateOverheadBytes + EntryOverheadBytes;
 
+    /// <summary>What a <see cref="SnapshotChunk"/> adds to its bytes: the frame, then its sequence, total length,
+    /// offset and the bytes' length.</summary>
+    public const int SnapshotChunkOverheadBytes = HeaderBytes + 28;
+
     /// <summary>The encoded size bound of one update in a Proposal or catch-up answer.</summary>
     public static int Update(ClientUpdate update)
     {

@@ -44,6 +44,12 @@ public enum MessageType : byte
 
     /// <summary><see cref="Paxos.Messages.RebuildReply"/>.</summary>
     RebuildReply = 13,
+
+    /// <summary><see cref="Paxos.Messages.SnapshotChunk"/>.</summary>
+    SnapshotChunk = 14,
+
+    /// <summary><see cref="Paxos.Messages.SnapshotChunkRequest"/>.</summary>
+    SnapshotChunkRequest = 15,
 }
 
 /// <summary>
@@ -583,4 +589,71 @@ public sealed class RebuildReply : PaxosMessage
     public override string ToString() => LeaderLastProposed == SequenceNumber.None
         ? Format($"RebuildReply nonce={Nonce:x} attempted={LastAttempted} installed={LastInstalled}")
         : Format($"RebuildReply nonce={Nonce:x} attempted={LastAttempted} installed={LastInstalled} leader-proposed={LeaderLastProposed}");
+}
+
+/// <summary>
+/// A piece of a snapshot file, for state transfer: sent by a replica whose history no longer holds what a peer asked
+/// to catch up on (the first piece, at offset 0, is the offer), and then in answer to each
+/// <see cref="SnapshotChunkRequest"/>. The receiver appends pieces in order and verifies the whole file before it
+/// installs it.
+/// </summary>
+public sealed class SnapshotChunk : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    /// <param name="sender">The replica sending its snapshot.</param>
+    /// <param name="sequence">The snapshot's last sequence number, which names it.</param>
+    /// <param name="totalBytes">The length of the whole snapshot file.</param>
+    /// <param name="offset">Where <paramref name="data"/> starts in the file.</param>
+    /// <param name="data">The bytes; not copied.</param>
+    public SnapshotChunk(ReplicaId sender, SequenceNumber sequence, long totalBytes, long offset, ReadOnlyMemory<byte> data)
+        : base(sender)
+    {
+        Sequence = sequence;
+        TotalBytes = totalBytes;
+        Offset = offset;
+        Data = data;
+    }
+
+    /// <summary>The snapshot's last sequence number, which names it.</summary>
+    public SequenceNumber Sequence { get; }
+
+    /// <summary>The length of the whole snapshot file, in bytes.</summary>
+    public long TotalBytes { get; }
+
+    /// <summary>Where <see cref="Data"/> starts in the file.</summary>
+    public long Offset { get; }
+
+    /// <summary>The bytes of the file from <see cref="Offset"/>.</summary>
+    public ReadOnlyMemory<byte> Data { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.SnapshotChunk;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"SnapshotChunk seq={Sequence} {Offset}+{Data.Length}/{TotalBytes}");
+}
+
+/// <summary>Asks the sender of a <see cref="SnapshotChunk"/> for the piece of the same snapshot that starts at
+/// <see cref="Offset"/>: the receiver's way to pace the transfer (one piece in flight) and to resume it.</summary>
+public sealed class SnapshotChunkRequest : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public SnapshotChunkRequest(ReplicaId sender, SequenceNumber sequence, long offset)
+        : base(sender)
+    {
+        Sequence = sequence;
+        Offset = offset;
+    }
+
+    /// <summary>The snapshot being received.</summary>
+    public SequenceNumber Sequence { get; }
+
+    /// <summary>The first byte wanted.</summary>
+    public long Offset { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.SnapshotChunkRequest;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"SnapshotChunkRequest seq={Sequence} from={Offset}");
 }

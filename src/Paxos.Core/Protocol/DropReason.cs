@@ -79,6 +79,8 @@ public static class ProtocolLimits
         GloballyOrderedUpdate m => IsSequence(m.FirstSequence) && m.FirstSequence.Value <= MaxSequence - m.Updates.Count,
         Alive m => IsView(m.LastInstalled) && IsSequence(m.LocalAru),
         CatchUpRequest m => IsSequence(m.FromSequence) && IsSequence(m.ToSequence),
+        SnapshotChunk m => IsSequence(m.Sequence) && m.Offset >= 0 && m.Offset <= m.TotalBytes - m.Data.Length,
+        SnapshotChunkRequest m => IsSequence(m.Sequence) && m.Offset >= 0,
         _ => true,
     };
 

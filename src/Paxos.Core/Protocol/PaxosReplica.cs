@@ -115,6 +115,9 @@ public sealed partial class PaxosReplica
     /// <summary>This replica's id.</summary>
     public ReplicaId Id => _id;
 
+    /// <summary>The options the replica runs with.</summary>
+    public ProtocolOptions Options => _options;
+
     /// <summary>A read-only snapshot of the protocol state.</summary>
     public ReplicaStatus Status => new(
         _id,
@@ -353,6 +356,10 @@ public sealed partial class PaxosReplica
                 break;
             case RebuildReply reply:
                 OnRebuildReply(reply);
+                break;
+            case SnapshotChunk or SnapshotChunkRequest:
+                // State transfer is the host's (ReplicaDriver): one that reaches the replica has no host to take it.
+                Drop(message, DropReason.WrongState);
                 break;
             default:
                 Drop(message, DropReason.Malformed);

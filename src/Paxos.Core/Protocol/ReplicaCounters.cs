@@ -98,6 +98,15 @@ public sealed class ReplicaCounters
     /// <summary>Snapshots this replica installed from a peer (<see cref="PaxosReplica.InstallSnapshot"/>).</summary>
     public long SnapshotsInstalled { get; internal set; }
 
+    /// <summary>Pieces of snapshot files this replica's host sent to peers (state transfer).</summary>
+    public long SnapshotChunksSent { get; internal set; }
+
+    /// <summary>Pieces of snapshot files this replica's host received and kept, in order.</summary>
+    public long SnapshotChunksReceived { get; internal set; }
+
+    /// <summary>Snapshots received whole that failed verification, or transfers abandoned for want of progress.</summary>
+    public long SnapshotTransfersFailed { get; internal set; }
+
     /// <summary>Slots released from memory below durable snapshots.</summary>
     public long SlotsReleased { get; internal set; }
 

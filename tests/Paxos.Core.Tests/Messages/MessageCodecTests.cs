@@ -296,6 +296,7 @@ public class MessageCodecTests
         GloballyOrderedUpdate m => m.Updates.Sum(MessageSizes.Update),
         ClientUpdateForward m => m.Updates.Sum(MessageSizes.Update),
         PrepareOk m => m.Entries.Sum(entry => MessageSizes.Entry(entry)),
+        SnapshotChunk m => MessageSizes.SnapshotChunkOverheadBytes - MessageSizes.HeaderBytes + m.Data.Length,
         _ => 0,
     };
 }

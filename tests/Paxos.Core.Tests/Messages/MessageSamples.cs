@@ -63,6 +63,9 @@ internal static class MessageSamples
         yield return ("PrepareReject", new PrepareReject(new ReplicaId(3), new ViewNumber(long.MaxValue), new SequenceNumber(long.MaxValue)));
         yield return ("Alive", new Alive(First, new SequenceNumber(123), new ViewNumber(4)));
         yield return ("CatchUpRequest", new CatchUpRequest(Last, new SequenceNumber(5), new SequenceNumber(1029)));
+        yield return ("SnapshotChunk, one byte at the end", new SnapshotChunk(First, new SequenceNumber(100_000), 1_000_001, 1_000_000, new byte[] { 0xAB }));
+        yield return ("SnapshotChunk with a max payload", new SnapshotChunk(Last, new SequenceNumber(3), long.MaxValue, 0, new byte[maxMessageBytes - 28]));
+        yield return ("SnapshotChunkRequest", new SnapshotChunkRequest(Last, new SequenceNumber(ProtocolLimits.MaxSequence), long.MaxValue));
         yield return ("Accept one slot", new Accept(First, new ViewNumber(3), new SequenceNumber(17), new SequenceNumber(17)));
         yield return ("Accept range", new Accept(Last, new ViewNumber(3), new SequenceNumber(17), new SequenceNumber(80)));
 
@@ -102,7 +105,7 @@ internal static class MessageSamples
     {
         var sender = new ReplicaId(random.Below(clusterSize));
         var budget = maxBodyBytes - MessageSizes.HeaderBytes;
-        switch (random.Between(1, 14))
+        switch (random.Between(1, 16))
         {
             case 1: return new ViewChange(sender, View(random));
             case 2: return new VcProof(sender, View(random));
@@ -118,6 +121,11 @@ internal static class MessageSamples
             case 10: return new ClientUpdateForward(sender, Updates(random, clusterSize, 1, ref budget));
             case 11: return new RebuildQuery(sender, Value(random), View(random));
             case 12: return new RebuildReply(sender, Value(random), View(random), View(random), Sequence(random));
+            case 13:
+                var data = new byte[random.Between(1, Math.Max(2, Math.Min(budget - 28, 300)))];
+                var offset = (long)random.Below(1_000_000);
+                return new SnapshotChunk(sender, Sequence(random), offset + data.Length + random.Below(1000), offset, data);
+            case 14: return new SnapshotChunkRequest(sender, Sequence(random), Value(random));
             default:
                 var partCount = random.Chance(70) ? 1 : random.Between(1, 5);
                 return new PrepareOk(sender, View(random), random.Below(partCount), partCount, Entries(random, clusterSize, ref budget), random.Chance(10));

@@ -61,6 +61,12 @@ internal static class MessageText
                 }
 
                 break;
+            case SnapshotChunk m:
+                text.Append(CultureInfo.InvariantCulture, $" seq={m.Sequence.Value} total={m.TotalBytes} offset={m.Offset} data={Convert.ToHexString(m.Data.Span)}");
+                break;
+            case SnapshotChunkRequest m:
+                text.Append(CultureInfo.InvariantCulture, $" seq={m.Sequence.Value} offset={m.Offset}");
+                break;
             default:
                 throw new ArgumentException($"No description for {message.GetType().Name}.", nameof(message));
         }
