@@ -52,4 +52,28 @@ internal static partial class StorageLog
 
     [LoggerMessage(4021, LogLevel.Warning, "Storage {Directory}: the directory holds a log but no identity file (it was written by a version that did not record one, in the same format), so it is now recorded as belonging to {Identity}; if it is not that replica's directory, stop the replica and restore the directory")]
     public static partial void IdentityRecordedForExistingDirectory(ILogger logger, string directory, string identity);
+
+    [LoggerMessage(4030, LogLevel.Information, "Storage {Directory}: wrote snapshot {File} ({Bytes} bytes) covering up to sequence {Sequence}")]
+    public static partial void SnapshotWritten(ILogger logger, string directory, string file, long bytes, long sequence);
+
+    [LoggerMessage(4031, LogLevel.Warning, "Storage {Directory}: snapshot {File} is damaged ({Reason}); it is set aside as .snap.damaged and recovery falls back to the snapshot before it")]
+    public static partial void SnapshotDamaged(ILogger logger, string directory, string file, string reason);
+
+    [LoggerMessage(4032, LogLevel.Information, "Storage {Directory}: recovering from snapshot {File} (sequence {Sequence}) and the log after it")]
+    public static partial void RecoveredSnapshot(ILogger logger, string directory, string file, SequenceNumber sequence);
+
+    [LoggerMessage(4033, LogLevel.Debug, "Storage {Directory}: deleted {File}, a snapshot never completed")]
+    public static partial void DeletedUnfinishedSnapshot(ILogger logger, string directory, string file);
+
+    [LoggerMessage(4034, LogLevel.Information, "Storage {Directory}: released log segment {File}, whose every record snapshot {Sequence} covers")]
+    public static partial void ReleasedSegment(ILogger logger, string directory, string file, long sequence);
+
+    [LoggerMessage(4035, LogLevel.Information, "Storage {Directory}: received snapshot {File} ({Bytes} bytes) covering up to sequence {Sequence} from a peer")]
+    public static partial void SnapshotReceived(ILogger logger, string directory, string file, long bytes, long sequence);
+
+    [LoggerMessage(4036, LogLevel.Debug, "Storage {Directory}: deleted snapshot {File}; the two newer ones are kept")]
+    public static partial void DeletedSnapshot(ILogger logger, string directory, string file);
+
+    [LoggerMessage(4037, LogLevel.Warning, "Storage {Directory}: received snapshot {Sequence} is not valid and was discarded: {Reason}")]
+    public static partial void ReceivedSnapshotRefused(ILogger logger, string directory, long sequence, string reason);
 }

@@ -97,6 +97,14 @@ internal static class DataDirectoryIdentity
             }
         }
 
+        foreach (var snapshot in SnapshotFiles.Enumerate(directory))
+        {
+            if (SnapshotFormat.ClaimedVersion(ReadStart(snapshot, 8)) is { } version && version > SnapshotFormat.FormatVersion)
+            {
+                throw Newer(snapshot, "snapshot", version, SnapshotFormat.FormatVersion);
+            }
+        }
+
         var identity = Path.Combine(directory, FileName);
         if (File.Exists(identity) && ClaimedVersion(ReadStart(identity, FileBytes)) is { } claimed && claimed > FormatVersion)
         {

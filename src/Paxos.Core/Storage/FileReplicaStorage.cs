@@ -54,7 +54,7 @@ namespace Paxos.Storage;
 /// first start; every later start refuses a directory recorded for another replica id, cluster id or cluster size
 /// before recovery reads or repairs anything. Files of a newer format than this version reads are refused there too.</para>
 /// </remarks>
-public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
+public sealed partial class FileReplicaStorage : IGroupCommitStorage, ISnapshotStorage, IDisposable
 {
     private readonly FileReplicaStorageOptions _options;
     private readonly ILogger _logger;
@@ -65,6 +65,9 @@ public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
     private ViewNumber _lastInstalled;
     private ViewNumber _lastAttempted;
     private long _lastBatch;
+
+    /// <summary>Counts the recoveries of this object: each starts an incarnation whose batch numbers start again.</summary>
+    private long _incarnation;
     private Exception? _fault;
     private bool _disposed;
 
@@ -117,6 +120,10 @@ public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
     public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+
+        // Waits for a snapshot being written or received to finish: recovery rereads (and tidies) the snapshot files.
+        lock (_snapshotGate)
+        lock (_receiveGate)
         lock (_gate)
         {
             ThrowIfUnusable();
@@ -129,6 +136,7 @@ public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
             return ValueTask.FromResult(new PersistentState
             {
                 LastInstalled = state.LastInstalled,
+                Snapshot = state.Snapshot,
                 AcceptedProposals = state.AcceptedProposals,
                 OrderedSlots = state.OrderedSlots,
                 PendingUpdates = state.PendingUpdates,
@@ -264,8 +272,11 @@ public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
     /// <summary>Closes the files and releases the directory. Idempotent. Ordered slots written without a sync are
     /// left to the operating system, which writes them out unless the machine fails first (the contract allows
     /// losing them).</summary>
+    /// <remarks>Waits for a snapshot being written on another thread to be finished.</remarks>
     public void Dispose()
     {
+        lock (_snapshotGate)
+        lock (_receiveGate)
         lock (_gate)
         {
             if (_disposed)
@@ -274,21 +285,28 @@ public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
             }
 
             _disposed = true;
+            CloseReceive();
             _segment?.Dispose();
             _segment = null;
             _directoryLock.Dispose();
         }
     }
 
+    /// <summary>Recovers the directory: the snapshots, then the log. Called under every lock, or (by a storage
+    /// that persists before it ever loaded) under <see cref="_gate"/> alone, when no snapshot can be in flight.</summary>
     private RecoveredLog Recover()
     {
         _segment?.Dispose();
         _segment = null;
+        CloseReceive();
         RecoveredLog recovered;
+        RecoveredSnapshots snapshots;
         try
         {
             RefuseAfterSyncFailure();
             CheckDirectory();
+            snapshots = SnapshotFiles.Recover(_options.DataDirectory, _options.SyncEnabled, Counters, _logger);
+            ThrowIfLogNeedsSnapshot(snapshots);
             recovered = WalRecovery.Run(_options.DataDirectory, _options, Counters, _logger);
         }
         catch (Exception exception) when (Fault(exception))
@@ -303,7 +321,11 @@ public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
         _lastInstalled = recovered.State.LastInstalled;
         _lastAttempted = recovered.State.LastAttempted;
         _lastBatch = 0;
-        return recovered;
+        _incarnation++;
+        _segments.Reset(recovered.SegmentSlots);
+        _snapshots.Clear();
+        _snapshots.AddRange(snapshots.Kept);
+        return recovered with { State = WithSnapshot(recovered.State, snapshots.Chosen) };
     }
 
     /// <summary>Before recovery reads (or repairs) anything: refuses files of a newer format, and a directory recorded
@@ -431,6 +453,26 @@ public sealed class FileReplicaStorage : IGroupCommitStorage, IDisposable
         var records = segment.BeginAppend(bytes);
         WalBatchEncoder.Encode(batch, segment.DurableOffset, records, segment.Offset, segment.Salt);
         segment.EndAppend(bytes);
+        _segments.Appended(segment.Number, _incarnation, batch.Number, MaxSlot(batch));
+    }
+
+    /// <summary>The highest slot a batch's records hold (a Proposal's last, or an ordered slot); 0 when none.</summary>
+    private static long MaxSlot(OutputBatch batch)
+    {
+        var max = 0L;
+        var proposals = batch.AcceptedProposals;
+        for (var i = 0; i < proposals.Count; i++)
+        {
+            max = Math.Max(max, proposals[i].FirstSequence.Value + proposals[i].Updates.Count - 1);
+        }
+
+        var ordered = batch.OrderedSlots;
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            max = Math.Max(max, ordered[i].Sequence.Value);
+        }
+
+        return max;
     }
 
     /// <summary>Starts the next segment. The current one is made durable in full first, so that recovery can

@@ -9,7 +9,11 @@ namespace Paxos.Storage;
 /// <see cref="LoadAsync"/> (which the tests and the simulator use to model a crash and restart). It
 /// survives no real crash of the process, and it grows with the history.
 /// </summary>
-public sealed class InMemoryReplicaStorage : IReplicaStorage
+/// <remarks>Snapshots are kept as the bytes of their files (<see cref="SnapshotFormat"/>), the two newest, so that a
+/// simulated replica restarts from one and sends and receives them as a file storage does. The log is never released:
+/// it is returned whole, and the replica ignores what the snapshot covers; releasing it would take a batch tag on every
+/// record for memory a test does not miss.</remarks>
+public sealed class InMemoryReplicaStorage : ISnapshotStorage
 {
     private readonly Lock _lock = new();
     private readonly List<Proposal> _acceptedProposals = [];
@@ -20,6 +24,8 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
     private ViewNumber _lastAttempted;
     private long _lastBatch;
     private bool _rebuilding;
+    private readonly List<(SequenceNumber Sequence, byte[] Bytes)> _snapshots = [];
+    private (SequenceNumber Sequence, MemoryStream Bytes)? _receiving;
 
     /// <summary>The number of the last batch persisted since the last <see cref="LoadAsync"/>.</summary>
     public long LastPersistedBatch
@@ -55,6 +61,7 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
                 OrderedSlots = [.. _orderedSlots],
                 PendingUpdates = pending,
                 RequiresRebuild = _rebuilding,
+                Snapshot = _snapshots.Count == 0 ? null : Stored(_snapshots[^1].Bytes),
             });
         }
     }
@@ -99,4 +106,117 @@ public sealed class InMemoryReplicaStorage : IReplicaStorage
 
         return ValueTask.CompletedTask;
     }
+
+    /// <inheritdoc />
+    public void WriteSnapshot(TakenSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        using var bytes = new MemoryStream();
+        SnapshotFormat.Write(bytes, snapshot);
+        Keep(snapshot.State.Sequence, bytes.ToArray());
+    }
+
+    /// <inheritdoc />
+    public (SequenceNumber Sequence, long Length)? NewestSnapshot
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _snapshots.Count == 0 ? null : (_snapshots[^1].Sequence, _snapshots[^1].Bytes.LongLength);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public int ReadSnapshot(SequenceNumber sequence, long offset, Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        lock (_lock)
+        {
+            foreach (var (kept, bytes) in _snapshots)
+            {
+                if (kept == sequence)
+                {
+                    var available = bytes.AsSpan((int)Math.Min(offset, bytes.Length));
+                    var count = Math.Min(available.Length, destination.Length);
+                    available[..count].CopyTo(destination);
+                    return count;
+                }
+            }
+
+            return -1;
+        }
+    }
+
+    /// <inheritdoc />
+    public long ReceivedBytes(SequenceNumber sequence)
+    {
+        lock (_lock)
+        {
+            return _receiving is { } receiving && receiving.Sequence == sequence ? receiving.Bytes.Length : 0;
+        }
+    }
+
+    /// <inheritdoc />
+    public void AppendReceived(SequenceNumber sequence, long offset, ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            if (_receiving is not { } receiving || receiving.Sequence != sequence)
+            {
+                receiving = (sequence, new MemoryStream());
+                _receiving = receiving;
+            }
+
+            if (offset != receiving.Bytes.Length)
+            {
+                throw new ArgumentException($"Bytes of snapshot {sequence.Value} are held up to offset {receiving.Bytes.Length}; the next ones cannot start at {offset}.", nameof(offset));
+            }
+
+            receiving.Bytes.Write(data);
+        }
+    }
+
+    /// <inheritdoc />
+    public StoredSnapshot CompleteReceived(SequenceNumber sequence, long length)
+    {
+        byte[] bytes;
+        lock (_lock)
+        {
+            var receiving = _receiving;
+            _receiving = null;
+            if (receiving is not { } received || received.Sequence != sequence || received.Bytes.Length != length)
+            {
+                throw new InvalidDataException($"The received snapshot {sequence.Value} was discarded: {length} bytes were expected, {(receiving is { } other && other.Sequence == sequence ? other.Bytes.Length : 0)} received.");
+            }
+
+            bytes = received.Bytes.ToArray();
+        }
+
+        var snapshot = Stored(bytes);
+        if (snapshot.State.Sequence != sequence)
+        {
+            throw new InvalidDataException($"The received snapshot {sequence.Value} was discarded: it holds sequence number {snapshot.State.Sequence.Value}.");
+        }
+
+        Keep(sequence, bytes);
+        return snapshot;
+    }
+
+    private void Keep(SequenceNumber sequence, byte[] bytes)
+    {
+        lock (_lock)
+        {
+            _snapshots.RemoveAll(kept => kept.Sequence == sequence);
+            _snapshots.Add((sequence, bytes));
+            _snapshots.Sort((left, right) => left.Sequence.CompareTo(right.Sequence));
+            if (_snapshots.Count > 2)
+            {
+                _snapshots.RemoveRange(0, _snapshots.Count - 2);
+            }
+        }
+    }
+
+    private static StoredSnapshot Stored(byte[] bytes) => SnapshotFormat.Read(() => new MemoryStream(bytes, writable: false));
 }

@@ -12,6 +12,8 @@ public sealed class StorageCounters
     private long _fsyncs;
     private long _fsyncTimeTicks;
     private long _segmentsCreated;
+    private long _snapshotsWritten;
+    private long _segmentsReleased;
     private long _lastRecoveryRecordsRead;
     private long _lastRecoveryTornBytes;
 
@@ -40,6 +42,12 @@ public sealed class StorageCounters
     /// <summary>Segment files created.</summary>
     public long SegmentsCreated => Volatile.Read(ref _segmentsCreated);
 
+    /// <summary>Snapshots this storage wrote (<see cref="FileReplicaStorage.WriteSnapshot"/>); received ones are not counted.</summary>
+    public long SnapshotsWritten => Volatile.Read(ref _snapshotsWritten);
+
+    /// <summary>Log segments deleted because a snapshot covered every record in them.</summary>
+    public long SegmentsReleased => Volatile.Read(ref _segmentsReleased);
+
     /// <summary>Log records read by the latest recovery (<see cref="FileReplicaStorage.LoadAsync"/>), batch
     /// records included.</summary>
     public long LastRecoveryRecordsRead => Volatile.Read(ref _lastRecoveryRecordsRead);
@@ -67,6 +75,10 @@ public sealed class StorageCounters
     }
 
     internal void CountSegmentCreated() => Interlocked.Increment(ref _segmentsCreated);
+
+    internal void CountSnapshotWritten() => Interlocked.Increment(ref _snapshotsWritten);
+
+    internal void CountSegmentReleased() => Interlocked.Increment(ref _segmentsReleased);
 
     internal void SetLastRecovery(long recordsRead, long tornBytes)
     {

@@ -7,8 +7,9 @@ using Paxos.Protocol;
 
 namespace Paxos.Storage;
 
-/// <summary>What recovery found, and the segment to append to next.</summary>
-internal sealed record RecoveredLog(PersistentState State, WalSegmentWriter Active, long RecordsRead, long TornBytes, int Segments);
+/// <summary>What recovery found, and the segment to append to next. <paramref name="SegmentSlots"/> lists the
+/// segments oldest first, each with the highest slot held by it or any segment before it (for releasing the log).</summary>
+internal sealed record RecoveredLog(PersistentState State, WalSegmentWriter Active, long RecordsRead, long TornBytes, int Segments, IReadOnlyList<(long Number, long MaxSlot)> SegmentSlots);
 
 /// <summary>
 /// Reads a data directory back (<see cref="FileReplicaStorage.LoadAsync"/>): the <c>view</c> file, then every
@@ -28,6 +29,7 @@ internal sealed class WalRecovery
     private readonly StorageCounters _counters;
     private readonly ILogger _logger;
     private readonly WalStateBuilder _builder = new();
+    private readonly List<(long Number, long MaxSlot)> _segmentSlots = [];
     private long _recordsRead;
     private long _tornBytes;
 
@@ -51,19 +53,22 @@ internal sealed class WalRecovery
         var numbers = ListSegments();
         if (numbers.Count == 0 && view != ViewNumber.None)
         {
-            // Segment 1 is created, durable, before anything is persisted, and segments are never removed: a view
-            // without a log is a directory that lost its segments, whose promises the replica would forget.
+            // Segment 1 is created, durable, before anything is persisted, and a release never removes the segment
+            // being written: a view without a log is a directory that lost its segments, whose promises the replica
+            // would forget.
             throw Corrupt(Path.Combine(_directory, WalFormat.SegmentFileName(1)), 0,
                 $"the view file records view {view.Value} but no log segment exists (segment 1 is created before any view is written)");
         }
         for (var i = 0; i < numbers.Count - 1; i++)
         {
             ScanSealedSegment(numbers[i]);
+            _segmentSlots.Add((numbers[i], _builder.MaxSlot));
         }
 
         var active = numbers.Count == 0
             ? WalSegmentWriter.Create(_directory, 1, _options, _counters)
             : RecoverLastSegment(numbers[^1]);
+        _segmentSlots.Add((active.Number, _builder.MaxSlot));
         try
         {
             // After a kill -9 what was read may still be only in the page cache, and the replica is about to act on
@@ -78,7 +83,7 @@ internal sealed class WalRecovery
 
         _counters.SetLastRecovery(_recordsRead, _tornBytes);
         StorageLog.Recovered(_logger, _directory, view, _recordsRead, Math.Max(1, numbers.Count));
-        return new RecoveredLog(_builder.Build(view, attempted), active, _recordsRead, _tornBytes, Math.Max(1, numbers.Count));
+        return new RecoveredLog(_builder.Build(view, attempted), active, _recordsRead, _tornBytes, Math.Max(1, numbers.Count), _segmentSlots);
     }
 
     /// <summary>A <c>view.tmp</c> is a replacement of <c>view</c> that was never renamed into place, so its batch
@@ -112,26 +117,11 @@ internal sealed class WalRecovery
         return (installed, attempted);
     }
 
-    /// <summary>The segment numbers, in order; they must be consecutive from 1.</summary>
+    /// <summary>The segment numbers, in order. They must be consecutive; they start at 1 unless a snapshot released
+    /// the segments before the first, which the storage checks before recovery (<see cref="ListSegments(string)"/>).</summary>
     private List<long> ListSegments()
     {
-        var numbers = new List<long>();
-        foreach (var path in Directory.EnumerateFiles(_directory, "wal-*.log"))
-        {
-            if (WalFormat.TryParseSegmentFileName(Path.GetFileName(path), out var number))
-            {
-                numbers.Add(number);
-            }
-        }
-
-        numbers.Sort();
-        if (numbers.Count > 0 && numbers[0] != 1)
-        {
-            // Segments are never removed (there is no garbage collection of the log yet), so the log starts at 1.
-            throw Corrupt(Path.Combine(_directory, WalFormat.SegmentFileName(1)), 0,
-                $"segment 1 is missing: the log starts at segment {numbers[0]}, and no segment is ever removed");
-        }
-
+        var numbers = ListSegments(_directory);
         for (var i = 1; i < numbers.Count; i++)
         {
             if (numbers[i] != numbers[i - 1] + 1)
@@ -141,6 +131,22 @@ internal sealed class WalRecovery
             }
         }
 
+        return numbers;
+    }
+
+    /// <summary>The numbers of the segment files in <paramref name="directory"/>, in order, unchecked.</summary>
+    public static List<long> ListSegments(string directory)
+    {
+        var numbers = new List<long>();
+        foreach (var path in Directory.EnumerateFiles(directory, "wal-*.log"))
+        {
+            if (WalFormat.TryParseSegmentFileName(Path.GetFileName(path), out var number))
+            {
+                numbers.Add(number);
+            }
+        }
+
+        numbers.Sort();
         return numbers;
     }
 

@@ -15,6 +15,9 @@ internal sealed class WalStateBuilder
     private readonly Dictionary<ClientId, ClientUpdate> _pending = [];
     private readonly List<ClientId> _pendingOrder = [];
 
+    /// <summary>The highest slot any record applied so far holds (a Proposal's last or an ordered slot); 0 when none.</summary>
+    public long MaxSlot { get; private set; }
+
     /// <summary>Applies one intact record other than a batch record; false if its payload is malformed.</summary>
     public bool TryApply(WalRecordType type, ReadOnlySpan<byte> payload)
     {
@@ -59,6 +62,7 @@ internal sealed class WalStateBuilder
         }
 
         _proposals.Add(new Proposal(new ReplicaId(sender), new ViewNumber(view), new SequenceNumber(first), updates));
+        MaxSlot = Math.Max(MaxSlot, first + updates.Length - 1);
         return true;
     }
 
@@ -75,6 +79,8 @@ internal sealed class WalStateBuilder
         {
             _ordered.Add(new OrderedSlot(new SequenceNumber(first + i), updates[i]));
         }
+
+        MaxSlot = Math.Max(MaxSlot, first + updates.Length - 1);
 
         return true;
     }
