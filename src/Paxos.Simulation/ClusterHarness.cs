@@ -160,6 +160,7 @@ public sealed class ClusterHarness
         MaxPendingUpdates = _template.MaxPendingUpdates,
         MaxInboxMessages = _template.MaxInboxMessages,
         CatchUpSlotsPerRequest = _template.CatchUpSlotsPerRequest,
+        ClientExpirySlots = _template.ClientExpirySlots,
         AllowSameViewRejoin = _template.AllowSameViewRejoin,
     };
 

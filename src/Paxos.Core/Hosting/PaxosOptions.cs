@@ -89,6 +89,9 @@ public sealed class PaxosOptions
     /// <inheritdoc cref="ProtocolOptions.CatchUpSlotsPerRequest"/>
     public int CatchUpSlotsPerRequest { get; set; } = Defaults.CatchUpSlotsPerRequest;
 
+    /// <inheritdoc cref="ProtocolOptions.ClientExpirySlots"/>
+    public int ClientExpirySlots { get; set; } = Defaults.ClientExpirySlots;
+
     /// <summary>The bound of a <see cref="PaxosNode"/>'s inbox of peer messages and submissions; beyond it peer
     /// messages are dropped (and counted) and submissions refused as overloaded. From 16 to 10,000,000.
     /// Default 65,536.</summary>
@@ -144,6 +147,7 @@ public sealed class PaxosOptions
         MaxUpdateQueueLength = MaxUpdateQueueLength,
         MaxPendingUpdates = MaxPendingUpdates,
         CatchUpSlotsPerRequest = CatchUpSlotsPerRequest,
+        ClientExpirySlots = ClientExpirySlots,
         LeaderSendsAccept = LeaderSendsAccept,
         RebuildFromPeers = RebuildFromPeers,
         AllowSameViewRejoin = AllowSameViewRejoin,
