@@ -37,4 +37,21 @@ public readonly record struct ReplicaStatus(
     int UpdateQueueLength,
     int PendingUpdates,
     bool IsFaulted,
-    bool IsRebuilding = false);
+    bool IsRebuilding = false)
+{
+    /// <summary>The client table's expiry mark: the highest timestamp a client that the table forgot had executed (0
+    /// while none was forgotten). An update of a client the table does not remember executes only with a timestamp
+    /// above it (docs/protocol-notes.md, "Client table bound and expiry").</summary>
+    public long ExpiredThrough { get; init; }
+
+    /// <summary>How many clients the client table remembers; at most <see cref="Protocol.ProtocolOptions.ClientExpirySlots"/>.</summary>
+    public int ClientTableCount { get; init; }
+
+    /// <summary>A timestamp a new session may start at: the first update of a client the cluster does not remember (a new
+    /// client id, or one whose update was refused as expired) should carry this or a higher one, and the client's
+    /// later updates count up from it. It is above <see cref="LocalAru"/> and <see cref="ExpiredThrough"/>, so the
+    /// update is accepted if it is ordered within <see cref="Protocol.ProtocolOptions.ClientExpirySlots"/> slots and
+    /// clients' timestamps stay below their slots (as they do when every session starts here or at 1, before anything
+    /// expired).</summary>
+    public long SessionStartTimestamp => Math.Max(LocalAru.Value, ExpiredThrough) + 1;
+}

@@ -162,6 +162,7 @@ public sealed class ClusterHarness
         CatchUpSlotsPerRequest = _template.CatchUpSlotsPerRequest,
         SnapshotIntervalSlots = _template.SnapshotIntervalSlots,
         RetainedSlots = _template.RetainedSlots,
+        ClientExpirySlots = _template.ClientExpirySlots,
         AllowSameViewRejoin = _template.AllowSameViewRejoin,
     };
 

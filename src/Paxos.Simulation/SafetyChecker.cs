@@ -27,7 +27,8 @@ public sealed class SimulationFailureException : Exception
 /// <summary>
 /// The cluster-wide safety properties of PfSB (docs/testing.md, section 3), checked as events
 /// happen: slot agreement, validity, gap-free in-order execution (every replica a prefix of one history),
-/// exactly-once per (client id, timestamp), monotonic views, and no acknowledged update lost.
+/// exactly-once per (client id, timestamp) — an update refused because its client expired never executes after —
+/// the same execute-or-not decision for a slot everywhere, monotonic views, and no acknowledged update lost.
 /// </summary>
 public sealed class SafetyChecker
 {
@@ -35,6 +36,13 @@ public sealed class SafetyChecker
     private readonly Dictionary<(long Client, long Timestamp), long> _sequenceOf = [];
     private readonly Dictionary<(long Client, long Timestamp), ulong> _submitted = [];
     private readonly Dictionary<(long Client, long Timestamp), long> _acknowledged = [];
+
+    /// <summary>Whether the update ordered at each slot executed or was not applied (a duplicate, or refused because its
+    /// client expired): every replica must decide the same.</summary>
+    private readonly Dictionary<long, bool> _executedAt = [];
+
+    /// <summary>Updates refused as expired at an execution, and the slot: they may have executed before, never after.</summary>
+    private readonly Dictionary<(long Client, long Timestamp), long> _refusedAt = [];
     private readonly ReplicaTrack[] _replicas;
 
     /// <summary>Creates a checker for a cluster of <paramref name="clusterSize"/> replicas.</summary>
@@ -129,6 +137,26 @@ public sealed class SafetyChecker
         }
 
         _sequenceOf[(key.Client, key.Timestamp)] = sequence;
+        if (_refusedAt.TryGetValue((key.Client, key.Timestamp), out var refused) && refused < sequence)
+        {
+            Fail(replica, $"expiry: c{key.Client}#{key.Timestamp} was refused as expired at {refused}, then executed at {sequence}");
+        }
+
+        AgreeExecuted(replica, sequence, executed: true);
+    }
+
+    /// <summary>A client was told its update was refused as expired at slot <paramref name="sequence"/>: that slot did
+    /// not execute it, anywhere, and nothing may execute it later.</summary>
+    public void OnRefused(ClientId client, long timestamp, SequenceNumber sequence)
+    {
+        var key = (client.Value, timestamp);
+        if (_sequenceOf.TryGetValue(key, out var executed) && executed >= sequence.Value)
+        {
+            throw new SimulationFailureException($"expiry: c{client.Value}#{timestamp} was refused as expired at {sequence}, but executed at {executed}");
+        }
+
+        _refusedAt.TryAdd(key, sequence.Value);
+        AgreeExecuted(ReplicaId.None, sequence.Value, executed: false);
     }
 
     /// <summary>A replica reported slot <paramref name="slot"/> ordered and executed (no-ops included), in an
@@ -150,6 +178,29 @@ public sealed class SafetyChecker
         track.LastOrdered = sequence;
         var update = slot.Update;
         Agree(replica, sequence, update.IsNoOp ? UpdateKey.NoOp : new UpdateKey(update.ClientId.Value, update.Timestamp, Hash(update.Payload.Span)));
+        if (!update.IsNoOp)
+        {
+            // The executor ran before the batch was acknowledged: whether it ran this update here, at this slot.
+            var key = (update.ClientId.Value, update.Timestamp);
+            AgreeExecuted(replica, sequence, track.ExecutedKeys.Contains(key) && _sequenceOf.TryGetValue(key, out var at) && at == sequence);
+        }
+    }
+
+    /// <summary>Execution agreement: a slot's update executes on every replica or on none (expiry is decided by the
+    /// ordered history alone).</summary>
+    private void AgreeExecuted(ReplicaId replica, long sequence, bool executed)
+    {
+        if (_executedAt.TryGetValue(sequence, out var known))
+        {
+            if (known != executed)
+            {
+                Fail(replica, $"execution agreement: slot {sequence}'s update {(executed ? "executed" : "did not execute")} here but {(known ? "executed" : "did not")} elsewhere");
+            }
+
+            return;
+        }
+
+        _executedAt[sequence] = executed;
     }
 
     /// <summary>A client received an answer: the update executed at <paramref name="sequence"/>.</summary>

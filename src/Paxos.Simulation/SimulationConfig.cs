@@ -211,6 +211,7 @@ public sealed record SimulationConfig
         // Drawn last again, for the same reason: a slow disk for half of the seeds, from one tick to beyond the
         // Proposal's retransmission period.
         faults = faults with { SyncDelayTicks = random.Chance(0.5) ? 0 : random.Next(1, 41) };
+        DrawClientExpiry(random, options);
 
         return new SimulationConfig
         {
@@ -278,7 +279,7 @@ public sealed record SimulationConfig
             MinoritySlowdown = random.Chance(0.2) ? 1 : random.Next(2, 9),
         };
 
-        return new SimulationConfig
+        var config = new SimulationConfig
         {
             Seed = seed,
             Profile = SimulationProfile.LostDisk,
@@ -292,6 +293,19 @@ public sealed record SimulationConfig
             MaxPayloadBytes = random.Next(0, 65),
             LeaderSendsAcceptMask = leaderSendsAccept,
         };
+
+        DrawClientExpiry(random, options);
+        return config;
+    }
+
+    /// <summary>Drawn after everything else in both profiles, so that the draws before it mean what they did: for a
+    /// third of the seeds a client table of 1–64 slots, so that clients expire and late updates are refused.</summary>
+    private static void DrawClientExpiry(SimulationRandom random, PaxosOptions options)
+    {
+        if (random.Chance(1.0 / 3))
+        {
+            options.ClientExpirySlots = random.Next(1, 65);
+        }
     }
 
     /// <summary>The options of a seed, within their valid ranges (the default profile's draw order).</summary>
@@ -344,7 +358,7 @@ public sealed record SimulationConfig
         var f = Faults;
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"seed {Seed}{(Profile == SimulationProfile.Default ? string.Empty : $" ({Profile} profile)")}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
-        text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}, client expiry {o.ClientExpirySlots} slots\n");
         text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, fsync within {f.SyncDelayTicks} ticks, lose unsynced {f.LoseUnsyncedWrites}\n");
         if (Profile == SimulationProfile.LostDisk)
         {

@@ -100,8 +100,11 @@ public enum CoverageProbes
     /// <summary>A replica died with a batch's fsync in flight, after its replies left.</summary>
     CrashMidFsync = 1 << 9,
 
+    /// <summary>An ordered update was refused, not executed, because its client had expired from the client table.</summary>
+    ExpiredUpdateRefused = 1 << 10,
+
     /// <summary>Every probe.</summary>
-    All = (1 << 10) - 1,
+    All = (1 << 11) - 1,
 }
 
 /// <summary>
@@ -402,6 +405,12 @@ public sealed class Simulator : IClusterObserver
 
     void IClusterObserver.OnReply(ReplicaId replica, in ClientReply reply)
     {
+        if (reply.Status == ReplyStatus.Expired)
+        {
+            OnExpired(replica, reply);
+            return;
+        }
+
         if (reply.Status != ReplyStatus.Executed)
         {
             return;
@@ -411,6 +420,28 @@ public sealed class Simulator : IClusterObserver
         var client = _clients[reply.ClientId.Value - 1];
         if (client.Waiting && client.Update!.Timestamp == reply.Timestamp)
         {
+            client.Waiting = false;
+            if (!_liveness)
+            {
+                WakeClient(client, _random.Next(0, 5000));
+            }
+        }
+    }
+
+    /// <summary>The client's update was refused because the client table forgot the client: it starts a new session,
+    /// its next update above the timestamp the replica that answered says a session may start at.</summary>
+    private void OnExpired(ReplicaId replica, in ClientReply reply)
+    {
+        if (reply.Sequence != SequenceNumber.None)
+        {
+            _harness.Checker.OnRefused(reply.ClientId, reply.Timestamp, reply.Sequence);
+        }
+
+        var client = _clients[reply.ClientId.Value - 1];
+        if (client.Waiting && client.Update!.Timestamp == reply.Timestamp)
+        {
+            var start = _harness.Replicas[replica.Value].Replica?.Status.SessionStartTimestamp ?? 1;
+            client.Timestamp = Math.Max(client.Timestamp, start - 1);
             client.Waiting = false;
             if (!_liveness)
             {
@@ -1225,6 +1256,11 @@ public sealed class Simulator : IClusterObserver
         if (_crashesBeforeSync > 0)
         {
             _probes |= CoverageProbes.CrashMidFsync;
+        }
+
+        if (c.ExpiredUpdatesRefused > 0)
+        {
+            _probes |= CoverageProbes.ExpiredUpdateRefused;
         }
     }
 

@@ -6,7 +6,10 @@ namespace Paxos;
 /// An update a client asks the cluster to order (PfSB's <c>Client_Update</c>): the client's id, the
 /// client's timestamp and an opaque payload. A client has at most one outstanding update, and its
 /// timestamps increase (by one per update, as PfSB assumes); (client id, timestamp) names the
-/// update for ever, so re-submitting the same pair never executes it twice.
+/// update for ever, so re-submitting the same pair never executes it twice. A client the cluster does not
+/// remember (new, or silent for <see cref="Protocol.ProtocolOptions.ClientExpirySlots"/> slots) starts a session
+/// at <see cref="ReplicaStatus.SessionStartTimestamp"/>; an update at or below the expiry mark is refused as
+/// expired rather than risk a second execution (docs/protocol-notes.md, "Client table bound and expiry").
 /// </summary>
 /// <remarks>Instances are immutable and may be shared between replicas in one process.</remarks>
 public sealed class ClientUpdate

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Threading.Channels;
 using Paxos.Diagnostics;
 using Paxos.Hosting;
@@ -47,8 +48,8 @@ public sealed partial class PaxosNode
     /// <summary>Whether the turn that owns the loop keeps its answers to deliver on its own thread.</summary>
     private bool _collectCompletions;
 
-    /// <summary>Makes the error of an update a newer one of its client superseded; made once.</summary>
-    private Func<ClientReply, Exception>? _supersededError;
+    /// <summary>Makes the error of an update answered without executing (superseded or expired); made once.</summary>
+    private Func<ClientReply, Exception>? _notExecutedError;
 
     /// <summary>Hands held-back submissions to the replica; made once.</summary>
     private Action<List<NodeInput>>? _applyStaged;
@@ -375,6 +376,7 @@ public sealed partial class PaxosNode
         {
             case SubmitStatus.Accepted:
             case SubmitStatus.AlreadyExecuted:
+            case SubmitStatus.Expired: // Answered, like an executed one, by the reply in this batch.
                 if (!_submissions.TryAdd((update.ClientId, update.Timestamp), completion))
                 {
                     _completions.Add(new(completion, default, Failure(SubmitFailure.Overloaded,
@@ -394,9 +396,11 @@ public sealed partial class PaxosNode
         }
     }
 
-    /// <summary>The error of an update a newer one of its client superseded.</summary>
-    private PaxosSubmitException Superseded(ClientReply reply) =>
-        Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed.");
+    /// <summary>The error of an update that did not execute: a newer one of its client superseded it, or its client expired.</summary>
+    private PaxosSubmitException NotExecuted(ClientReply reply) => reply.Status == ReplyStatus.Expired
+        ? Failure(SubmitFailure.SessionExpired, string.Create(CultureInfo.InvariantCulture,
+            $"Client {reply.ClientId}'s session expired: the cluster forgot the client after {_options.ClientExpirySlots} slots without an update from it, so it cannot tell whether timestamp {reply.Timestamp} executed before. The update was refused and did not execute now (if this was a retry, it may have executed earlier). Start a new session with a timestamp of at least {Status.SessionStartTimestamp} (ReplicaStatus.SessionStartTimestamp)."))
+        : Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed.");
 
     /// <summary>Delivers answers on this thread: through the inline delivery when the option is on (what the
     /// continuations submit is held back to its end), else one after the other.</summary>
@@ -493,7 +497,7 @@ public sealed partial class PaxosNode
     {
         public void OnReplies(OutputBatch batch)
         {
-            node._submissions.Answer(batch.Replies, node._completions, node._supersededError ??= node.Superseded);
+            node._submissions.Answer(batch.Replies, node._completions, node._notExecutedError ??= node.NotExecuted);
             if (node._writer is null)
             {
                 node.DeliverCompletions(); // Before the driver persists the batch on this thread: no need to wait for it.

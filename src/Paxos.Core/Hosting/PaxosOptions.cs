@@ -95,6 +95,9 @@ public sealed class PaxosOptions
     /// <inheritdoc cref="ProtocolOptions.RetainedSlots"/>
     public long RetainedSlots { get; set; } = Defaults.RetainedSlots;
 
+    /// <inheritdoc cref="ProtocolOptions.ClientExpirySlots"/>
+    public int ClientExpirySlots { get; set; } = Defaults.ClientExpirySlots;
+
     /// <summary>The bound of a <see cref="PaxosNode"/>'s inbox of peer messages and submissions; beyond it peer
     /// messages are dropped (and counted) and submissions refused as overloaded. From 16 to 10,000,000.
     /// Default 65,536.</summary>
@@ -152,6 +155,7 @@ public sealed class PaxosOptions
         CatchUpSlotsPerRequest = CatchUpSlotsPerRequest,
         SnapshotIntervalSlots = SnapshotIntervalSlots,
         RetainedSlots = RetainedSlots,
+        ClientExpirySlots = ClientExpirySlots,
         LeaderSendsAccept = LeaderSendsAccept,
         RebuildFromPeers = RebuildFromPeers,
         AllowSameViewRejoin = AllowSameViewRejoin,

@@ -22,6 +22,12 @@ public enum SubmitFailure
 
     /// <summary>The node stopped after a broken invariant or a failing executor (fail-stop).</summary>
     Faulted = 6,
+
+    /// <summary>The cluster no longer remembers the client (it sent nothing for <see cref="PaxosOptions.ClientExpirySlots"/>
+    /// slots), so it cannot tell whether this timestamp executed before; the update was refused and did not execute
+    /// now. If it was a retry, it may have executed earlier. Start a new session: submit the next update with a
+    /// timestamp of at least <see cref="ReplicaStatus.SessionStartTimestamp"/>.</summary>
+    SessionExpired = 7,
 }
 
 /// <summary>

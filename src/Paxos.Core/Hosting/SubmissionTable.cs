@@ -96,8 +96,8 @@ internal sealed class SubmissionTable
     /// <summary>Takes out the submissions each reply answers and adds their answers to <paramref name="into"/>.</summary>
     /// <param name="replies">The replica's replies.</param>
     /// <param name="into">Where the answers go, to be delivered later (outside the lock).</param>
-    /// <param name="superseded">Makes the error of a reply whose update was superseded.</param>
-    public void Answer(IReadOnlyList<ClientReply> replies, List<Completion> into, Func<ClientReply, Exception> superseded)
+    /// <param name="notExecuted">Makes the error of a reply whose update did not execute (superseded or expired).</param>
+    public void Answer(IReadOnlyList<ClientReply> replies, List<Completion> into, Func<ClientReply, Exception> notExecuted)
     {
         lock (_gate)
         {
@@ -108,7 +108,7 @@ internal sealed class SubmissionTable
                     continue;
                 }
 
-                var error = reply.Status == ReplyStatus.Executed ? null : superseded(reply);
+                var error = reply.Status == ReplyStatus.Executed ? null : notExecuted(reply);
                 into.Add(new(waiters.First, reply.Result, error));
                 foreach (var completion in waiters.More ?? [])
                 {

@@ -49,6 +49,12 @@ internal static partial class Log
     [LoggerMessage(1200, LogLevel.Debug, "Replica {Replica}: ordered duplicate {Update} at {Sequence} consumed without executing (G12)")]
     public static partial void DuplicateSuppressed(ILogger logger, ReplicaId replica, ClientUpdate update, SequenceNumber sequence);
 
+    [LoggerMessage(1201, LogLevel.Debug, "Replica {Replica}: forgot {Count} clients idle for ClientExpirySlots before slot {Sequence}; expiry mark now timestamp {ExpiredThrough}")]
+    public static partial void ClientsExpired(ILogger logger, ReplicaId replica, int count, SequenceNumber sequence, long expiredThrough);
+
+    [LoggerMessage(1202, LogLevel.Information, "Replica {Replica}: refused {Update} at {Sequence} without executing it: its client expired (not in the client table, timestamp at or below the expiry mark {ExpiredThrough})")]
+    public static partial void ExpiredUpdateRefused(ILogger logger, ReplicaId replica, ClientUpdate update, SequenceNumber sequence, long expiredThrough);
+
     [LoggerMessage(1401, LogLevel.Error, "Replica {Replica}: slot {Sequence} is ordered here as {Ordered}, but replica {Sender} says {Reported}; ignored (a bug or a forged message)")]
     public static partial void ConflictingOrder(ILogger logger, ReplicaId replica, SequenceNumber sequence, ClientUpdate ordered, ClientUpdate reported, ReplicaId sender);
 

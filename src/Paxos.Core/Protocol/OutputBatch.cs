@@ -29,12 +29,20 @@ public enum ReplyStatus
     /// <summary>The update will never be answered: a newer update of the same client executed or
     /// replaced it first.</summary>
     Superseded = 1,
+
+    /// <summary>The update was refused and did not execute: its client is not in the client table (it was silent for
+    /// <see cref="ProtocolOptions.ClientExpirySlots"/> slots, or it is new) and its timestamp is not above the expiry
+    /// mark, so it may be a retry of an update that executed before the table forgot it. <see cref="ClientReply.Sequence"/>
+    /// is the slot that refused it, or <see cref="SequenceNumber.None"/> when the replica refused it at submission. The
+    /// client must start a new session (<see cref="ReplicaStatus.SessionStartTimestamp"/>).</summary>
+    Expired = 2,
 }
 
 /// <summary>The answer to a local client's update.</summary>
 /// <param name="ClientId">The client.</param>
 /// <param name="Timestamp">The client's timestamp of the update being answered.</param>
-/// <param name="Sequence">Where the update executed; <see cref="SequenceNumber.None"/> when superseded.</param>
+/// <param name="Sequence">Where the update executed (or, when <see cref="ReplyStatus.Expired"/>, was refused);
+/// <see cref="SequenceNumber.None"/> when superseded or refused at submission.</param>
 /// <param name="Status">How the update ended.</param>
 /// <param name="Result">The executor's reply, when <paramref name="Status"/> is <see cref="ReplyStatus.Executed"/>.</param>
 public readonly record struct ClientReply(
@@ -193,9 +201,12 @@ public sealed class OutputBatch
         foreach (var reply in Replies)
         {
             text.Append(CultureInfo.InvariantCulture, $"\n  reply c{reply.ClientId}#{reply.Timestamp} ");
-            text.Append(reply.Status == ReplyStatus.Executed
-                ? string.Create(CultureInfo.InvariantCulture, $"executed at {reply.Sequence}")
-                : reply.Status.ToString());
+            text.Append(reply.Status switch
+            {
+                ReplyStatus.Executed => string.Create(CultureInfo.InvariantCulture, $"executed at {reply.Sequence}"),
+                ReplyStatus.Expired when reply.Sequence != SequenceNumber.None => string.Create(CultureInfo.InvariantCulture, $"Expired at {reply.Sequence}"),
+                _ => reply.Status.ToString(),
+            });
         }
 
         AppendPersisted(text);

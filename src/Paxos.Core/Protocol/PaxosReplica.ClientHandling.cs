@@ -13,11 +13,11 @@ public sealed partial class PaxosReplica
     private readonly Dictionary<ClientId, long> _lastEnqueued = [];
 
     /// <summary>
-    /// The client table (G13): Last_Executed[] plus the reply of each client's last executed update. It is
-    /// replicated state — every replica computes the same table from the same ordered updates — so any
-    /// replica can answer a re-submitted update.
+    /// The client table (G13): Last_Executed[] plus the reply of each client's last executed update, bounded by
+    /// <see cref="ProtocolOptions.ClientExpirySlots"/>. It is replicated state — every replica computes the same table
+    /// from the same ordered updates — so any replica can answer a re-submitted update.
     /// </summary>
-    private readonly Dictionary<ClientId, ClientRecord> _clientTable = [];
+    private readonly ClientTable _clientTable;
 
     /// <summary>Pending_Updates[]: local updates this replica is responsible for until they execute.</summary>
     private readonly Dictionary<ClientId, PendingUpdate> _pending = [];
@@ -47,7 +47,7 @@ public sealed partial class PaxosReplica
         }
 
         var client = update.ClientId;
-        if (_clientTable.TryGetValue(client, out var record) && update.Timestamp <= record.Timestamp)
+        if (_clientTable.TryGet(client, out var record) && update.Timestamp <= record.Timestamp)
         {
             if (update.Timestamp < record.Timestamp)
             {
@@ -57,6 +57,15 @@ public sealed partial class PaxosReplica
             Counters.RepliesFromClientTable++;
             _output.AddReply(new ClientReply(client, record.Timestamp, new SequenceNumber(record.Sequence), ReplyStatus.Executed, record.Result));
             return SubmitStatus.AlreadyExecuted;
+        }
+
+        if (_clientTable.IsExpired(update))
+        {
+            // It could never execute from here on (the mark only rises, and the client returns to the table only with
+            // a higher timestamp), so the client hears at once rather than after a slot is spent refusing it.
+            Counters.ExpiredSubmissionsRefused++;
+            _output.AddReply(new ClientReply(client, update.Timestamp, SequenceNumber.None, ReplyStatus.Expired, default));
+            return SubmitStatus.Expired;
         }
 
         if (_pending.TryGetValue(client, out var pending))
@@ -102,7 +111,8 @@ public sealed partial class PaxosReplica
         return SubmitStatus.Accepted;
     }
 
-    /// <summary>TR Fig. 13 A, Enqueue_Update: refuse what executed or was queued in this view.</summary>
+    /// <summary>TR Fig. 13 A, Enqueue_Update: refuse what executed or was queued in this view. An update whose client
+    /// expired is not refused here: its origin waits for an answer, and the slot that refuses it gives one.</summary>
     private bool Enqueue(ClientUpdate update)
     {
         if (IsExecuted(update)
@@ -215,7 +225,7 @@ public sealed partial class PaxosReplica
     /// <summary>Answers the local client waiting on <paramref name="client"/>, if its update is now settled.</summary>
     private void AnswerPending(ClientId client)
     {
-        if (!_pending.TryGetValue(client, out var pending) || !_clientTable.TryGetValue(client, out var record))
+        if (!_pending.TryGetValue(client, out var pending) || !_clientTable.TryGet(client, out var record))
         {
             return;
         }
@@ -307,8 +317,34 @@ public sealed partial class PaxosReplica
         }
     }
 
-    private bool IsExecuted(ClientUpdate update) =>
-        _clientTable.TryGetValue(update.ClientId, out var record) && update.Timestamp <= record.Timestamp;
+    /// <summary>The client table, by the slot of each client's last execution (for tests now, snapshots later).</summary>
+    internal IEnumerable<(ClientId Client, ClientRecord Record)> ClientTableInExecutionOrder() => _clientTable.InExecutionOrder();
+
+    /// <summary>How many clients Last_Enqueued[] holds (tests check it stays bounded).</summary>
+    internal int LastEnqueuedCount => _lastEnqueued.Count;
+
+    private bool IsExecuted(ClientUpdate update) => _clientTable.IsExecuted(update);
+
+    /// <summary>Answers the local client waiting on <paramref name="update"/>, refused as expired at <paramref name="sequence"/>.</summary>
+    private void AnswerPendingExpired(ClientUpdate update, long sequence)
+    {
+        if (_pending.TryGetValue(update.ClientId, out var pending) && pending.Update.Timestamp == update.Timestamp)
+        {
+            _output.AddReply(new ClientReply(update.ClientId, update.Timestamp, new SequenceNumber(sequence), ReplyStatus.Expired, default));
+            _pending.Remove(update.ClientId);
+        }
+    }
+
+    /// <summary>Forgets Last_Enqueued[] of a client whose update at or above it has been settled, so that map holds
+    /// only clients with an update queued or bound, not every client ever seen (the client table, or the expiry
+    /// mark, refuses an old copy now).</summary>
+    private void ForgetEnqueued(ClientUpdate update)
+    {
+        if (_lastEnqueued.TryGetValue(update.ClientId, out var enqueued) && enqueued <= update.Timestamp)
+        {
+            _lastEnqueued.Remove(update.ClientId);
+        }
+    }
 
     private bool AreValidUpdates(ClientUpdate[] updates, bool allowNoOp)
     {
@@ -323,9 +359,6 @@ public sealed partial class PaxosReplica
 
         return true;
     }
-
-    /// <summary>One client's entry in the client table: its last executed update and the reply.</summary>
-    private readonly record struct ClientRecord(long Timestamp, long Sequence, ReadOnlyMemory<byte> Result);
 
     /// <summary>A local update this replica is responsible for, and when it last forwarded it.</summary>
     private struct PendingUpdate(ClientUpdate update, long lastSentTick, long order)

@@ -500,6 +500,7 @@ public sealed partial class PaxosReplica
     {
         _lastExecutedSequence = sequence;
         _output.AddOrderedSlot(new OrderedSlot(new SequenceNumber(sequence), update));
+        ExpireClients(sequence);
         if (update.IsNoOp)
         {
             Counters.NoOpsExecuted++;
@@ -508,13 +509,24 @@ public sealed partial class PaxosReplica
         {
             Counters.DuplicatesSuppressed++;
             Log.DuplicateSuppressed(_logger, _id, update, new SequenceNumber(sequence));
+            ForgetEnqueued(update);
+        }
+        else if (_clientTable.IsExpired(update))
+        {
+            // The table forgot the client, so this may be a retry of an update that executed: refused on every
+            // replica at this same slot, and the slot is consumed (docs/protocol-notes.md, "Client table bound and expiry").
+            Counters.ExpiredUpdatesRefused++;
+            Log.ExpiredUpdateRefused(_logger, _id, update, new SequenceNumber(sequence), _clientTable.ExpiredThrough);
+            ForgetEnqueued(update);
+            AnswerPendingExpired(update, sequence);
         }
         else
         {
             var ordered = new OrderedUpdate(new SequenceNumber(sequence), update.ClientId, update.Timestamp, update.Origin, update.Payload);
             var result = _executor.Execute(in ordered);
-            _clientTable[update.ClientId] = new ClientRecord(update.Timestamp, sequence, result);
+            _clientTable.Record(update.ClientId, update.Timestamp, sequence, result);
             Counters.UpdatesExecuted++;
+            ForgetEnqueued(update);
             AnswerPending(update.ClientId);
         }
 
@@ -523,6 +535,19 @@ public sealed partial class PaxosReplica
         {
             _progressTimer.ResetBackOff();
             _progressTimer.Start();
+        }
+    }
+
+    /// <summary>Forgets, before slot <paramref name="sequence"/> executes, every client whose last update executed
+    /// <see cref="ProtocolOptions.ClientExpirySlots"/> or more slots before it: a function of the slot alone, so every
+    /// replica forgets the same clients at the same slot.</summary>
+    private void ExpireClients(long sequence)
+    {
+        var forgotten = _clientTable.ExpireBefore(sequence);
+        if (forgotten > 0)
+        {
+            Counters.ClientsExpired += forgotten;
+            Log.ClientsExpired(_logger, _id, forgotten, new SequenceNumber(sequence), _clientTable.ExpiredThrough);
         }
     }
 

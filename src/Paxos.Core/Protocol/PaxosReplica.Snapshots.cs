@@ -104,13 +104,19 @@ public sealed partial class PaxosReplica
 
         var clients = new ClientTableEntry[_clientTable.Count];
         var i = 0;
-        foreach (var (client, record) in _clientTable)
+        foreach (var (client, record) in _clientTable.InExecutionOrder())
         {
             clients[i++] = new ClientTableEntry(client, record.Timestamp, new SequenceNumber(record.Sequence), record.Result);
         }
 
         Array.Sort(clients, static (a, b) => a.Client.Value.CompareTo(b.Client.Value));
-        var state = new SnapshotState { Sequence = new SequenceNumber(_localAru), ClusterSize = _clusterSize, Clients = clients };
+        var state = new SnapshotState
+        {
+            Sequence = new SequenceNumber(_localAru),
+            ClusterSize = _clusterSize,
+            Clients = clients,
+            ClientsExpiredThrough = _clientTable.ExpiredThrough,
+        };
         _output.Snapshot = new TakenSnapshot(state, executor.CaptureSnapshot(), _output.Number);
         CompactPendingOrder();
         foreach (var (client, _) in _pendingOrder)
@@ -143,11 +149,10 @@ public sealed partial class PaxosReplica
             executor.RestoreSnapshot(stream);
         }
 
-        _clientTable.Clear();
-        foreach (var entry in state.Clients)
-        {
-            _clientTable[entry.Client] = new ClientRecord(entry.Timestamp, entry.Sequence.Value, entry.Result);
-        }
+        // The table takes its clients back in the order of their last executions (each at its own slot), as it lists them.
+        _clientTable.Restore(
+            state.ClientsExpiredThrough,
+            state.Clients.OrderBy(entry => entry.Sequence.Value).Select(entry => (entry.Client, new ClientRecord(entry.Timestamp, entry.Sequence.Value, entry.Result))));
 
         var sequence = state.Sequence.Value;
         _localAru = sequence;

@@ -87,6 +87,7 @@ public sealed partial class PaxosReplica
         _random = new SplitMix64(seed ^ ((ulong)(uint)options.ReplicaId << 32));
         _peerAru = new long[options.ClusterSize];
         _prepareOks = new PrepareOkProgress?[options.ClusterSize];
+        _clientTable = new ClientTable(options.ClientExpirySlots);
 
         _progressTimer = new ProgressTimer(options.ProgressTimeoutTicks, options.MaxProgressTimeoutTicks);
         _viewChangeTimer = new Timeout(options.ViewChangeRetransmitTicks);
@@ -130,7 +131,11 @@ public sealed partial class PaxosReplica
         _updateQueue.Count,
         _pending.Count,
         _fault is not null,
-        _rebuilding);
+        _rebuilding)
+    {
+        ExpiredThrough = _clientTable.ExpiredThrough,
+        ClientTableCount = _clientTable.Count,
+    };
 
     /// <summary>What the replica did and ignored so far.</summary>
     public ReplicaCounters Counters { get; } = new();
@@ -496,8 +501,9 @@ public sealed partial class PaxosReplica
 
         foreach (var update in recovered.PendingUpdates)
         {
-            if (_clientTable.TryGetValue(update.ClientId, out var record) && update.Timestamp <= record.Timestamp)
+            if (_clientTable.IsExecuted(update) || _clientTable.IsExpired(update))
             {
+                // Settled: executed, or never to execute. Whoever waited for it went with the process.
                 _pending.Remove(update.ClientId);
                 continue;
             }

@@ -89,6 +89,15 @@ public sealed class ProtocolOptions
     /// beyond it <see cref="PaxosReplica.Submit"/> answers <see cref="SubmitStatus.Overloaded"/>. At least 1. Default 4096.</summary>
     public int MaxPendingUpdates { get; init; } = 4096;
 
+    /// <summary>How long the client table remembers a client, in slots: a client whose last update executed at slot
+    /// <c>l</c> is forgotten when slot <c>l</c> + this executes, so the table holds at most this many clients (one
+    /// update executes per slot). A forgotten client's update is refused, never executed, unless its timestamp is above
+    /// the expiry mark, the highest timestamp a forgotten client had executed; so a client silent for longer than this
+    /// must start a new session (<see cref="ReplicaStatus.SessionStartTimestamp"/>; docs/protocol-notes.md, "Client
+    /// table bound and expiry"). It decides which updates execute, so every replica must use the same value, and it
+    /// must not change while the cluster has a history. From 1 to 100,000,000. Default 1,000,000.</summary>
+    public int ClientExpirySlots { get; init; } = 1_000_000;
+
     /// <summary>The most slots one catch-up request asks for (and one answer carries, split into
     /// messages that each fit <see cref="MaxMessageBytes"/>). From 1 to 65,536. Default 1024.</summary>
     public int CatchUpSlotsPerRequest { get; init; } = 1024;

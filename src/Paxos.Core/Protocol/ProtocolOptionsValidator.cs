@@ -53,6 +53,7 @@ public sealed class ProtocolOptionsValidator : IValidateOptions<ProtocolOptions>
         Range(failures, nameof(options.CatchUpSlotsPerRequest), options.CatchUpSlotsPerRequest, 1, 65_536);
         Range(failures, nameof(options.SnapshotIntervalSlots), options.SnapshotIntervalSlots, 0, 1_000_000_000);
         Range(failures, nameof(options.RetainedSlots), options.RetainedSlots, 0, 1_000_000_000);
+        Range(failures, nameof(options.ClientExpirySlots), options.ClientExpirySlots, 1, 100_000_000);
     }
 
     internal static void Range(List<string> failures, string option, long value, long min, long max)

@@ -80,6 +80,15 @@ public sealed class ReplicaCounters
     /// <summary>Re-submitted updates answered from the client table (G13).</summary>
     public long RepliesFromClientTable { get; internal set; }
 
+    /// <summary>Clients the client table forgot because they executed nothing for <see cref="ProtocolOptions.ClientExpirySlots"/> slots.</summary>
+    public long ClientsExpired { get; internal set; }
+
+    /// <summary>Ordered updates refused, not executed, because their client had expired (the same on every replica).</summary>
+    public long ExpiredUpdatesRefused { get; internal set; }
+
+    /// <summary>Submissions refused at once because their client had expired and their timestamp could never execute.</summary>
+    public long ExpiredSubmissionsRefused { get; internal set; }
+
     /// <summary>Local updates forwarded to the leader, counting retransmissions.</summary>
     public long UpdatesForwarded { get; internal set; }
 

@@ -15,6 +15,10 @@ public sealed class SnapshotState
 
     /// <summary>The client table: each client's last executed update and its reply, in ascending client id order.</summary>
     public IReadOnlyList<ClientTableEntry> Clients { get; init; } = [];
+
+    /// <summary>The client table's expiry mark: the highest timestamp any client it forgot had executed (0 when none was
+    /// forgotten). An update of a client not in the table at or below it is refused, never executed.</summary>
+    public long ClientsExpiredThrough { get; init; }
 }
 
 /// <summary>One client's row of the replicated client table: its last executed update and the reply it got.</summary>

@@ -17,4 +17,8 @@ public enum SubmitStatus
 
     /// <summary>The payload is larger than <see cref="ProtocolOptions.MaxUpdateBytes"/>.</summary>
     TooLarge = 4,
+
+    /// <summary>The update can never execute: its client is not in the client table and its timestamp is not above the
+    /// expiry mark (<see cref="ReplyStatus.Expired"/>); the reply, saying so, is in the next batch.</summary>
+    Expired = 5,
 }

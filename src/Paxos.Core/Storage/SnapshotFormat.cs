@@ -13,6 +13,7 @@ namespace Paxos.Storage;
 /// header   0 u32 magic "PXSN"   4 u16 format version (1)   6 u16 reserved (0)
 ///          8 i64 sequence number (the last one the snapshot covers)
 ///         16 i32 cluster size   20 u32 client count C (≤ MaxClients)
+///         24 i64 the client table's expiry mark (the highest timestamp a forgotten client had executed)
 /// clients  C times, in ascending client id order: i64 client id (positive), i64 timestamp,
 ///          i64 sequence number of that client's last executed update (≤ the snapshot's), u32 result length R
 ///          (≤ MaxResultBytes), R bytes of result
@@ -37,7 +38,7 @@ public static class SnapshotFormat
     public const int MaxResultBytes = 1 << 20;
 
     internal const uint Magic = 0x4E53_5850; // "PXSN"
-    internal const int HeaderBytes = 24;
+    internal const int HeaderBytes = 32;
     internal const int ClientBytes = 28;
     internal const int TrailerBytes = 12;
 
@@ -54,7 +55,7 @@ public static class SnapshotFormat
         var state = snapshot.State;
         ThrowIfUnrepresentable(state);
         var output = new ChecksumWriteStream(destination);
-        Span<byte> scratch = stackalloc byte[ClientBytes]; // The largest fixed part: the header's, a row's, the trailer's.
+        Span<byte> scratch = stackalloc byte[HeaderBytes > ClientBytes ? HeaderBytes : ClientBytes]; // The largest fixed part.
         var fixedBytes = scratch[..HeaderBytes];
         BinaryPrimitives.WriteUInt32LittleEndian(fixedBytes, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(fixedBytes[4..], FormatVersion);
@@ -62,6 +63,7 @@ public static class SnapshotFormat
         BinaryPrimitives.WriteInt64LittleEndian(fixedBytes[8..], state.Sequence.Value);
         BinaryPrimitives.WriteInt32LittleEndian(fixedBytes[16..], state.ClusterSize);
         BinaryPrimitives.WriteUInt32LittleEndian(fixedBytes[20..], (uint)state.Clients.Count);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedBytes[24..], state.ClientsExpiredThrough);
         output.Write(fixedBytes);
         for (var i = 0; i < state.Clients.Count; i++)
         {
@@ -173,14 +175,15 @@ public static class SnapshotFormat
         var sequence = BinaryPrimitives.ReadInt64LittleEndian(fixedBytes[8..]);
         var clusterSize = BinaryPrimitives.ReadInt32LittleEndian(fixedBytes[16..]);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(fixedBytes[20..]);
+        var expiredThrough = BinaryPrimitives.ReadInt64LittleEndian(fixedBytes[24..]);
         if (version != FormatVersion || BinaryPrimitives.ReadUInt16LittleEndian(fixedBytes[6..]) != 0)
         {
             throw Invalid($"its header has format version {version} and reserved field 0x{BinaryPrimitives.ReadUInt16LittleEndian(fixedBytes[6..]):X4}");
         }
 
-        if (sequence < 0 || clusterSize is < 1 or > ReplicaId.MaxClusterSize)
+        if (sequence < 0 || clusterSize is < 1 or > ReplicaId.MaxClusterSize || expiredThrough < 0)
         {
-            throw Invalid($"its header holds sequence number {sequence} and cluster size {clusterSize}");
+            throw Invalid($"its header holds sequence number {sequence}, cluster size {clusterSize} and expiry mark {expiredThrough}");
         }
 
         // Every row takes at least ClientBytes, so the count is bounded by the file before anything is allocated.
@@ -211,7 +214,7 @@ public static class SnapshotFormat
             previous = client;
         }
 
-        return new SnapshotState { Sequence = new SequenceNumber(sequence), ClusterSize = clusterSize, Clients = clients };
+        return new SnapshotState { Sequence = new SequenceNumber(sequence), ClusterSize = clusterSize, Clients = clients, ClientsExpiredThrough = expiredThrough };
     }
 
     private static void ThrowIfUnrepresentable(SnapshotState state)

@@ -23,6 +23,7 @@ public class PaxosOptionsTests
     [TestCase(nameof(PaxosOptions.MaxMessageBytes), 100)]
     [TestCase(nameof(PaxosOptions.MaxUpdateBytes), 1400)]
     [TestCase(nameof(PaxosOptions.MaxPendingUpdates), 0)]
+    [TestCase(nameof(PaxosOptions.ClientExpirySlots), 0)]
     public void An_out_of_range_option_fails_with_a_message_naming_it(string option, int value)
     {
         var options = new PaxosOptions();

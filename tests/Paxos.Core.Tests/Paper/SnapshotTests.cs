@@ -160,6 +160,22 @@ public class SnapshotTests
     }
 
     [Test]
+    public void The_client_tables_expiry_mark_travels_with_the_snapshot()
+    {
+        // A client the snapshot's replica forgot must stay forgotten here: its late retry is refused, not executed.
+        var fixture = NonLeaderOfView1(configure: Every3Slots);
+        var snapshot = new StoredSnapshot(
+            new SnapshotState { Sequence = S(10), ClusterSize = 3, ClientsExpiredThrough = 5 },
+            () => new MemoryStream(TestExecutor.SnapshotBytes([])));
+
+        fixture.Replica.InstallSnapshot(snapshot);
+
+        fixture.Status.ExpiredThrough.Should().Be(5);
+        fixture.Submit(U(99, 5)).Should().Be(SubmitStatus.Expired);
+        fixture.Submit(U(99, 6)).Should().Be(SubmitStatus.Accepted, "above the mark it may be a new session");
+    }
+
+    [Test]
     public void A_snapshot_of_another_cluster_size_is_refused()
     {
         var fixture = NonLeaderOfView1(configure: Every3Slots);

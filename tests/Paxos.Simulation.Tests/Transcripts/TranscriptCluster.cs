@@ -75,7 +75,9 @@ internal sealed class TranscriptCluster : IClusterObserver
     public void OnReply(ReplicaId replica, in ClientReply reply) =>
         Say(reply.Status == ReplyStatus.Executed
             ? $"{replica}: reply c{reply.ClientId}#{reply.Timestamp} executed at {reply.Sequence}"
-            : $"{replica}: reply c{reply.ClientId}#{reply.Timestamp} {reply.Status}");
+            : reply.Status == ReplyStatus.Expired && reply.Sequence != SequenceNumber.None
+                ? $"{replica}: reply c{reply.ClientId}#{reply.Timestamp} Expired at {reply.Sequence}"
+                : $"{replica}: reply c{reply.ClientId}#{reply.Timestamp} {reply.Status}");
 
     public void Tick(IReadOnlyList<ReplicaId> replicas, int times)
     {

@@ -1,0 +1,111 @@
+namespace Paxos.Protocol;
+
+/// <summary>
+/// The client table (G13) with its bound: Last_Executed[] plus the reply of each client's last executed update, for
+/// the clients that executed an update within the last <see cref="ProtocolOptions.ClientExpirySlots"/> slots, and the
+/// expiry mark that stands in for every client it forgot (docs/protocol-notes.md, "Client table bound and expiry").
+/// </summary>
+/// <remarks>
+/// <para>It is replicated state: it changes only as slots execute, and only as a function of the slot and its update,
+/// so every replica — one that replays its log, and later one that installs a snapshot — holds the same table after
+/// the same slot. Nothing in it depends on hashing order: <see cref="InExecutionOrder"/> lists the clients by the slot
+/// of their last executed update, which is also the order <see cref="Restore"/> takes them back in.</para>
+/// <para>One update executes per slot, so at most <see cref="ProtocolOptions.ClientExpirySlots"/> clients executed
+/// within the window, and that is the table's bound; the queue of executions is bounded the same way.</para>
+/// </remarks>
+internal sealed class ClientTable
+{
+    private readonly Dictionary<ClientId, ClientRecord> _records = [];
+
+    /// <summary>Each execution, in slot order: (client, slot). An entry whose client has since executed at a later slot
+    /// (its record's <see cref="ClientRecord.Sequence"/> differs) is stale and skipped when it reaches the front, so
+    /// moving a client to the back is O(1) and allocation-free.</summary>
+    private readonly Queue<(ClientId Client, long Sequence)> _executions = new();
+
+    private readonly long _expirySlots;
+
+    /// <summary>Creates an empty table that forgets a client <paramref name="expirySlots"/> slots after its last execution.</summary>
+    public ClientTable(long expirySlots)
+    {
+        _expirySlots = expirySlots;
+    }
+
+    /// <summary>How many clients the table remembers.</summary>
+    public int Count => _records.Count;
+
+    /// <summary>The expiry mark: the highest timestamp any forgotten client had executed (0 when none was forgotten). An
+    /// update of a client not in the table with a timestamp at or below it may be a retry of one that executed, so it
+    /// is refused, never executed.</summary>
+    public long ExpiredThrough { get; private set; }
+
+    /// <summary>Whether the table remembers <paramref name="client"/>, and its last executed update.</summary>
+    public bool TryGet(ClientId client, out ClientRecord record) => _records.TryGetValue(client, out record);
+
+    /// <summary>Whether <paramref name="update"/> (or a newer one of its client) executed and the table remembers it.</summary>
+    public bool IsExecuted(ClientUpdate update) =>
+        _records.TryGetValue(update.ClientId, out var record) && update.Timestamp <= record.Timestamp;
+
+    /// <summary>Whether <paramref name="update"/> can never execute: its client is not in the table and its timestamp
+    /// is at or below the expiry mark. Once true it stays true: the mark only rises, and the client comes back only
+    /// with a timestamp above the mark.</summary>
+    public bool IsExpired(ClientUpdate update) =>
+        update.Timestamp <= ExpiredThrough && !_records.ContainsKey(update.ClientId);
+
+    /// <summary>Records that <paramref name="client"/>'s update <paramref name="timestamp"/> executed at
+    /// <paramref name="sequence"/> (slots are recorded in increasing order).</summary>
+    public void Record(ClientId client, long timestamp, long sequence, ReadOnlyMemory<byte> result)
+    {
+        _records[client] = new ClientRecord(timestamp, sequence, result);
+        _executions.Enqueue((client, sequence));
+    }
+
+    /// <summary>Forgets every client whose last update executed more than <c>ClientExpirySlots</c> slots before
+    /// <paramref name="sequence"/>, the slot about to execute, and raises the expiry mark to cover them.</summary>
+    /// <returns>How many clients were forgotten.</returns>
+    public int ExpireBefore(long sequence)
+    {
+        var horizon = sequence - _expirySlots;
+        var forgotten = 0;
+        while (_executions.Count > 0 && _executions.Peek().Sequence <= horizon)
+        {
+            var (client, executedAt) = _executions.Dequeue();
+            if (_records.TryGetValue(client, out var record) && record.Sequence == executedAt)
+            {
+                _records.Remove(client);
+                ExpiredThrough = Math.Max(ExpiredThrough, record.Timestamp);
+                forgotten++;
+            }
+        }
+
+        return forgotten;
+    }
+
+    /// <summary>Every remembered client with its record, by the slot of its last execution: deterministic, and the
+    /// order <see cref="Restore"/> expects (for snapshots).</summary>
+    public IEnumerable<(ClientId Client, ClientRecord Record)> InExecutionOrder()
+    {
+        foreach (var (client, sequence) in _executions)
+        {
+            if (_records.TryGetValue(client, out var record) && record.Sequence == sequence)
+            {
+                yield return (client, record);
+            }
+        }
+    }
+
+    /// <summary>Replaces the contents with a table listed by <see cref="InExecutionOrder"/> and its expiry mark (from a
+    /// snapshot).</summary>
+    public void Restore(long expiredThrough, IEnumerable<(ClientId Client, ClientRecord Record)> clients)
+    {
+        _records.Clear();
+        _executions.Clear();
+        ExpiredThrough = expiredThrough;
+        foreach (var (client, record) in clients)
+        {
+            Record(client, record.Timestamp, record.Sequence, record.Result);
+        }
+    }
+}
+
+/// <summary>One client's entry in the client table: its last executed update, where it executed, and the reply.</summary>
+internal readonly record struct ClientRecord(long Timestamp, long Sequence, ReadOnlyMemory<byte> Result);
