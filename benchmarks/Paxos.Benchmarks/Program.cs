@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using BenchmarkDotNet.Running;
 using Paxos.Benchmarks;
 using Paxos.Sample;
@@ -16,6 +17,39 @@ if (args.Length > 0 && args[0] == "--udp")
         };
         var options = UdpLoadOptions.From(CommandOptions.Parse(args[1..], UdpLoadOptions.Flags, UdpLoadOptions.Names));
         return await UdpLoadBenchmark.RunAsync(options, stop.Token);
+    }
+    catch (UsageException exception)
+    {
+        Console.Error.WriteLine(exception.Message);
+        return 2;
+    }
+    catch (OperationCanceledException)
+    {
+        Console.Error.WriteLine("Stopped.");
+        return 130;
+    }
+}
+
+// `--soak` loads one cluster of sample-host processes for minutes and records memory, disk and throughput over time
+// (SoakBenchmark; docs/performance.md, "Soak"). Ctrl+C or SIGTERM ends it early, with its files written; a second one
+// exits at once (the replicas are killed on the way out, and exit anyway when their standard input closes).
+if (args.Length > 0 && args[0] == "--soak")
+{
+    try
+    {
+        using var stop = new CancellationTokenSource();
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = !stop.IsCancellationRequested;
+            stop.Cancel();
+        });
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = !stop.IsCancellationRequested;
+            stop.Cancel();
+        };
+        var options = SoakOptions.From(CommandOptions.Parse(args[1..], SoakOptions.Flags, SoakOptions.Names));
+        return await SoakBenchmark.RunAsync(options, stop.Token);
     }
     catch (UsageException exception)
     {

@@ -237,7 +237,7 @@ internal static class UdpLoadBenchmark
     }
 
     /// <summary>The replicas' own lines are shown only when something is wrong.</summary>
-    private static void ShowTrouble(int replica, string line)
+    public static void ShowTrouble(int replica, string line)
     {
         if (line.StartsWith("warn", StringComparison.Ordinal) || line.StartsWith("fail", StringComparison.Ordinal) || line.StartsWith("crit", StringComparison.Ordinal)
             || line.Contains("Exception", StringComparison.Ordinal))
@@ -251,7 +251,7 @@ internal static class UdpLoadBenchmark
     /// project references the sample, so it is built with the same configuration); else the sample's own build
     /// output, found by walking up to the repository.
     /// </summary>
-    private static LaunchCommand Locate(string? hostDll)
+    public static LaunchCommand Locate(string? hostDll)
     {
         if (hostDll is not null)
         {
@@ -276,7 +276,7 @@ internal static class UdpLoadBenchmark
         throw new UsageException("The sample host was not found; build it (dotnet build -c Release samples/Paxos.Sample.Host) or give --host-dll.");
     }
 
-    private static void WarnIfDebug(LaunchCommand command)
+    public static void WarnIfDebug(LaunchCommand command)
     {
         var configuration = typeof(ReplicaHost).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration;
         if (!string.Equals(configuration, "Release", StringComparison.OrdinalIgnoreCase))

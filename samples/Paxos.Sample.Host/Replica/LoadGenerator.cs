@@ -20,8 +20,13 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
     // Client ids of load writers start high, so they never meet the ids a person or the demo uses, and each run
-    // takes fresh ones: a client's timestamps must keep increasing.
-    private long _nextClient = ((long)node.Id.Value + 1) << 40;
+    // takes fresh ones: a client's timestamps must keep increasing. The process's start time (in milliseconds, 36
+    // bits) is part of the base, so that a replica restarted under load (the soak restarts them) does not hand its
+    // new writers the ids, and timestamps from 1, that its previous process's writers already used: the cluster
+    // would refuse them as stale. To reach its successor's base, a process would have to use 2^20 ids for every
+    // millisecond between their starts. Ids stay positive for every replica id below ReplicaId.MaxClusterSize
+    // (64 << 56 = 2^62).
+    private long _nextClient = (((long)node.Id.Value + 1) << 56) | ((DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() & ((1L << 36) - 1)) << 20);
     private volatile int _phase;
 
     private enum Phase
