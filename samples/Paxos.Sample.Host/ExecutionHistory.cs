@@ -30,6 +30,36 @@ internal sealed class ExecutionHistory
         }
     }
 
+    /// <summary>Every entry, in order (for a snapshot).</summary>
+    public ExecutedEntry[] ToArray()
+    {
+        lock (_lock)
+        {
+            var entries = new ExecutedEntry[_count];
+            for (var i = 0L; i < _count; i++)
+            {
+                entries[i] = At(i);
+            }
+
+            return entries;
+        }
+    }
+
+    /// <summary>Replaces every entry (a snapshot was restored).</summary>
+    public void Reset(IEnumerable<ExecutedEntry> entries)
+    {
+        lock (_lock)
+        {
+            _chunks.Clear();
+            _count = 0;
+        }
+
+        foreach (var entry in entries)
+        {
+            Add(entry);
+        }
+    }
+
     public void Add(ExecutedEntry entry)
     {
         lock (_lock)

@@ -62,6 +62,8 @@ internal static class HelpText
           --cluster-key BASE64     shared secret (16+ bytes) of the cluster: every datagram is then
                                    authenticated with HMAC-SHA256 (default: CRC-32C only)
           --tick-ms T              the protocol clock's tick, in milliseconds (default 10)
+          --snapshot-every N       take a snapshot every N executed updates and release the log and history
+                                   behind it (default 100000; 0: never)
           --max-datagram-bytes B   the largest datagram (default 1472, or 8192 when every replica is on a
                                    loopback address, whose MTU of 65536 never fragments it; up to 65507)
           --child                  used by the demo: print a READY line and exit when standard input closes

@@ -12,10 +12,14 @@ namespace Paxos.Sample;
 /// </summary>
 /// <remarks>
 /// Deterministic, as <see cref="IExecutor"/> requires: no clock, no randomness, and the dictionary is only looked
-/// up, never iterated. Bad input is an answer (<see cref="ReplyKind.Error"/>), never an exception: an exception
+/// up, never iterated while executing (a snapshot lists it, and the order of its entries does not matter: restoring
+/// any order gives the same store). A snapshot copies the store when it is captured — at most
+/// <see cref="MaxKeys"/> keys, so a copy is cheap here; a large store would capture a persistent or copy-on-write
+/// version instead — and the history of executed updates, when kept, so a replica restored from a snapshot still
+/// answers History requests from the first update. Bad input is an answer (<see cref="ReplyKind.Error"/>), never an exception: an exception
 /// here would stop the replica (fail-stop), and every replica would stop on the same bad update.
 /// </remarks>
-internal sealed class KeyValueExecutor : IExecutor
+internal sealed class KeyValueExecutor : ISnapshotExecutor
 {
     /// <summary>The most keys the store holds; a SET of a new key beyond it is answered with an error. The same
     /// on every replica, so the answer is too.</summary>
@@ -96,6 +100,62 @@ internal sealed class KeyValueExecutor : IExecutor
         History?.Add(new ExecutedEntry(update.Sequence.Value, update.ClientId.Value, update.Timestamp));
         return reply;
     }
+
+    /// <summary>Copies the store, its counters and the history (when kept) as they are after the last execution.</summary>
+    public IExecutorSnapshot CaptureSnapshot()
+    {
+        var entries = new (string Key, byte[] Value)[_values.Count];
+        var i = 0;
+        foreach (var (key, stored) in _values)
+        {
+            entries[i++] = (key, stored[ReplyHeaderBytes..]);
+        }
+
+        return new Capture(entries, Snapshot(), History?.ToArray());
+    }
+
+    /// <summary>Replaces the store, the counters and the history with a snapshot's.</summary>
+    public void RestoreSnapshot(Stream snapshot)
+    {
+        using var reader = new BinaryReader(snapshot, Encoding.UTF8, leaveOpen: true);
+        var executed = reader.ReadInt64();
+        var lastSequence = reader.ReadInt64();
+        var digest = reader.ReadUInt64();
+        var count = reader.ReadInt32();
+        _values.Clear();
+        for (var i = 0; i < count; i++)
+        {
+            var key = reader.ReadString();
+            var length = reader.ReadInt32();
+            var stored = new byte[ReplyHeaderBytes + length];
+            reader.BaseStream.ReadExactly(stored.AsSpan(ReplyHeaderBytes));
+            _values[key] = stored;
+        }
+
+        var history = new List<ExecutedEntry>();
+        if (reader.ReadBoolean())
+        {
+            var entries = reader.ReadInt64();
+            for (var i = 0L; i < entries; i++)
+            {
+                history.Add(new ExecutedEntry(reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64()));
+            }
+        }
+
+        History?.Reset(history);
+        lock (_lock)
+        {
+            _executed = executed;
+            _lastSequence = lastSequence;
+            _digest = digest;
+        }
+
+        Restored = (new SequenceNumber(lastSequence), executed);
+    }
+
+    /// <summary>The snapshot this executor was restored from, if it was: its last sequence number and how many updates it
+    /// held.</summary>
+    public (SequenceNumber Sequence, long Executed)? Restored { get; private set; }
 
     /// <summary>Splits a reply into its sequence number, kind and value.</summary>
     public static bool TryParseReply(ReadOnlySpan<byte> reply, out long sequence, out ReplyKind kind, out ReadOnlySpan<byte> value)
@@ -208,3 +268,38 @@ internal sealed class KeyValueExecutor : IExecutor
 
 /// <summary>How far an executor got: updates executed, the last one's sequence number, and the digest of them all.</summary>
 internal readonly record struct ExecutorSnapshot(long Executed, long LastSequence, ulong Digest);
+
+/// <summary>A copy of the store taken by <see cref="KeyValueExecutor.CaptureSnapshot"/>, written later on another thread.</summary>
+internal sealed class Capture((string Key, byte[] Value)[] entries, ExecutorSnapshot counters, ExecutedEntry[]? history) : IExecutorSnapshot
+{
+    public void WriteTo(Stream destination)
+    {
+        using var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true);
+        writer.Write(counters.Executed);
+        writer.Write(counters.LastSequence);
+        writer.Write(counters.Digest);
+        writer.Write(entries.Length);
+        foreach (var (key, value) in entries)
+        {
+            writer.Write(key);
+            writer.Write(value.Length);
+            writer.Write(value);
+        }
+
+        writer.Write(history is not null);
+        if (history is not null)
+        {
+            writer.Write(history.LongLength);
+            foreach (var entry in history)
+            {
+                writer.Write(entry.Sequence);
+                writer.Write(entry.ClientId);
+                writer.Write(entry.Timestamp);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}

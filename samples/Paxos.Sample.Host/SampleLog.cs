@@ -32,6 +32,9 @@ internal static partial class SampleLog
     [LoggerMessage(5008, LogLevel.Information, "Replica {Replica} recovered from its log: view {View}, {Records} log records read; replayed {Executed} updates (last sequence {LastSequence}); {TornBytes} torn bytes cut off")]
     public static partial void Recovered(ILogger logger, int replica, long view, long records, long executed, long lastSequence, long tornBytes);
 
+    [LoggerMessage(5011, LogLevel.Information, "Replica {Replica} restored its snapshot at sequence {Sequence} ({Executed} updates); the log after it follows")]
+    public static partial void SnapshotRestored(ILogger logger, int replica, long sequence, long executed);
+
     [LoggerMessage(5009, LogLevel.Information, "Replica {Replica} data directory {Directory} is empty: a first start")]
     public static partial void FirstStart(ILogger logger, int replica, string directory);
 

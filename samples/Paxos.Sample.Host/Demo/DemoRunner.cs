@@ -186,7 +186,7 @@ internal sealed class DemoRunner(IDemoCluster cluster, DemoSettings settings, De
             && _statuses[_events.Killed] is { } restarted && Leader() is { } leader && restarted.Executed >= leader.Executed)
         {
             _events.CaughtUpShown = true;
-            console.Say($"r{restarted.Id} caught up: {restarted.Executed:N0} updates executed, as many as the leader r{leader.Id} ({restarted.Storage.ReplayedUpdates:N0} replayed from its own log)");
+            console.Say($"r{restarted.Id} caught up: {restarted.Executed:N0} updates executed, as many as the leader r{leader.Id} ({restarted.Storage.ReplayedUpdates:N0} executed at start, from its snapshot and its own log)");
         }
 
         if (_events.Killed >= 0 && !_events.SuccessorShown && Leader() is { } successor && successor.Id != _events.Killed)

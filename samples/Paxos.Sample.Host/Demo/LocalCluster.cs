@@ -121,6 +121,8 @@ internal sealed class LocalCluster : IDemoCluster
             TickInterval = TimeSpan.FromMilliseconds(_tickMillis),
             DataDirectory = directory,
             RebuildFromPeers = rebuild,
+            SnapshotIntervalSlots = ProcessCluster.DemoSnapshotEvery,
+            RetainedSlots = ProcessCluster.DemoSnapshotEvery / 2,
         };
         var logger = _loggers[replica].CreateLogger("Paxos.Sample.Replica");
         if (directory is not null)

@@ -20,6 +20,10 @@ internal sealed class ProcessCluster : IDemoCluster
         _durable = durable;
     }
 
+    /// <summary>How often the demo's replicas take snapshots: often enough that a run of a few thousand updates takes
+    /// several, and the restarted replica starts from one.</summary>
+    public const long DemoSnapshotEvery = 1000;
+
     public int Size => _replicas.Length;
 
     /// <summary>Starts the replicas as children of this program, each with its data directory when
@@ -30,7 +34,7 @@ internal sealed class ProcessCluster : IDemoCluster
         var replicas = await ClusterLauncher.StartAsync(
             LaunchCommand.ForThisProgram(),
             size,
-            replica => data?.Arguments(replica) ?? [],
+            replica => [.. data?.Arguments(replica) ?? [], "--snapshot-every", DemoSnapshotEvery.ToString(CultureInfo.InvariantCulture)],
             (replica, line) =>
             {
                 if (ReplicaLogLines.SelectChildLine(line) is { } shown)

@@ -12,7 +12,7 @@ internal static partial class ReplicaLogLines
     // Event ids of the library's Log.cs: leader election (1000), installed as non-leader (1002), rejoined (1003),
     // rebuilding lost state (1004-1006), leading a view (1101), fail-stop (1900, 2002); and the sample's load runs
     // (5004, 5005), data directory and recovery (5007-5010).
-    private static readonly HashSet<int> Shown = [1000, 1002, 1003, 1004, 1005, 1006, 1101, 1900, 2002, 5004, 5005, 5007, 5008, 5009, 5010];
+    private static readonly HashSet<int> Shown = [1000, 1002, 1003, 1004, 1005, 1006, 1101, 1900, 2002, 5004, 5005, 5007, 5008, 5009, 5010, 5011];
 
     /// <summary>The text to show for a log entry, or null to leave it out.</summary>
     public static string? Select(LogLevel level, int eventId, string message)

@@ -107,7 +107,13 @@ internal static class ReplicaHost
             return executed.Executed;
         }
 
-        SampleLog.Recovered(logger, replica, view, counters.LastRecoveryRecordsRead, executed.Executed, executed.LastSequence, counters.LastRecoveryTornBytes);
+        if (executor.Restored is { } snapshot)
+        {
+            SampleLog.SnapshotRestored(logger, replica, snapshot.Sequence.Value, snapshot.Executed);
+        }
+
+        var replayed = executed.Executed - (executor.Restored?.Executed ?? 0);
+        SampleLog.Recovered(logger, replica, view, counters.LastRecoveryRecordsRead, replayed, executed.LastSequence, counters.LastRecoveryTornBytes);
         if (rebuild)
         {
             SampleLog.RebuildIgnored(logger, replica, dataDirectory ?? "?");

@@ -19,7 +19,8 @@ internal sealed record ReplicaSettings(
     bool Rebuild = false,
     bool KeepHistory = true,
     bool LeaderSendsAccept = false,
-    bool InlineCompletions = false)
+    bool InlineCompletions = false,
+    long SnapshotEverySlots = 100_000)
 {
     /// <summary>The cluster id every sample replica uses; frames of other clusters are dropped.</summary>
     public const uint ClusterId = 0x5A4D_91E5;
@@ -35,12 +36,13 @@ internal sealed record ReplicaSettings(
 
     public static readonly string[] Flags = ["child", "rebuild", "no-history", "leader-sends-accept", "inline-completions"];
 
-    public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes", "data-dir"];
+    public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes", "data-dir", "snapshot-every"];
 
     public int ClusterSize => Peers.Count;
 
     /// <summary>Reads <c>--id 2 --peers 0=host:port,1=host:port,2=host:port [--client-port P] [--cluster-key K]
-    /// [--tick-ms T] [--max-datagram-bytes B] [--data-dir DIR] [--rebuild] [--no-history] [--leader-sends-accept] [--inline-completions]</c>.</summary>
+    /// [--tick-ms T] [--max-datagram-bytes B] [--data-dir DIR] [--snapshot-every N] [--rebuild] [--no-history] [--leader-sends-accept]
+    /// [--inline-completions]</c>.</summary>
     /// <exception cref="UsageException">Something is missing or out of range.</exception>
     public static ReplicaSettings From(CommandOptions line)
     {
@@ -78,7 +80,8 @@ internal sealed record ReplicaSettings(
             line.Has("rebuild"),
             !line.Has("no-history"),
             line.Has("leader-sends-accept"),
-            line.Has("inline-completions"));
+            line.Has("inline-completions"),
+            line.Long("snapshot-every", 100_000, 0, 1_000_000_000));
     }
 
     /// <summary>The replica's protocol options: defaults, but for this replica's id, size and tick, and messages as
@@ -94,6 +97,8 @@ internal sealed record ReplicaSettings(
         RebuildFromPeers = Rebuild,
         LeaderSendsAccept = LeaderSendsAccept,
         UnsafePreferInlineCompletions = InlineCompletions,
+        SnapshotIntervalSlots = SnapshotEverySlots,
+        RetainedSlots = Math.Min(10_000, SnapshotEverySlots / 2),
     };
 
     public UdpTransportOptions UdpOptions()
