@@ -7,24 +7,26 @@ namespace Paxos.Storage;
 /// Storage that keeps everything in memory and honours the durability contract within the process: a
 /// batch is "durable" once <see cref="PersistAsync"/> returns, and survives the replica being rebuilt from
 /// <see cref="LoadAsync"/> (which the tests and the simulator use to model a crash and restart). It
-/// survives no real crash of the process, and it grows with the history.
+/// survives no real crash of the process.
 /// </summary>
 /// <remarks>Snapshots are kept as the bytes of their files (<see cref="SnapshotFormat"/>), the two newest, so that a
-/// simulated replica restarts from one and sends and receives them as a file storage does. The log is never released:
-/// it is returned whole, and the replica ignores what the snapshot covers; releasing it would take a batch tag on every
-/// record for memory a test does not miss.</remarks>
+/// replica restarts from one and sends and receives them as a file storage does. Each snapshot the replica writes
+/// releases what the older of the two kept snapshots covers, as the file log does: accepted Proposals and ordered slots
+/// at or below its sequence number, and pending updates written before the batch it was taken in (that batch wrote the
+/// ones still pending again). So with snapshots its memory is bounded by the state, not by uptime.</remarks>
 public sealed class InMemoryReplicaStorage : ISnapshotStorage
 {
     private readonly Lock _lock = new();
     private readonly List<Proposal> _acceptedProposals = [];
     private readonly List<OrderedSlot> _orderedSlots = [];
-    private readonly Dictionary<ClientId, ClientUpdate> _pending = [];
+    private readonly Dictionary<ClientId, (ClientUpdate Update, long Incarnation, long Batch)> _pending = [];
     private readonly List<ClientId> _pendingOrder = [];
     private ViewNumber _lastInstalled;
     private ViewNumber _lastAttempted;
     private long _lastBatch;
     private bool _rebuilding;
-    private readonly List<(SequenceNumber Sequence, byte[] Bytes)> _snapshots = [];
+    private readonly List<(SequenceNumber Sequence, byte[] Bytes, long Incarnation, long Batch)> _snapshots = [];
+    private long _incarnation;
     private (SequenceNumber Sequence, MemoryStream Bytes)? _receiving;
 
     /// <summary>The number of the last batch persisted since the last <see cref="LoadAsync"/>.</summary>
@@ -47,10 +49,11 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
         {
             // A load starts a new incarnation of the replica, whose batches are numbered from 1 again.
             _lastBatch = 0;
+            _incarnation++;
             var pending = new List<ClientUpdate>(_pendingOrder.Count);
             foreach (var client in _pendingOrder)
             {
-                pending.Add(_pending[client]);
+                pending.Add(_pending[client].Update);
             }
 
             return ValueTask.FromResult(new PersistentState
@@ -100,7 +103,7 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
                     _pendingOrder.Add(update.ClientId);
                 }
 
-                _pending[update.ClientId] = update;
+                _pending[update.ClientId] = (update, _incarnation, batch.Number);
             }
         }
 
@@ -113,7 +116,42 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
         ArgumentNullException.ThrowIfNull(snapshot);
         using var bytes = new MemoryStream();
         SnapshotFormat.Write(bytes, snapshot);
-        Keep(snapshot.State.Sequence, bytes.ToArray());
+        long incarnation;
+        lock (_lock)
+        {
+            incarnation = _incarnation;
+        }
+
+        Keep(snapshot.State.Sequence, bytes.ToArray(), incarnation, snapshot.BatchNumber);
+        Release();
+    }
+
+    /// <summary>Releases what the older of the two kept snapshots covers (nothing while only one is kept, or when the
+    /// older one was received from a peer or found at a load: it says nothing about this log's batches).</summary>
+    private void Release()
+    {
+        lock (_lock)
+        {
+            if (_snapshots.Count < 2 || _snapshots[0].Batch == 0)
+            {
+                return;
+            }
+
+            var (sequence, _, incarnation, batch) = _snapshots[0];
+            _orderedSlots.RemoveAll(slot => slot.Sequence <= sequence);
+            _acceptedProposals.RemoveAll(proposal => proposal.LastSequence <= sequence);
+            _pendingOrder.RemoveAll(client =>
+            {
+                var (_, writtenIn, writtenAt) = _pending[client];
+                if (writtenIn > incarnation || (writtenIn == incarnation && writtenAt >= batch))
+                {
+                    return false;
+                }
+
+                _pending.Remove(client);
+                return true;
+            });
+        }
     }
 
     /// <inheritdoc />
@@ -134,7 +172,7 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         lock (_lock)
         {
-            foreach (var (kept, bytes) in _snapshots)
+            foreach (var (kept, bytes, _, _) in _snapshots)
             {
                 if (kept == sequence)
                 {
@@ -200,16 +238,16 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
             throw new InvalidDataException($"The received snapshot {sequence.Value} was discarded: it holds sequence number {snapshot.State.Sequence.Value}.");
         }
 
-        Keep(sequence, bytes);
+        Keep(sequence, bytes, incarnation: 0, batch: 0);
         return snapshot;
     }
 
-    private void Keep(SequenceNumber sequence, byte[] bytes)
+    private void Keep(SequenceNumber sequence, byte[] bytes, long incarnation, long batch)
     {
         lock (_lock)
         {
             _snapshots.RemoveAll(kept => kept.Sequence == sequence);
-            _snapshots.Add((sequence, bytes));
+            _snapshots.Add((sequence, bytes, incarnation, batch));
             _snapshots.Sort((left, right) => left.Sequence.CompareTo(right.Sequence));
             if (_snapshots.Count > 2)
             {

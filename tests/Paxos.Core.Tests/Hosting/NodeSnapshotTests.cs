@@ -100,7 +100,50 @@ public class NodeSnapshotTests : TempDirectoryFixture
         }
     }
 
-    private async Task<(PaxosNode, SummingExecutor)> StartAsync(InProcessNetwork network, int id, bool rebuild)
+    [Test]
+    public async Task In_memory_storage_keeps_only_what_the_older_snapshot_does_not_cover()
+    {
+        var network = new InProcessNetwork(3);
+        var storage = new Paxos.Storage.InMemoryReplicaStorage[3];
+        var nodes = new PaxosNode?[3];
+        var executors = new SummingExecutor[3];
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                storage[i] = new Paxos.Storage.InMemoryReplicaStorage();
+                (nodes[i], executors[i]) = await StartAsync(network, i, rebuild: false, storage[i]);
+            }
+
+            await SubmitManyAsync(nodes, 0, 1, 300);
+            await WaitAsync(() => nodes.All(n => n!.GetCounters().SnapshotsTaken >= 10), "ten snapshots everywhere");
+
+            var kept = await storage[1].LoadAsync();
+            kept.OrderedSlots.Count.Should().BeLessThan(100, "the slots the older snapshot covers are released");
+            kept.AcceptedProposals.Sum(p => p.Updates.Count).Should().BeLessThan(100);
+            kept.Snapshot.Should().NotBeNull();
+
+            // A replica restarted from that storage comes back to where it was.
+            var aru = nodes[1]!.Status.LocalAru;
+            var state = executors[1].State;
+            await nodes[1]!.DisposeAsync();
+            (nodes[1], executors[1]) = await StartAsync(network, 1, rebuild: false, storage[1]);
+            await WaitAsync(() => nodes[1]!.Status.LocalAru >= aru, "the restarted replica to reach where it was");
+            executors[1].State.Should().Be(state);
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                if (node is not null)
+                {
+                    await node.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    private async Task<(PaxosNode, SummingExecutor)> StartAsync(InProcessNetwork network, int id, bool rebuild, Paxos.Storage.IReplicaStorage? storage = null)
     {
         var options = new PaxosOptions
         {
@@ -116,9 +159,15 @@ public class NodeSnapshotTests : TempDirectoryFixture
             RebuildFromPeers = rebuild,
         };
         var executor = new SummingExecutor();
-        var node = new PaxosNode(options, executor, network.CreateTransport(new ReplicaId(id)), seed: (ulong)Stopwatch.GetTimestamp());
+        var node = new PaxosNode(storage is null ? options : WithoutDirectory(options), executor, network.CreateTransport(new ReplicaId(id)), storage, seed: (ulong)Stopwatch.GetTimestamp());
         await node.StartAsync();
         return (node, executor);
+    }
+
+    private static PaxosOptions WithoutDirectory(PaxosOptions options)
+    {
+        options.DataDirectory = null;
+        return options;
     }
 
     /// <summary>Submits <paramref name="count"/> updates of client 1 from <paramref name="first"/> on, one after the other,
