@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Paxos.Transport;
 
 namespace Paxos.Tests.Hosting;
@@ -135,7 +136,9 @@ public class AddPaxosHostTests
         BuildHost(settings, add: (services, _) => add(services));
 
     /// <summary>A host as <c>Host.CreateApplicationBuilder()</c> makes it, with <paramref name="settings"/> on top of its
-    /// configuration, an executor and the transport of a one-replica in-process network.</summary>
+    /// configuration, an executor, the transport of a one-replica in-process network, and a clock that stands still
+    /// (AddPaxos gives it to the node): one replica needs no tick, and a heartbeat's no-op, which a slow start could
+    /// let the system clock propose first, would take slot 1.</summary>
     private static IHost BuildHost(Dictionary<string, string?> settings, Action<IServiceCollection, IConfiguration> add)
     {
         var builder = Host.CreateApplicationBuilder();
@@ -143,7 +146,8 @@ public class AddPaxosHostTests
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Services
             .AddSingleton<IExecutor>(new RecordingExecutor())
-            .AddSingleton(new InProcessNetwork(1).CreateTransport(new ReplicaId(0)));
+            .AddSingleton(new InProcessNetwork(1).CreateTransport(new ReplicaId(0)))
+            .AddSingleton<TimeProvider>(new FakeTimeProvider());
         add(builder.Services, builder.Configuration);
         return builder.Build();
     }

@@ -50,7 +50,7 @@ public class NodeCountersTests
                 await cluster.Nodes[c % 3].SubmitAsync(new ClientUpdate(new ClientId(c), ts, new byte[] { (byte)ts }));
             }
         });
-        await Task.WhenAll(writers);
+        await cluster.TickUntilAsync(Task.WhenAll(writers), "the writers' 200 updates");
         await NodeCluster.WaitAsync(() => snapshots > 20, "the reader to take a few copies");
         await stop.CancelAsync();
         await reader;

@@ -32,9 +32,9 @@ public class PaxosNodeTests
                 Encoding.UTF8.GetString(reply.Span).Should().EndWith($":{c + 1}#{ts}");
             }
         });
-        await Task.WhenAll(writers);
+        await cluster.TickUntilAsync(Task.WhenAll(writers), "the writers' 180 updates");
 
-        await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count == 180), "every replica to execute all 180 updates");
+        await cluster.TickUntilAsync(() => cluster.Executors.All(e => e.Executed.Count == 180), "every replica to execute all 180 updates");
         var histories = cluster.Executors.Select(e => e.Executed.ToList()).ToList();
         histories[1].Should().Equal(histories[0]);
         histories[2].Should().Equal(histories[0]);
@@ -77,15 +77,15 @@ public class PaxosNodeTests
 
             // A replica that started late (its log's first fsync on a busy disk) may still be joining; one that had
             // not joined would learn the slots by catching up, without Accepts of its own.
-            await NodeCluster.WaitAsync(
+            await cluster.TickUntilAsync(
                 () => cluster.Nodes.All(n => n.Status.LastInstalled == view && n.Status.State is ReplicaState.RegularLeader or ReplicaState.RegularNonLeader),
                 "every replica to install the leader's view");
             for (var ts = 1; ts <= 20; ts++)
             {
-                await leader.SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { (byte)ts }));
+                await cluster.TickUntilAsync(leader.SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { (byte)ts })), $"the answer to c1#{ts}");
             }
 
-            await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count == 20), "every replica to execute the 20 updates");
+            await cluster.TickUntilAsync(() => cluster.Executors.All(e => e.Executed.Count == 20), "every replica to execute the 20 updates");
             cluster.Nodes.Should().OnlyContain(n => n.Status.LastInstalled == view, $"the test assumes one view throughout (view {view} at the start; now {string.Join(", ", cluster.Nodes.Select(n => n.Status.ToString()))})");
             var log = events.ToList();
             foreach (var follower in Enumerable.Range(0, 3).Where(i => cluster.Nodes[i] != leader))
@@ -144,9 +144,18 @@ public class PaxosNodeTests
         await cluster.StartAsync();
         var leader = await cluster.LeaderAsync();
 
-        var second = await leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 })).ContinueWith(
-            _ => leader.SubmitAsync(new ClientUpdate(new ClientId(1), 2, new byte[] { 2 })).WaitAsync(NodeCluster.Patience).GetAwaiter().GetResult(),
+        // The clock stands still until the first answer's continuation has submitted and blocked its thread: a tick
+        // turned on the test's thread must not be the turn that delivers that answer, or the test's thread would block.
+        Task<ReadOnlyMemory<byte>>? next = null;
+        var blocked = leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 })).ContinueWith(
+            _ => (next = leader.SubmitAsync(new ClientUpdate(new ClientId(1), 2, new byte[] { 2 }))).WaitAsync(NodeCluster.Patience).GetAwaiter().GetResult(),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await NodeCluster.WaitAsync(() => Volatile.Read(ref next) is not null, "the continuation's submission");
+
+        // Then the clock turns until the node answers that submission. The continuation's thread, woken by the answer,
+        // is no work the cluster's settling can see, so its end is awaited in real time.
+        await cluster.TickUntilAsync(() => next!.IsCompleted, "the answer the blocked continuation waits for");
+        var second = await blocked.WaitAsync(NodeCluster.Patience);
 
         Encoding.UTF8.GetString(second.Span).Should().EndWith(":1#2");
     }
@@ -158,19 +167,13 @@ public class PaxosNodeTests
         // together when the delivery ends. A turn that another thread runs meanwhile — here for a peer's message
         // handed over from the thread pool, as a transport's receive thread would — must not take the first of
         // them for a Proposal of its own (on a 64-writer load that split half of the leader's batches in two).
+        // The clock stands still after the election: no turn of the clock takes up what the delivery holds back.
         var transports = new CapturingTransport[3];
-        PaxosOptions Options(int i)
-        {
-            var options = InlineCompletions(NodeCluster.Options(i, 3), on: true);
-            options.TickInterval = TimeSpan.FromMilliseconds(50); // A turn of the clock's takes up what a delivery has
-            return options;                                        // held back for two ticks: 100 ms here.
-        }
-
-        await using var cluster = new NodeCluster(3, Options, wrapTransport: (i, inner) => transports[i] = new CapturingTransport(inner));
+        await using var cluster = new NodeCluster(3, i => InlineCompletions(NodeCluster.Options(i, 3), on: true), wrapTransport: (i, inner) => transports[i] = new CapturingTransport(inner));
         await cluster.StartAsync();
         var leader = await cluster.LeaderAsync();
         var transport = transports[leader.Id.Value];
-        await leader.SubmitAsync(new ClientUpdate(new ClientId(100), 1, new byte[] { 100 }));
+        await leader.SubmitAsync(new ClientUpdate(new ClientId(100), 1, new byte[] { 100 })).WaitAsync(NodeCluster.Patience);
         await NodeCluster.WaitAsync(() => transport.LastReceived is not null, "a message to the leader");
 
         // The leader executes c1#1 only once the continuation below is attached, so that it runs in the delivery.
@@ -215,18 +218,9 @@ public class PaxosNodeTests
     {
         // A continuation that blocks for its own next submission (forbidden with inline completions, but it must not
         // hang anything) and meanwhile stops the node: its submission fails with Stopped once the stop completes —
-        // with inline completions it is held back by the delivery the continuation blocks, and the stop fails it.
-        PaxosOptions Options(int i)
-        {
-            var options = InlineCompletions(NodeCluster.Options(i, 1), inlineCompletions);
-            options.TickInterval = TimeSpan.FromMilliseconds(500); // The clock's take-up (two turns) would need ~1 s.
-            options.ProgressTimeoutTicks = 4;
-            options.MaxProgressTimeoutTicks = 8;
-            options.LeaderHeartbeatTicks = 1;
-            return options;
-        }
-
-        await using var cluster = new NodeCluster(1, Options);
+        // with inline completions it is held back by the delivery the continuation blocks, and the stop fails it (the
+        // cluster's clock stands still, so no turn of it takes the submission up first).
+        await using var cluster = new NodeCluster(1, i => InlineCompletions(NodeCluster.Options(i, 1), inlineCompletions));
         await cluster.StartAsync();
         var node = await cluster.LeaderAsync();
         Task<ReadOnlyMemory<byte>>? second = null;
@@ -292,11 +286,11 @@ public class PaxosNodeTests
         await cluster.LeaderAsync();
         var update = new ClientUpdate(new ClientId(9), 1, new byte[] { 1 });
 
-        var first = await cluster.Nodes[0].SubmitAsync(update);
-        var again = await cluster.Nodes[2].SubmitAsync(update);
+        var first = await cluster.TickUntilAsync(cluster.Nodes[0].SubmitAsync(update), "the first answer");
+        var again = await cluster.TickUntilAsync(cluster.Nodes[2].SubmitAsync(update), "the second answer");
 
         again.ToArray().Should().Equal(first.ToArray());
-        await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count(x => x.Client == 9) == 1), "every replica to execute c9#1 once");
+        await cluster.TickUntilAsync(() => cluster.Executors.All(e => e.Executed.Count(x => x.Client == 9) == 1), "every replica to execute c9#1 once");
     }
 
     [Test]
@@ -305,11 +299,11 @@ public class PaxosNodeTests
         await using var cluster = new NodeCluster(3);
         await cluster.StartAsync();
         var leader = await cluster.LeaderAsync();
-        await leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 }));
+        await cluster.TickUntilAsync(leader.SubmitAsync(new ClientUpdate(new ClientId(1), 1, new byte[] { 1 })), "the answer to c1#1");
 
         await leader.StopAsync();
         var survivor = cluster.Nodes.First(n => n != leader);
-        var reply = await survivor.SubmitAsync(new ClientUpdate(new ClientId(1), 2, new byte[] { 2 })).WaitAsync(NodeCluster.Patience);
+        var reply = await cluster.TickUntilAsync(survivor.SubmitAsync(new ClientUpdate(new ClientId(1), 2, new byte[] { 2 })), "the survivors' progress timeout, a new view and the answer to c1#2");
 
         Encoding.UTF8.GetString(reply.Span).Should().EndWith(":1#2");
         survivor.Status.LastInstalled.Value.Should().BeGreaterThan(1, "a new view was installed");
@@ -329,7 +323,7 @@ public class PaxosNodeTests
 
         for (var ts = 1; ts <= 20; ts++)
         {
-            await cluster.Nodes[ts % 3].SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { 1 }));
+            await cluster.TickUntilAsync(cluster.Nodes[ts % 3].SubmitAsync(new ClientUpdate(new ClientId(1), ts, new byte[] { 1 })), $"the answer to c1#{ts}");
         }
 
         persisted.Should().NotBeEmpty();
@@ -767,7 +761,7 @@ public class PaxosNodeDurabilityTests
                 await cluster.StartAsync();
                 var leader = await cluster.LeaderAsync();
                 var leaderSyncedBefore = leader.BatchesSyncedOnLoop; // Before it led (elections), it may have.
-                await Task.WhenAll(Enumerable.Range(1, Writers).Select(client => Task.Run(async () =>
+                var writers = Task.WhenAll(Enumerable.Range(1, Writers).Select(client => Task.Run(async () =>
                 {
                     for (var ts = 1; ts <= PerWriter; ts++)
                     {
@@ -775,9 +769,10 @@ public class PaxosNodeDurabilityTests
                         answered.Add((client, ts, System.Text.Encoding.UTF8.GetString(reply.Span)));
                     }
                 })));
+                await cluster.TickUntilAsync(writers, "the writers' answers");
 
                 // Followers learn the last orderings a moment after the leader answers.
-                await NodeCluster.WaitAsync(() => cluster.Executors.All(e => e.Executed.Count == Writers * PerWriter), "every replica to execute every update");
+                await cluster.TickUntilAsync(() => cluster.Executors.All(e => e.Executed.Count == Writers * PerWriter), "every replica to execute every update");
                 cluster.Nodes.Should().OnlyContain(n => n.StorageCounters!.Fsyncs > 0);
                 var followers = cluster.Nodes.Where(n => n != leader).ToList();
                 if (transportIdle)
