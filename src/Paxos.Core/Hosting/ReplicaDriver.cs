@@ -389,8 +389,9 @@ public sealed class ReplicaDriver
         {
             stored = snapshots.CompleteReceived(sequence, transfer.Length); // Durable before anything rests on it.
         }
-        catch (InvalidDataException)
+        catch (Exception exception) when (exception is InvalidDataException or InvalidOperationException)
         {
+            // Not a valid snapshot of that sequence number, or no longer newer than what this replica keeps: dropped.
             _replica.Counters.SnapshotTransfersFailed++;
             return;
         }
