@@ -78,7 +78,7 @@ internal static class SimulationCommand
             output.WriteLine(config);
             var result = new Simulator(config, output).Run();
             output.WriteLine(result.Passed
-                ? $"seed {seed} passed: {result.Events} events, {result.Acknowledged} updates acknowledged, slot {result.HighestSlot}, trace {result.TraceHash:x16}{(profile == SimulationProfile.LostDisk ? $"; {result.LostDisk}" : string.Empty)}"
+                ? $"seed {seed} passed: {result.Events} events, {result.Acknowledged} updates acknowledged, slot {result.HighestSlot}, trace {result.TraceHash:x16}{(profile == SimulationProfile.LostDisk ? $"; {result.LostDisk}" : string.Empty)}{(result.Snapshots.Taken > 0 ? $"; {result.Snapshots}" : string.Empty)}"
                 : result.Failure);
             return result.Passed ? 0 : 1;
         }
@@ -91,6 +91,7 @@ internal static class SimulationCommand
         var stopwatch = Stopwatch.StartNew();
         long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0, earlyRebuilds = 0;
         var probes = CoverageProbes.None;
+        var snapshots = default(SnapshotCounts);
         var failures = new System.Collections.Concurrent.ConcurrentBag<SimulationResult>();
         var nearMissSeeds = new List<ulong>();
         var earlyRebuildSeeds = new List<ulong>();
@@ -125,6 +126,7 @@ internal static class SimulationCommand
                     lock (workers)
                     {
                         probes |= result.Probes;
+                        snapshots = Add(snapshots, result.Snapshots);
                         aimedWipes += result.LostDisk.AfterPrepareOk + result.LostDisk.InElection;
                         holds += result.LostDisk.Holds;
                         twoAtOnce += result.LostDisk.MostWithoutIntactState >= 2 ? 1 : 0;
@@ -163,6 +165,7 @@ internal static class SimulationCommand
         }
 
         output.WriteLine($"{done} seeds from {start}: {done - failed} passed, {failed} failed; {events:N0} events in {seconds:F1} s ({events / seconds:N0} events/s, {done / seconds * 60:N0} seeds/min); probes missed: {(CoverageProbes.All & ~probes) switch { CoverageProbes.None => "none", var missed => missed.ToString() }}");
+        output.WriteLine(snapshots);
         if (profile == SimulationProfile.LostDisk)
         {
             output.WriteLine($"lost-disk profile: {aimedWipes} aimed lost disks, {holds} holds; {twoAtOnce} seeds with two or more replicas without intact state at once, {nearMisses} with a rebuilding replica joining a view below a promise it forgot{First(nearMissSeeds)}, {earlyRebuilds} with a rebuild done below a slot executed before the disk was lost{First(earlyRebuildSeeds)}");
@@ -175,6 +178,10 @@ internal static class SimulationCommand
 
         return failed == 0 ? 0 : 1;
     }
+
+    private static SnapshotCounts Add(SnapshotCounts a, SnapshotCounts b) => new(
+        a.Taken + b.Taken, a.Acknowledged + b.Acknowledged, a.Installed + b.Installed, a.RestartsFromSnapshot + b.RestartsFromSnapshot,
+        a.PrepareRejectsBelowFloor + b.PrepareRejectsBelowFloor, a.WriteCrashes + b.WriteCrashes, a.InstallCrashes + b.InstallCrashes, a.Damaged + b.Damaged);
 
     private static string First(List<ulong> seeds) => seeds.Count == 0 ? string.Empty : $" (first: {string.Join(' ', seeds.Order().Take(10))})";
 }

@@ -58,6 +58,28 @@ public sealed class SimulatedReplica
 
     /// <summary>Ticks of the current incarnation.</summary>
     internal long Ticks { get; set; }
+
+    /// <summary>The slow disk's snapshot writer of the current incarnation, or null (snapshots are written on the driver's
+    /// thread).</summary>
+    internal ClusterHarness.SimulatedSnapshotWriter? SnapshotWriter { get; set; }
+
+    /// <summary>The snapshot the replica is about to restore (at its restart, or installed from a peer), for the checker.</summary>
+    internal SnapshotState? RestoringFrom { get; set; }
+}
+
+/// <summary>Where a crash strikes a snapshot being made durable (<see cref="ClusterHarness.CrashDuringSnapshot"/>).</summary>
+public enum SnapshotCrashPoint
+{
+    /// <summary>No crash.</summary>
+    None,
+
+    /// <summary>Before the snapshot is durable: the storage keeps what it kept before (a snapshot received from a peer is
+    /// lost with its partial file).</summary>
+    BeforeDurable,
+
+    /// <summary>Once the snapshot is durable, before the replica hears of it: its own snapshot is not acknowledged (it
+    /// releases nothing); a received one is not installed — the restart must load it.</summary>
+    AfterDurable,
 }
 
 /// <summary>
@@ -67,7 +89,7 @@ public sealed class SimulatedReplica
 /// clients are the caller's (<see cref="IClusterObserver"/>): a seeded faulty network for simulation, or a scripted
 /// one for transcripts.
 /// </summary>
-public sealed class ClusterHarness
+public sealed partial class ClusterHarness
 {
     private readonly PaxosOptions _template;
     private readonly Func<ReplicaId, IExecutor> _executorFactory;
@@ -173,6 +195,7 @@ public sealed class ClusterHarness
         replica.Driver = null;
         replica.Executor = null;
         replica.Writer = null; // Its fsyncs never complete: their records are as volatile as any unsynced write.
+        replica.SnapshotWriter = null; // Nor does a snapshot write: the snapshots kept before stay.
         replica.Storage.Crash(random, loseUnsyncedWrites);
     }
 
@@ -183,6 +206,7 @@ public sealed class ClusterHarness
         replica.Driver = null;
         replica.Executor = null;
         replica.Writer = null;
+        replica.SnapshotWriter = null;
         replica.Storage.Wipe();
         replica.RebuildOnNextStart = true;
         Checker.OnWiped(id);
@@ -196,7 +220,7 @@ public sealed class ClusterHarness
         var replica = _replicas[id.Value];
         var storage = replica.Storage;
         Crash(id, random, loseUnsyncedWrites);
-        return storage.CorruptDurableRecord(random);
+        return DamageSnapshot(storage, random) || storage.CorruptDurableRecord(random);
     }
 
     /// <summary>
@@ -256,6 +280,8 @@ public sealed class ClusterHarness
         }
 
         var executor = _executorFactory(id);
+        replica.RestoringFrom = state.Snapshot?.State;
+
         replica.Incarnation++;
         replica.Ticks = 0;
         Checker.OnIncarnation(id);
@@ -266,6 +292,11 @@ public sealed class ClusterHarness
                 Checker.OnExecuted(id, update);
                 Executed?.Invoke(id, update);
             };
+            recording.OnRestored = history =>
+            {
+                NoteRestored();
+                Checker.OnRestored(id, replica.RestoringFrom ?? throw new SimulationFailureException($"replica {id} restored a snapshot that came neither from its disk nor from a peer"), history);
+            };
         }
 
         var logger = _loggerFactory?.CreateLogger($"Paxos.Replica{id.Value}");
@@ -273,9 +304,21 @@ public sealed class ClusterHarness
         var options = OptionsFor(id);
         options.RebuildFromPeers = replica.RebuildOnNextStart;
         options.LeaderSendsAccept |= (LeaderSendsAcceptMask & (1UL << id.Value)) != 0;
-        var paxos = new PaxosReplica(options.ToProtocolOptions(), executor, state, logger, seed);
+        _constructing = true;
+        PaxosReplica paxos;
+        try
+        {
+            paxos = new PaxosReplica(options.ToProtocolOptions(), executor, state, logger, seed);
+        }
+        finally
+        {
+            _constructing = false;
+        }
+
         replica.Writer = new SimulatedWriter(this, replica);
-        replica.Driver = new ReplicaDriver(paxos, new CrashingStorage(this, replica), new SimulatedTransport(this, replica.Id), _replicas.Length, replica.Writer, new DriverObserver(this, replica));
+        var storage = new CrashingStorage(this, replica);
+        replica.SnapshotWriter = DiskIsSlow(replica) ? new SimulatedSnapshotWriter(this, replica, storage) : null;
+        replica.Driver = new ReplicaDriver(paxos, storage, new SimulatedTransport(this, replica.Id), _replicas.Length, replica.Writer, new DriverObserver(this, replica), replica.SnapshotWriter);
         replica.Executor = executor;
         replica.RecoveredAru = paxos.Status.LocalAru.Value;
         Checker.OnStatus(paxos.Status);
@@ -302,7 +345,11 @@ public sealed class ClusterHarness
         {
             replica.Ticks++;
             replica.Writer!.CompleteDue(replica.Ticks);
-            Run(replica, driver.AcknowledgeDurable);
+            Run(replica, () =>
+            {
+                replica.SnapshotWriter?.CompleteDue(replica.Ticks); // A crash may strike the snapshot's write.
+                driver.AcknowledgeDurable();
+            });
             if (replica.Driver is not null)
             {
                 driver.Tick();
@@ -321,7 +368,7 @@ public sealed class ClusterHarness
             return;
         }
 
-        driver.Step(message);
+        Run(replica, () => driver.Step(message)); // A snapshot received whole is made durable and installed here.
         Pump(replica);
     }
 
@@ -446,9 +493,53 @@ public sealed class ClusterHarness
     }
 
     /// <summary>The replica's disk as the driver sees it when it persists a batch on its own thread: a crash may strike
-    /// before the fsync completes.</summary>
-    private sealed class CrashingStorage(ClusterHarness harness, SimulatedReplica replica) : IReplicaStorage
+    /// before the fsync completes, and while a snapshot — its own, or one received from a peer — is made durable.</summary>
+    private sealed class CrashingStorage(ClusterHarness harness, SimulatedReplica replica) : ISnapshotStorage
     {
+        public (SequenceNumber Sequence, long Length)? NewestSnapshot => replica.Storage.NewestSnapshot;
+
+        public void WriteSnapshot(TakenSnapshot snapshot)
+        {
+            var crash = harness.SnapshotCrashDue(replica, received: false);
+            if (crash != SnapshotCrashPoint.BeforeDurable)
+            {
+                replica.Storage.WriteSnapshot(snapshot);
+            }
+
+            if (crash != SnapshotCrashPoint.None)
+            {
+                throw new SimulatedCrashException();
+            }
+
+            harness.NoteSnapshotAcknowledged(); // The driver tells the replica now.
+        }
+
+        public int ReadSnapshot(SequenceNumber sequence, long offset, Span<byte> destination) =>
+            replica.Storage.ReadSnapshot(sequence, offset, destination);
+
+        public long ReceivedBytes(SequenceNumber sequence) => replica.Storage.ReceivedBytes(sequence);
+
+        public void AppendReceived(SequenceNumber sequence, long offset, ReadOnlySpan<byte> data) =>
+            replica.Storage.AppendReceived(sequence, offset, data);
+
+        public StoredSnapshot CompleteReceived(SequenceNumber sequence, long length)
+        {
+            var crash = harness.SnapshotCrashDue(replica, received: true);
+            if (crash == SnapshotCrashPoint.BeforeDurable)
+            {
+                throw new SimulatedCrashException();
+            }
+
+            var stored = replica.Storage.CompleteReceived(sequence, length);
+            if (crash == SnapshotCrashPoint.AfterDurable)
+            {
+                throw new SimulatedCrashException(); // Durable, not installed: the restart loads it.
+            }
+
+            replica.RestoringFrom = stored.State;
+            return stored;
+        }
+
         public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default) =>
             ValueTask.FromResult(replica.Storage.Load());
 
@@ -465,7 +556,11 @@ public sealed class ClusterHarness
     {
         public ValueTask StartAsync(ITransportReceiver receiver, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
 
-        public void Send(ReplicaId destination, PaxosMessage message) => harness._observer!.OnSend(self, destination, message);
+        public void Send(ReplicaId destination, PaxosMessage message)
+        {
+            harness.NoteSnapshotTraffic(self, destination, message);
+            harness._observer!.OnSend(self, destination, message);
+        }
 
         public void Flush()
         {
@@ -478,7 +573,15 @@ public sealed class ClusterHarness
     /// and whether a batch that needs an fsync may be synced on the driver's thread.</summary>
     private sealed class DriverObserver(ClusterHarness harness, SimulatedReplica replica) : IReplicaDriverObserver
     {
-        public void OnBatchTaken(OutputBatch batch) => harness.BatchTaken?.Invoke(replica.Id, batch);
+        public void OnBatchTaken(OutputBatch batch)
+        {
+            if (batch.Snapshot is not null)
+            {
+                harness.NoteSnapshotTaken();
+            }
+
+            harness.BatchTaken?.Invoke(replica.Id, batch);
+        }
 
         public void OnReplies(OutputBatch batch)
         {

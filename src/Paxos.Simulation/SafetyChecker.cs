@@ -30,7 +30,7 @@ public sealed class SimulationFailureException : Exception
 /// exactly-once per (client id, timestamp) — an update refused because its client expired never executes after —
 /// the same execute-or-not decision for a slot everywhere, monotonic views, and no acknowledged update lost.
 /// </summary>
-public sealed class SafetyChecker
+public sealed partial class SafetyChecker
 {
     private readonly Dictionary<long, UpdateKey> _history = [];
     private readonly Dictionary<(long Client, long Timestamp), long> _sequenceOf = [];
@@ -87,6 +87,7 @@ public sealed class SafetyChecker
         track.LastExecuted = 0;
         track.LastOrdered = 0;
         track.ExecutedKeys.Clear();
+        track.RestoredThrough = 0;
         track.HighestInstalled = ViewNumber.None;
         track.Incarnations++;
     }
@@ -170,12 +171,18 @@ public sealed class SafetyChecker
             track.LastOrdered = recoveredAru;
         }
 
-        if (sequence != track.LastOrdered + 1)
+        // A snapshot restored: what it covers executed before (batches taken earlier may still report it); the slots
+        // after it follow on from it.
+        if (sequence > track.RestoredThrough)
         {
-            Fail(replica, $"gap-free execution: slot {sequence} executed after slot {track.LastOrdered}");
-        }
+            track.LastOrdered = Math.Max(track.LastOrdered, track.RestoredThrough);
+            if (sequence != track.LastOrdered + 1)
+            {
+                Fail(replica, $"gap-free execution: slot {sequence} executed after slot {track.LastOrdered}");
+            }
 
-        track.LastOrdered = sequence;
+            track.LastOrdered = sequence;
+        }
         var update = slot.Update;
         Agree(replica, sequence, update.IsNoOp ? UpdateKey.NoOp : new UpdateKey(update.ClientId.Value, update.Timestamp, Hash(update.Payload.Span)));
         if (!update.IsNoOp)
@@ -306,6 +313,9 @@ public sealed class SafetyChecker
         public long LastExecuted { get; set; }
 
         public long LastOrdered { get; set; }
+
+        /// <summary>The sequence number of the last snapshot this incarnation restored (0 when none).</summary>
+        public long RestoredThrough { get; set; }
 
         /// <summary>The highest Last_Installed of this incarnation.</summary>
         public ViewNumber HighestInstalled { get; set; }

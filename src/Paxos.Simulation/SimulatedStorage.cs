@@ -11,7 +11,9 @@ namespace Paxos.Simulation;
 /// records survive, unless the disk damages one (<see cref="CorruptDurableRecord"/>): then loading fails the way
 /// <see cref="FileReplicaStorage"/>'s does, with a <see cref="StorageCorruptionException"/>.
 /// </summary>
-public sealed class SimulatedStorage : IReplicaStorage
+/// <remarks>It keeps snapshots as a disk does (<see cref="ISnapshotStorage"/>; SimulatedStorage.Snapshots.cs): the
+/// bytes of their files, released log records and received partial files.</remarks>
+public sealed partial class SimulatedStorage : ISnapshotStorage
 {
     private readonly List<Record> _records = [];
     private int _durableCount;
@@ -21,8 +23,9 @@ public sealed class SimulatedStorage : IReplicaStorage
     /// <summary>Records written and not yet made durable by a sync.</summary>
     public int VolatileRecords => _records.Count - _durableCount;
 
-    /// <summary>Whether a durable record is damaged, so that loading fails until the storage is wiped.</summary>
-    public bool IsDamaged => _corruptRecord is not null;
+    /// <summary>Whether a durable record is damaged, or the log was released and no snapshot is intact, so that loading
+    /// fails until the storage is wiped.</summary>
+    public bool IsDamaged => _corruptRecord is not null || NeedsMissingSnapshot;
 
     /// <summary>Whether the durable state says the replica is rebuilding from peers.</summary>
     public bool IsRebuilding { get; private set; }
@@ -49,6 +52,7 @@ public sealed class SimulatedStorage : IReplicaStorage
                 damaged);
         }
 
+        var snapshot = LoadSnapshot();
         var view = ViewNumber.None;
         var attempted = ViewNumber.None;
         var proposals = new List<Proposal>();
@@ -56,6 +60,11 @@ public sealed class SimulatedStorage : IReplicaStorage
         var pending = new List<ClientUpdate>();
         foreach (var record in _records)
         {
+            if (record.Released)
+            {
+                continue;
+            }
+
             switch (record.Kind)
             {
                 case RecordKind.View when record.View > view:
@@ -79,7 +88,7 @@ public sealed class SimulatedStorage : IReplicaStorage
             }
         }
 
-        return new PersistentState { LastInstalled = view, LastAttempted = attempted, AcceptedProposals = proposals, OrderedSlots = ordered, PendingUpdates = pending, RequiresRebuild = IsRebuilding };
+        return new PersistentState { LastInstalled = view, LastAttempted = attempted, AcceptedProposals = proposals, OrderedSlots = ordered, PendingUpdates = pending, RequiresRebuild = IsRebuilding, Snapshot = snapshot };
     }
 
     /// <inheritdoc />
@@ -113,6 +122,7 @@ public sealed class SimulatedStorage : IReplicaStorage
     {
         ArgumentNullException.ThrowIfNull(batch);
         BatchesPersisted++;
+        var first = _records.Count;
         if (batch.AttemptedView is { } attempted)
         {
             _records.Add(new Record(RecordKind.Attempted, attempted, null, default, null));
@@ -137,6 +147,8 @@ public sealed class SimulatedStorage : IReplicaStorage
         {
             _records.Add(new Record(RecordKind.Ordered, default, null, slot, null));
         }
+
+        TagRecords(first, batch.Number);
 
         if (sync)
         {
@@ -165,6 +177,7 @@ public sealed class SimulatedStorage : IReplicaStorage
         _previousDurableCount = 0;
         _corruptRecord = null;
         IsRebuilding = false;
+        WipeSnapshots();
     }
 
     /// <summary>
@@ -183,7 +196,18 @@ public sealed class SimulatedStorage : IReplicaStorage
             return false;
         }
 
-        _corruptRecord ??= random.Next(0, _previousDurableCount);
+        if (_corruptRecord is null)
+        {
+            // A released record's segment is gone: only a record still in the log can be found damaged.
+            var kept = Enumerable.Range(0, _previousDurableCount).Where(i => !_records[i].Released).ToArray();
+            if (kept.Length == 0)
+            {
+                return false;
+            }
+
+            _corruptRecord = kept[random.Next(0, kept.Length)];
+        }
+
         return true;
     }
 
@@ -205,6 +229,7 @@ public sealed class SimulatedStorage : IReplicaStorage
         }
 
         _durableCount = _records.Count;
+        _receiving = null; // A partial snapshot received from a peer is not synced: recovery deletes it.
     }
 
     private enum RecordKind
@@ -216,5 +241,15 @@ public sealed class SimulatedStorage : IReplicaStorage
         Pending,
     }
 
-    private readonly record struct Record(RecordKind Kind, ViewNumber View, Proposal? Proposal, OrderedSlot Ordered, ClientUpdate? Pending);
+    private readonly record struct Record(RecordKind Kind, ViewNumber View, Proposal? Proposal, OrderedSlot Ordered, ClientUpdate? Pending)
+    {
+        /// <summary>The incarnation (the run of batches since a load) that wrote it: batch numbers restart at each.</summary>
+        public long Incarnation { get; init; }
+
+        /// <summary>The batch that wrote it, within <see cref="Incarnation"/>.</summary>
+        public long Batch { get; init; }
+
+        /// <summary>Whether a snapshot covered it and it was released (its segment deleted).</summary>
+        public bool Released { get; init; }
+    }
 }

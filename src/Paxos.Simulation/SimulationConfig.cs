@@ -116,6 +116,11 @@ public sealed record FaultProfile
     /// <see cref="WipeInElectionRate"/> restarts, at most, in virtual microseconds: short, so that messages sent
     /// to and about it before the wipe still arrive after the restart.</summary>
     public long TargetedRestartMaxMicros { get; init; } = 100_000;
+
+    /// <summary>Probability that a replica crashes while a snapshot is made durable — its own (before the write is
+    /// durable, or after it and before the replica is told), or one received whole from a peer (before it is durable,
+    /// or once it is and before the replica installs it) — during the safety phase; 0 for never.</summary>
+    public double SnapshotCrashRate { get; init; }
 }
 
 /// <summary>Everything one seed fixes: cluster, options, clients, faults and phases.</summary>
@@ -212,6 +217,7 @@ public sealed record SimulationConfig
         // Proposal's retransmission period.
         faults = faults with { SyncDelayTicks = random.Chance(0.5) ? 0 : random.Next(1, 41) };
         DrawClientExpiry(random, options);
+        faults = DrawSnapshots(random, options, faults);
 
         return new SimulationConfig
         {
@@ -295,7 +301,7 @@ public sealed record SimulationConfig
         };
 
         DrawClientExpiry(random, options);
-        return config;
+        return config with { Faults = DrawSnapshots(random, options, faults) };
     }
 
     /// <summary>Drawn after everything else in both profiles, so that the draws before it mean what they did: for a
@@ -306,6 +312,22 @@ public sealed record SimulationConfig
         {
             options.ClientExpirySlots = random.Next(1, 65);
         }
+    }
+
+    /// <summary>Drawn after everything else in both profiles, so that the draws before it mean what they did: for half
+    /// of the seeds, a snapshot every 3–50 slots keeping 0–20 slots behind it, so that lagging, crashed, partitioned and
+    /// wiped replicas need state transfer; for half of those, crashes while a snapshot is made durable. The other
+    /// seeds keep the default options (a snapshot every 100,000 slots, which no seed reaches).</summary>
+    private static FaultProfile DrawSnapshots(SimulationRandom random, PaxosOptions options, FaultProfile faults)
+    {
+        if (!random.Chance(0.5))
+        {
+            return faults;
+        }
+
+        options.SnapshotIntervalSlots = random.Next(3, 51);
+        options.RetainedSlots = random.Next(0, 21);
+        return faults with { SnapshotCrashRate = random.Chance(0.5) ? 0 : 0.02 + (random.NextDouble() * 0.1) };
     }
 
     /// <summary>The options of a seed, within their valid ranges (the default profile's draw order).</summary>
@@ -363,6 +385,11 @@ public sealed record SimulationConfig
         if (Profile == SimulationProfile.LostDisk)
         {
             text.Append(CultureInfo.InvariantCulture, $"  aimed lost disks: after a Prepare_OK {f.WipeAfterPrepareOkRate:P0} (late ones within {f.LateWipeMaxMicros / 1000} ms, a second promiser {f.SecondWipeRate:P0}), in an election {f.WipeInElectionRate:P0}/view, restart within {f.TargetedRestartMaxMicros / 1000} ms; hold a preparing leader's other links {f.HoldPrepareRate:P0}, up to {f.HoldMaxMicros / 1000} ms; a leader's minority {f.MinoritySlowdown}x slower\n");
+        }
+
+        if (o.SnapshotIntervalSlots != new PaxosOptions().SnapshotIntervalSlots)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  snapshots: every {o.SnapshotIntervalSlots} slots, {o.RetainedSlots} slots retained; crash while one is made durable {f.SnapshotCrashRate:P0}\n");
         }
 
         text.Append(CultureInfo.InvariantCulture, $"  leader sends Accept: {(LeaderSendsAcceptMask == 0 ? "none" : LeaderSendsAcceptMask == ulong.MaxValue ? "all" : $"mask {LeaderSendsAcceptMask & ((1UL << ClusterSize) - 1):x}")}\n");

@@ -41,6 +41,9 @@ public sealed class SimulationResult
 
     /// <summary>What the lost-disk profile's aimed faults did (all zero in the default profile).</summary>
     public LostDiskFaultCounts LostDisk { get; init; }
+
+    /// <summary>What snapshots did: taken, made durable, installed, and the faults that struck them.</summary>
+    public SnapshotCounts Snapshots { get; init; }
 }
 
 /// <summary>What the aimed faults of <see cref="SimulationProfile.LostDisk"/> did in one run.</summary>
@@ -103,8 +106,23 @@ public enum CoverageProbes
     /// <summary>An ordered update was refused, not executed, because its client had expired from the client table.</summary>
     ExpiredUpdateRefused = 1 << 10,
 
+    /// <summary>A replica took a snapshot.</summary>
+    SnapshotTaken = 1 << 11,
+
+    /// <summary>A snapshot was made durable and acknowledged to its replica, which released the history it covers.</summary>
+    SnapshotAcknowledged = 1 << 12,
+
+    /// <summary>A replica too far behind installed a snapshot a peer sent it (state transfer).</summary>
+    SnapshotInstalled = 1 << 13,
+
+    /// <summary>A Prepare was rejected because the leader's aru was below what a replica had released.</summary>
+    PrepareRejectedBelowFloor = 1 << 14,
+
+    /// <summary>A replica restarted from a snapshot on its disk.</summary>
+    RestartFromSnapshot = 1 << 15,
+
     /// <summary>Every probe.</summary>
-    All = (1 << 11) - 1,
+    All = (1 << 16) - 1,
 }
 
 /// <summary>
@@ -112,7 +130,7 @@ public enum CoverageProbes
 /// every safety property checked after every event, a safety phase with faults and a liveness phase
 /// that must converge within a bound derived from the options.
 /// </summary>
-public sealed class Simulator : IClusterObserver
+public sealed partial class Simulator : IClusterObserver
 {
     private const int TraceRing = 64;
 
@@ -176,6 +194,8 @@ public sealed class Simulator : IClusterObserver
             _harness.LoseUnsyncedWritesOnCrash = config.Faults.LoseUnsyncedWrites;
             _harness.CrashBeforeSync = OnCrashBeforeSync;
         }
+
+        ConfigureSnapshotFaults();
         _clients = new SimClient[config.ClientCount];
         for (var i = 0; i < _clients.Length; i++)
         {
@@ -231,7 +251,7 @@ public sealed class Simulator : IClusterObserver
             RunLivenessPhase();
             CollectProbes();
         }
-        catch (Exception exception) when (exception is SimulationFailureException or PaxosInvariantException or ReplicaFaultedException)
+        catch (Exception exception) when (exception is not OutOfMemoryException) // Any other escape is a failure of the seed too.
         {
             failure = Report(exception);
         }
@@ -248,6 +268,7 @@ public sealed class Simulator : IClusterObserver
             Probes = _probes,
             Profile = _config.Profile,
             LostDisk = _lostDisk,
+            Snapshots = _harness.SnapshotCounts,
         };
     }
 
@@ -1262,6 +1283,8 @@ public sealed class Simulator : IClusterObserver
         {
             _probes |= CoverageProbes.ExpiredUpdateRefused;
         }
+
+        _probes |= SnapshotProbes();
     }
 
     private void Push(long time, Event e) => _events.Enqueue(e with { Time = time }, (time, _order++));

@@ -14,6 +14,10 @@ public sealed partial class PaxosReplica
     /// <summary>Whether a snapshot was taken and not yet acknowledged: no other is taken meanwhile.</summary>
     private bool _snapshotInFlight;
 
+    /// <summary>The sequence number of the snapshot in flight. Not <see cref="_lastSnapshotSequence"/>: a peer's snapshot
+    /// installed meanwhile moves that on, and the host still acknowledges the one it was given.</summary>
+    private long _snapshotInFlightSequence;
+
     /// <summary>Set once the constructor has recovered the replica: no snapshot is taken while it replays its log.</summary>
     private readonly bool _recovered;
 
@@ -29,7 +33,7 @@ public sealed partial class PaxosReplica
     public void AcknowledgeSnapshot(SequenceNumber sequence)
     {
         ThrowIfFaulted();
-        if (!_snapshotInFlight || sequence.Value != _lastSnapshotSequence)
+        if (!_snapshotInFlight || sequence.Value != _snapshotInFlightSequence)
         {
             throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"No snapshot taken at {sequence} waits for its acknowledgement.");
         }
@@ -125,6 +129,7 @@ public sealed partial class PaxosReplica
         }
 
         _snapshotInFlight = true;
+        _snapshotInFlightSequence = _localAru;
         _lastSnapshotSequence = _localAru;
         Counters.SnapshotsTaken++;
     }

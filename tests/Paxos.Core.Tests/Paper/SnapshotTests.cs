@@ -81,6 +81,21 @@ public class SnapshotTests
     }
 
     [Test]
+    public void A_snapshot_taken_before_a_peers_newer_snapshot_was_installed_is_still_acknowledged()
+    {
+        // Simulation seed 1000224: the host makes a snapshot durable once its batch is (later, on a slow disk), and the
+        // replica may install a newer one from a peer meanwhile; the older one's acknowledgement must still be taken.
+        var fixture = WithOrdered(3);
+        fixture.Replica.InstallSnapshot(Stored(10, [.. Enumerable.Range(1, 10).Select(i => (long)i)])).Should().BeTrue();
+
+        fixture.Invoking(f => f.Replica.AcknowledgeSnapshot(S(3))).Should().NotThrow();
+
+        fixture.Replica.ReleasedThrough.Should().Be(S(10), "the installed snapshot released more");
+        fixture.Deliver(Ordered(1, 11, U(11, 1, origin: 1), U(12, 1, origin: 1), U(13, 1, origin: 1)));
+        fixture.Batches.Where(b => b.Snapshot != null).Select(b => b.Snapshot!.State.Sequence.Value).Should().Equal(3, 13);
+    }
+
+    [Test]
     public void A_catch_up_request_for_released_slots_is_answered_with_a_snapshot_offer()
     {
         var fixture = WithOrdered(3);

@@ -74,6 +74,7 @@ public class SeededSimulationTests
     [TestCase(18017UL, TestName = "Regression seed 18017: the same, with pauses")]
     [TestCase(31504UL, TestName = "Regression seed 31504: a Proposal that is the leader's acceptance is not retransmitted before it is durable")]
     [TestCase(35420UL, TestName = "Regression seed 35420: the same, another slot")]
+    [TestCase(1000224UL, TestName = "Regression seed 1000224: a snapshot taken before a peer's newer one was installed is still acknowledged")]
     public void Regression(ulong seed)
     {
         // As it ran when it found its bug (damaged disks, crashes mid-fsync and slow disks came later and would change
