@@ -149,6 +149,7 @@ public sealed class Simulator : IClusterObserver
     private readonly long[] _executedBeforeWipe;
     private readonly bool[] _wasRebuilding;
     private LostDiskFaultCounts _lostDisk;
+    private readonly PaxosMessage?[] _lastCheckedSend;
 
     /// <summary>Prepares a run of <paramref name="config"/>.</summary>
     /// <param name="config">The run's configuration.</param>
@@ -176,6 +177,17 @@ public sealed class Simulator : IClusterObserver
             _harness.LoseUnsyncedWritesOnCrash = config.Faults.LoseUnsyncedWrites;
             _harness.CrashBeforeSync = OnCrashBeforeSync;
         }
+
+        // The durability and ordering oracles: what each replica's disk holds, what a majority holds, and what every
+        // message and every batch relies on.
+        foreach (var replica in _harness.Replicas)
+        {
+            var id = replica.Id;
+            replica.Storage.ProposalDurable = proposal => _harness.Checker.OnAcceptanceDurable(id, proposal);
+        }
+
+        _harness.BatchTaken = OnBatchTaken;
+        _lastCheckedSend = new PaxosMessage?[config.ClusterSize];
         _clients = new SimClient[config.ClientCount];
         for (var i = 0; i < _clients.Length; i++)
         {
@@ -253,6 +265,14 @@ public sealed class Simulator : IClusterObserver
 
     void IClusterObserver.OnSend(ReplicaId sender, ReplicaId destination, PaxosMessage message)
     {
+        // The promise is made when the message leaves, whether or not the network then delivers it. A broadcast
+        // arrives here once per destination; its promise is checked once.
+        if (!ReferenceEquals(_lastCheckedSend[sender.Value], message))
+        {
+            _lastCheckedSend[sender.Value] = message;
+            _harness.Checker.CheckSendDurable(sender, message, _harness.Replicas[sender.Value].Storage);
+        }
+
         var faults = _config.Faults;
         if (_cut[sender.Value, destination.Value] || (!_liveness && _random.Chance(faults.LossRate)))
         {
@@ -581,6 +601,10 @@ public sealed class Simulator : IClusterObserver
             }
         }
     }
+
+    /// <summary>Every batch as its replica hands it over, before any of it is applied: the ordering oracle checks what it
+    /// executed.</summary>
+    private void OnBatchTaken(ReplicaId id, OutputBatch batch) => _harness.Checker.CheckOrderedChosen(id, batch);
 
     /// <summary>
     /// Convergence: every client's update completed, and every live replica executed the same updates — at
