@@ -41,6 +41,9 @@ public sealed class SimulationResult
 
     /// <summary>What the lost-disk profile's aimed faults did (all zero in the default profile).</summary>
     public LostDiskFaultCounts LostDisk { get; init; }
+
+    /// <summary>Crashes aimed right after a replica acknowledged something (<see cref="FaultProfile.CrashAfterAcknowledgementRate"/>).</summary>
+    public int CrashesAfterAcknowledgement { get; init; }
 }
 
 /// <summary>What the aimed faults of <see cref="SimulationProfile.LostDisk"/> did in one run.</summary>
@@ -150,6 +153,11 @@ public sealed class Simulator : IClusterObserver
     private readonly bool[] _wasRebuilding;
     private LostDiskFaultCounts _lostDisk;
     private readonly PaxosMessage?[] _lastCheckedSend;
+    private readonly bool[] _crashAtNextSync;
+    private long _lastAimedCrashAt = long.MinValue / 4;
+    private int _aimedCrashDown = -1;
+    private int _crashesAfterAcknowledgement;
+    private bool _restarting;
 
     /// <summary>Prepares a run of <paramref name="config"/>.</summary>
     /// <param name="config">The run's configuration.</param>
@@ -171,10 +179,10 @@ public sealed class Simulator : IClusterObserver
             _harness.SyncRandom = new SimulationRandom(config.Seed ^ 0x5107D15CUL);
         }
 
-        if (config.Faults.CrashBeforeSyncRate > 0)
+        if (config.Faults.CrashBeforeSyncRate > 0 || config.Faults.CrashAfterAcknowledgementRate > 0)
         {
             _harness.CrashRandom = _random;
-            _harness.LoseUnsyncedWritesOnCrash = config.Faults.LoseUnsyncedWrites;
+            _harness.LoseUnsyncedWritesOnCrash = config.Faults.LoseUnsyncedWrites || config.Faults.CrashAfterAcknowledgementRate > 0;
             _harness.CrashBeforeSync = OnCrashBeforeSync;
         }
 
@@ -188,6 +196,7 @@ public sealed class Simulator : IClusterObserver
 
         _harness.BatchTaken = OnBatchTaken;
         _lastCheckedSend = new PaxosMessage?[config.ClusterSize];
+        _crashAtNextSync = new bool[config.ClusterSize];
         _clients = new SimClient[config.ClientCount];
         for (var i = 0; i < _clients.Length; i++)
         {
@@ -236,7 +245,9 @@ public sealed class Simulator : IClusterObserver
         string? failure = null;
         try
         {
+            _restarting = true;
             _harness.Start(this);
+            _restarting = false;
             Schedule();
             RunSafetyPhase();
             StartLivenessPhase();
@@ -260,6 +271,7 @@ public sealed class Simulator : IClusterObserver
             Probes = _probes,
             Profile = _config.Profile,
             LostDisk = _lostDisk,
+            CrashesAfterAcknowledgement = _crashesAfterAcknowledgement,
         };
     }
 
@@ -555,7 +567,7 @@ public sealed class Simulator : IClusterObserver
         {
             if (!_harness.Replicas[replica].IsUp)
             {
-                _harness.Restart(new ReplicaId(replica));
+                Restart(new ReplicaId(replica));
             }
         }
     }
@@ -602,9 +614,86 @@ public sealed class Simulator : IClusterObserver
         }
     }
 
-    /// <summary>Every batch as its replica hands it over, before any of it is applied: the ordering oracle checks what it
-    /// executed.</summary>
-    private void OnBatchTaken(ReplicaId id, OutputBatch batch) => _harness.Checker.CheckOrderedChosen(id, batch);
+    /// <summary>
+    /// Every batch as its replica hands it over, before any of it is applied: the ordering oracle checks what it
+    /// executed, and, when the seed aims crashes at acknowledgements, the batch may be the one its replica dies
+    /// right after — with the batch's fsync in flight when it has one (the harness's crash before sync), else as soon
+    /// as the batch is applied (its ordered slots are then still unsynced).
+    /// </summary>
+    private void OnBatchTaken(ReplicaId id, OutputBatch batch)
+    {
+        _harness.Checker.CheckOrderedChosen(id, batch);
+        var faults = _config.Faults;
+        if (faults.CrashAfterAcknowledgementRate <= 0 || _liveness || _restarting || _aimedCrashDown >= 0
+            || _now - _lastAimedCrashAt < faults.CrashAfterAcknowledgementGapMicros || !Acknowledges(batch)
+            || !_random.Chance(faults.CrashAfterAcknowledgementRate))
+        {
+            return;
+        }
+
+        _lastAimedCrashAt = _now;
+        if (batch.RequiresSync)
+        {
+            _crashAtNextSync[id.Value] = true;
+        }
+        else
+        {
+            Push(_now, new Event(EventKind.AimedCrash, id, ReplicaId.None, null, 0));
+        }
+    }
+
+    /// <summary>Whether a batch tells someone that something is done: a reply to a client, an executed slot, or an
+    /// acceptance (an Accept, or a leader's Proposal that is its acceptance).</summary>
+    private static bool Acknowledges(OutputBatch batch)
+    {
+        if (batch.Replies.Count > 0 || batch.OrderedSlots.Count > 0)
+        {
+            return true;
+        }
+
+        return HasAcceptance(batch.ImmediateMessages) || HasAcceptance(batch.Messages);
+
+        static bool HasAcceptance(IReadOnlyList<OutboundMessage> messages)
+        {
+            foreach (var outbound in messages)
+            {
+                if (outbound.Message is Accept or Proposal { ImpliesLeaderAcceptance: true })
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>An aimed crash of a replica whose batch acknowledged something and had nothing to sync: it dies once
+    /// the batch is applied, losing what is unsynced (its ordered slots, and a slow disk's batches in flight).</summary>
+    private void OnAimedCrash(ReplicaId id)
+    {
+        if (_liveness || _harness.Replicas[id.Value].Replica is not { } paxos)
+        {
+            return;
+        }
+
+        CollectProbes(paxos);
+        _harness.Crash(id, _random, loseUnsyncedWrites: true);
+        NoteCrashAfterAcknowledgement(id, "right after it acknowledged");
+    }
+
+    /// <summary>Counts an aimed crash and schedules the replica's restart soon, while what it sent is in flight.</summary>
+    private void NoteCrashAfterAcknowledgement(ReplicaId id, string how)
+    {
+        _crashAtNextSync[id.Value] = false;
+        _crashesAfterAcknowledgement++;
+        _aimedCrashDown = id.Value;
+        _trace = (_trace ^ (0xAC0DEUL + (ulong)id.Value)) * 0x100000001B3UL;
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} crash {id} {how}, losing unsynced writes"));
+        _ = ScheduleRestart(id, AimedRestartMaxMicros);
+    }
+
+    /// <summary>How soon a replica crashed right after an acknowledgement restarts, at most.</summary>
+    private const long AimedRestartMaxMicros = 50_000;
 
     /// <summary>
     /// Convergence: every client's update completed, and every live replica executed the same updates — at
@@ -703,6 +792,9 @@ public sealed class Simulator : IClusterObserver
                 break;
             case EventKind.Resume:
                 Resume(next.From);
+                break;
+            case EventKind.AimedCrash:
+                OnAimedCrash(next.From);
                 break;
             default:
                 break;
@@ -1027,7 +1119,15 @@ public sealed class Simulator : IClusterObserver
     /// its restart (the harness crashes it).</summary>
     private bool OnCrashBeforeSync(ReplicaId id)
     {
-        if (_liveness || !_random.Chance(_config.Faults.CrashBeforeSyncRate))
+        if (_crashAtNextSync[id.Value])
+        {
+            // Aimed (OnBatchTaken): the batch just acknowledged something, and its fsync is in flight.
+            _crashAtNextSync[id.Value] = false;
+            NoteCrashAfterAcknowledgement(id, "with the batch's fsync in flight");
+            return true;
+        }
+
+        if (_liveness || _config.Faults.CrashBeforeSyncRate <= 0 || !_random.Chance(_config.Faults.CrashBeforeSyncRate))
         {
             return false;
         }
@@ -1189,9 +1289,27 @@ public sealed class Simulator : IClusterObserver
 
     private void OnRestart(ReplicaId replica)
     {
+        if (replica.Value == _aimedCrashDown)
+        {
+            _aimedCrashDown = -1;
+        }
+
         if (!_harness.Replicas[replica.Value].IsUp)
         {
+            Restart(replica);
+        }
+    }
+
+    private void Restart(ReplicaId replica)
+    {
+        _restarting = true;
+        try
+        {
             _harness.Restart(replica);
+        }
+        finally
+        {
+            _restarting = false;
         }
     }
 
@@ -1365,6 +1483,7 @@ public sealed class Simulator : IClusterObserver
         Damage,
         AimedWipe,
         Reconnect,
+        AimedCrash,
     }
 
     private enum AimedWipe
