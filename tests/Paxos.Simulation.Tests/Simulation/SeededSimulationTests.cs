@@ -21,6 +21,7 @@ public class SeededSimulationTests
     {
         var failures = new ConcurrentBag<SimulationResult>();
         var probes = CoverageProbes.None;
+        var stable = 0;
         var crashesAfterAcknowledgement = 0;
         var gate = new object();
         Parallel.For(0, BatchSeeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
@@ -34,6 +35,7 @@ public class SeededSimulationTests
             lock (gate)
             {
                 probes |= result.Probes;
+                stable += result.Stability == StabilityStretch.Checked ? 1 : 0;
                 crashesAfterAcknowledgement += result.CrashesAfterAcknowledgement;
             }
         });
@@ -41,7 +43,8 @@ public class SeededSimulationTests
         failures.OrderBy(f => f.Seed).Take(3).Select(f => f.Failure).Should().BeEmpty();
         (CoverageProbes.All & ~probes).Should().Be(CoverageProbes.None, "every coverage probe must be reached at least once per batch");
 
-        // Guards the aimed crashes against drifting into runs that no longer make them.
+        // Guards the stability stretch and the aimed crashes against drifting into runs that no longer check them.
+        stable.Should().BeGreaterThan(BatchSeeds * 9 / 10, "most seeds must end with a checked stability stretch");
         crashesAfterAcknowledgement.Should().BeGreaterThan(BatchSeeds, "half of the seeds aim crashes right after acknowledgements");
     }
 
