@@ -78,7 +78,7 @@ internal static class SimulationCommand
             output.WriteLine(config);
             var result = new Simulator(config, output).Run();
             output.WriteLine(result.Passed
-                ? $"seed {seed} passed: {result.Events} events, {result.Acknowledged} updates acknowledged, slot {result.HighestSlot}, trace {result.TraceHash:x16}{(profile == SimulationProfile.LostDisk ? $"; {result.LostDisk}" : string.Empty)}{(result.Snapshots.Taken > 0 ? $"; {result.Snapshots}" : string.Empty)}"
+                ? $"seed {seed} passed: {result.Events} events, {result.Acknowledged} updates acknowledged, slot {result.HighestSlot}, stability stretch {result.Stability}, trace {result.TraceHash:x16}{(profile == SimulationProfile.LostDisk ? $"; {result.LostDisk}" : string.Empty)}{(result.Snapshots.Taken > 0 ? $"; {result.Snapshots}" : string.Empty)}"
                 : result.Failure);
             return result.Passed ? 0 : 1;
         }
@@ -89,7 +89,8 @@ internal static class SimulationCommand
     private static int Soak(ulong start, long count, bool longRun, SimulationProfile profile, bool quiet, TextWriter output)
     {
         var stopwatch = Stopwatch.StartNew();
-        long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0, earlyRebuilds = 0;
+        long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0, earlyRebuilds = 0, crashesAfterAck = 0;
+        var stretches = new long[Enum.GetValues<StabilityStretch>().Length];
         var probes = CoverageProbes.None;
         var snapshots = default(SnapshotCounts);
         var failures = new System.Collections.Concurrent.ConcurrentBag<SimulationResult>();
@@ -127,6 +128,8 @@ internal static class SimulationCommand
                     {
                         probes |= result.Probes;
                         snapshots = Add(snapshots, result.Snapshots);
+                        stretches[(int)result.Stability]++;
+                        crashesAfterAck += result.CrashesAfterAcknowledgement;
                         aimedWipes += result.LostDisk.AfterPrepareOk + result.LostDisk.InElection;
                         holds += result.LostDisk.Holds;
                         twoAtOnce += result.LostDisk.MostWithoutIntactState >= 2 ? 1 : 0;
@@ -166,6 +169,7 @@ internal static class SimulationCommand
 
         output.WriteLine($"{done} seeds from {start}: {done - failed} passed, {failed} failed; {events:N0} events in {seconds:F1} s ({events / seconds:N0} events/s, {done / seconds * 60:N0} seeds/min); probes missed: {(CoverageProbes.All & ~probes) switch { CoverageProbes.None => "none", var missed => missed.ToString() }}");
         output.WriteLine(snapshots);
+        output.WriteLine($"stability stretch: checked in {stretches[(int)StabilityStretch.Checked]} seeds, outside the timers' envelope in {stretches[(int)StabilityStretch.OutsideEnvelope]}, not settled in {stretches[(int)StabilityStretch.NotSettled]}; {crashesAfterAck} crashes right after an acknowledgement");
         if (profile == SimulationProfile.LostDisk)
         {
             output.WriteLine($"lost-disk profile: {aimedWipes} aimed lost disks, {holds} holds; {twoAtOnce} seeds with two or more replicas without intact state at once, {nearMisses} with a rebuilding replica joining a view below a promise it forgot{First(nearMissSeeds)}, {earlyRebuilds} with a rebuild done below a slot executed before the disk was lost{First(earlyRebuildSeeds)}");

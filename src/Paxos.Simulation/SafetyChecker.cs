@@ -1,4 +1,5 @@
 using System.Globalization;
+using Paxos.Messages;
 using Paxos.Protocol;
 
 namespace Paxos.Simulation;
@@ -28,10 +29,14 @@ public sealed class SimulationFailureException : Exception
 /// The cluster-wide safety properties of PfSB (docs/testing.md, section 3), checked as events
 /// happen: slot agreement, validity, gap-free in-order execution (every replica a prefix of one history),
 /// exactly-once per (client id, timestamp) — an update refused because its client expired never executes after —
-/// the same execute-or-not decision for a slot everywhere, monotonic views, and no acknowledged update lost.
+/// the same execute-or-not decision for a slot everywhere, monotonic views, and no acknowledged update lost. Two
+/// oracles judge each step by what it relies on rather than by its outcome, so that a broken sync point is found
+/// when it happens, not only in the rare run where a crash then costs an update
+/// (<see cref="CheckSendDurable"/> and <see cref="CheckOrderedChosen"/>).
 /// </summary>
 public sealed partial class SafetyChecker
 {
+    private readonly Dictionary<long, SlotAcceptances> _acceptances = [];
     private readonly Dictionary<long, UpdateKey> _history = [];
     private readonly Dictionary<(long Client, long Timestamp), long> _sequenceOf = [];
     private readonly Dictionary<(long Client, long Timestamp), ulong> _submitted = [];
@@ -45,9 +50,12 @@ public sealed partial class SafetyChecker
     private readonly Dictionary<(long Client, long Timestamp), long> _refusedAt = [];
     private readonly ReplicaTrack[] _replicas;
 
+    private readonly int _quorum;
+
     /// <summary>Creates a checker for a cluster of <paramref name="clusterSize"/> replicas.</summary>
     public SafetyChecker(int clusterSize)
     {
+        _quorum = (clusterSize / 2) + 1;
         _replicas = new ReplicaTrack[clusterSize];
         for (var i = 0; i < clusterSize; i++)
         {
@@ -253,6 +261,186 @@ public sealed partial class SafetyChecker
         }
     }
 
+    /// <summary>
+    /// Records that <paramref name="replica"/>'s acceptance of <paramref name="proposal"/> became durable: from now
+    /// on it survives every crash short of a lost disk. A slot is chosen once a majority holds durable acceptances
+    /// of one update in one view; that stays true whatever happens to those disks later, so these facts are never
+    /// forgotten. Two updates accepted for one slot in one view break Paxos itself (a leader proposes once per view
+    /// and slot).
+    /// </summary>
+    public void OnAcceptanceDurable(ReplicaId replica, Proposal proposal)
+    {
+        ArgumentNullException.ThrowIfNull(proposal);
+        var view = proposal.View.Value;
+        var updates = proposal.Updates;
+        for (var i = 0; i < updates.Count; i++)
+        {
+            var sequence = proposal.FirstSequence.Value + i;
+            if (!_acceptances.TryGetValue(sequence, out var slot))
+            {
+                slot = new SlotAcceptances();
+                _acceptances[sequence] = slot;
+            }
+
+            var key = KeyOf(updates[i]);
+            var index = slot.IndexOf(view);
+            if (index < 0)
+            {
+                slot.Views.Add((view, key, 0));
+                index = slot.Views.Count - 1;
+            }
+            else if (slot.Views[index].Key != key)
+            {
+                Fail(replica, $"one view, two updates: slot {sequence} was accepted with {slot.Views[index].Key} and with {key} in view {view}");
+            }
+
+            var entry = slot.Views[index];
+            entry.Replicas |= 1UL << replica.Value;
+            slot.Views[index] = entry;
+            if (System.Numerics.BitOperations.PopCount(entry.Replicas) >= _quorum)
+            {
+                slot.Chosen = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The durability oracle (PROTOCOL.md §16.1; the sync points of <see cref="OutputBatch"/>): when
+    /// <paramref name="sender"/> sends <paramref name="message"/>, what the message promises must already be durable
+    /// in its <paramref name="storage"/>. An Accept, and a leader's Proposal that counts as its acceptance, need the
+    /// accepted Proposal for each slot (or the slot chosen already: a replica that learned the order answers a
+    /// Proposal for the whole range) and the view's install; a Prepare and a Prepare_OK need the view's install; a
+    /// View_Change and a rebuild answer need the attempted view; a forwarded update needs the origin's pending
+    /// record. An ordered slot a message reports (catch-up, a data list) must be chosen.
+    /// </summary>
+    public void CheckSendDurable(ReplicaId sender, PaxosMessage message, SimulatedStorage storage)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(storage);
+        switch (message)
+        {
+            case Accept accept:
+                CheckAcceptanceDurable(sender, "an Accept", accept.View, accept.FirstSequence.Value, accept.LastSequence.Value, storage);
+                break;
+            case Proposal proposal when proposal.ImpliesLeaderAcceptance:
+                CheckAcceptanceDurable(sender, "a Proposal that is its acceptance", proposal.View, proposal.FirstSequence.Value, proposal.LastSequence.Value, storage);
+                break;
+            case Prepare prepare:
+                CheckInstallDurable(sender, "a Prepare", prepare.View, storage);
+                break;
+            case PrepareOk promise:
+                CheckInstallDurable(sender, "a Prepare_OK", promise.View, storage);
+                foreach (var entry in promise.Entries)
+                {
+                    if (entry.IsOrdered)
+                    {
+                        CheckChosen(sender, "reported in a Prepare_OK as ordered", entry.Sequence.Value, entry.Update);
+                    }
+                }
+
+                break;
+            case ViewChange vote:
+                CheckAttemptDurable(sender, "a View_Change", vote.Attempted, storage);
+                break;
+            case RebuildReply reply:
+                CheckAttemptDurable(sender, "a rebuild answer", reply.LastAttempted, storage);
+                break;
+            case ClientUpdateForward forward:
+                foreach (var update in forward.Updates)
+                {
+                    if (update.Origin == sender && !storage.HasDurablePending(update.ClientId, update.Timestamp))
+                    {
+                        Fail(sender, $"durability: forwarded {update} before its pending record was durable");
+                    }
+                }
+
+                break;
+            case GloballyOrderedUpdate ordered:
+                for (var i = 0; i < ordered.Updates.Count; i++)
+                {
+                    CheckChosen(sender, "sent as ordered", ordered.FirstSequence.Value + i, ordered.Updates[i]);
+                }
+
+                break;
+            default:
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The ordering oracle, for a batch as <paramref name="replica"/> hands it over and before any of it is applied:
+    /// every slot it executed (and so every reply it gives) must be chosen — a majority holds durable acceptances of
+    /// that update in one view. A replica that counts an acceptance a crash could still erase (its own, before its
+    /// batch is durable) executes too early, and its client may hear of an update the cluster can still lose.
+    /// </summary>
+    public void CheckOrderedChosen(ReplicaId replica, OutputBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        foreach (var slot in batch.OrderedSlots)
+        {
+            CheckChosen(replica, "executed", slot.Sequence.Value, slot.Update);
+        }
+    }
+
+    private void CheckAcceptanceDurable(ReplicaId sender, string what, ViewNumber view, long first, long last, SimulatedStorage storage)
+    {
+        CheckInstallDurable(sender, what, view, storage);
+        for (var sequence = first; sequence <= last; sequence++)
+        {
+            if (!storage.HasDurableAcceptance(view, new SequenceNumber(sequence))
+                && !(_acceptances.TryGetValue(sequence, out var slot) && slot.Chosen))
+            {
+                Fail(sender, $"durability: sent {what} for slot {sequence} in view {view} before its acceptance was durable");
+            }
+        }
+    }
+
+    private void CheckInstallDurable(ReplicaId sender, string what, ViewNumber view, SimulatedStorage storage)
+    {
+        if (storage.DurableInstalledView < view)
+        {
+            Fail(sender, $"durability: sent {what} of view {view} with only view {storage.DurableInstalledView} durably installed");
+        }
+    }
+
+    private void CheckAttemptDurable(ReplicaId sender, string what, ViewNumber view, SimulatedStorage storage)
+    {
+        if (storage.DurableAttemptedView < view)
+        {
+            Fail(sender, $"durability: sent {what} for view {view} with only view {storage.DurableAttemptedView} durably attempted");
+        }
+    }
+
+    private void CheckChosen(ReplicaId replica, string what, long sequence, ClientUpdate update)
+    {
+        var key = KeyOf(update);
+        if (_acceptances.TryGetValue(sequence, out var slot))
+        {
+            foreach (var (_, accepted, replicas) in slot.Views)
+            {
+                if (accepted == key && System.Numerics.BitOperations.PopCount(replicas) >= _quorum)
+                {
+                    return;
+                }
+            }
+        }
+
+        Fail(replica, $"ordering: {what} {key} at slot {sequence} before a majority held it durably accepted in one view ({DescribeAcceptances(slot)})");
+    }
+
+    private static string DescribeAcceptances(SlotAcceptances? slot)
+    {
+        if (slot is null || slot.Views.Count == 0)
+        {
+            return "no durable acceptance";
+        }
+
+        return string.Join("; ", slot.Views.Select(v => string.Create(CultureInfo.InvariantCulture, $"view {v.View}: {v.Key} by {System.Numerics.BitOperations.PopCount(v.Replicas)}")));
+    }
+
+    private static UpdateKey KeyOf(ClientUpdate update) =>
+        update.IsNoOp ? UpdateKey.NoOp : new UpdateKey(update.ClientId.Value, update.Timestamp, Hash(update.Payload.Span));
+
     /// <summary>The slot of every acknowledged update.</summary>
     public IEnumerable<long> AcknowledgedSlots => _acknowledged.Values;
 
@@ -306,6 +494,28 @@ public sealed partial class SafetyChecker
         public static UpdateKey NoOp => new(0, 0, 0);
 
         public override string ToString() => Client == 0 ? "noop" : string.Create(CultureInfo.InvariantCulture, $"c{Client}#{Timestamp}");
+    }
+
+    /// <summary>The durable acceptances of one slot, by view: the update and which replicas hold it.</summary>
+    private sealed class SlotAcceptances
+    {
+        public List<(long View, UpdateKey Key, ulong Replicas)> Views { get; } = new(1);
+
+        /// <summary>Whether a majority holds one view's update: the slot is chosen.</summary>
+        public bool Chosen { get; set; }
+
+        public int IndexOf(long view)
+        {
+            for (var i = 0; i < Views.Count; i++)
+            {
+                if (Views[i].View == view)
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
     }
 
     private sealed class ReplicaTrack

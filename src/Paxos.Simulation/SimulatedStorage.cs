@@ -16,7 +16,10 @@ namespace Paxos.Simulation;
 public sealed partial class SimulatedStorage : ISnapshotStorage
 {
     private readonly List<Record> _records = [];
+    private readonly HashSet<(long View, long Sequence)> _durableAcceptances = [];
+    private readonly HashSet<(long Client, long Timestamp)> _durablePending = [];
     private int _durableCount;
+    private int _scannedDurableCount;
     private int _previousDurableCount;
     private int? _corruptRecord;
 
@@ -35,6 +38,28 @@ public sealed partial class SimulatedStorage : ISnapshotStorage
 
     /// <summary>Syncs performed since the storage was created.</summary>
     public long Syncs { get; private set; }
+
+    /// <summary>The highest view a durable record says was installed: what a restart would recover as
+    /// <c>Last_Installed</c> whatever a crash loses.</summary>
+    public ViewNumber DurableInstalledView { get; private set; }
+
+    /// <summary>The highest view a durable record says was attempted (an installed view counts as attempted).</summary>
+    public ViewNumber DurableAttemptedView { get; private set; }
+
+    /// <summary>Called with each accepted Proposal as its record becomes durable (a sync, or a crash that keeps
+    /// it): from then on, the replica's acceptance of its slots in its view survives any crash short of a lost
+    /// disk. For oracles that judge what a majority holds.</summary>
+    public Action<Proposal>? ProposalDurable { get; set; }
+
+    /// <summary>Whether a durable record holds an accepted Proposal of <paramref name="view"/> for slot
+    /// <paramref name="sequence"/>: an Accept, or a leader's Proposal that is its acceptance, may say so.</summary>
+    public bool HasDurableAcceptance(ViewNumber view, SequenceNumber sequence) =>
+        _durableAcceptances.Contains((view.Value, sequence.Value));
+
+    /// <summary>Whether a durable record holds the pending update of <paramref name="client"/> with
+    /// <paramref name="timestamp"/>: its origin may forward it.</summary>
+    public bool HasDurablePending(ClientId client, long timestamp) =>
+        _durablePending.Contains((client.Value, timestamp));
 
     /// <inheritdoc />
     public ValueTask<PersistentState> LoadAsync(CancellationToken cancellationToken = default) =>
@@ -166,7 +191,43 @@ public sealed partial class SimulatedStorage : ISnapshotStorage
             _previousDurableCount = _durableCount;
             _durableCount = recordsEnd;
             Syncs++;
+            NoteDurable();
         }
+    }
+
+    /// <summary>Folds the records that became durable since the last call into the durable state the oracles read.</summary>
+    private void NoteDurable()
+    {
+        for (var i = _scannedDurableCount; i < _durableCount; i++)
+        {
+            var record = _records[i];
+            switch (record.Kind)
+            {
+                case RecordKind.View:
+                    DurableInstalledView = record.View > DurableInstalledView ? record.View : DurableInstalledView;
+                    DurableAttemptedView = record.View > DurableAttemptedView ? record.View : DurableAttemptedView;
+                    break;
+                case RecordKind.Attempted:
+                    DurableAttemptedView = record.View > DurableAttemptedView ? record.View : DurableAttemptedView;
+                    break;
+                case RecordKind.Proposal:
+                    var proposal = record.Proposal!;
+                    for (var sequence = proposal.FirstSequence.Value; sequence <= proposal.LastSequence.Value; sequence++)
+                    {
+                        _durableAcceptances.Add((proposal.View.Value, sequence));
+                    }
+
+                    ProposalDurable?.Invoke(proposal);
+                    break;
+                case RecordKind.Pending:
+                    _durablePending.Add((record.Pending!.ClientId.Value, record.Pending.Timestamp));
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        _scannedDurableCount = _durableCount;
     }
 
     /// <summary>Models a lost disk: everything is gone (the replica must rebuild from its peers).</summary>
@@ -174,10 +235,15 @@ public sealed partial class SimulatedStorage : ISnapshotStorage
     {
         _records.Clear();
         _durableCount = 0;
+        _scannedDurableCount = 0;
         _previousDurableCount = 0;
         _corruptRecord = null;
         IsRebuilding = false;
         WipeSnapshots();
+        _durableAcceptances.Clear();
+        _durablePending.Clear();
+        DurableInstalledView = ViewNumber.None;
+        DurableAttemptedView = ViewNumber.None;
     }
 
     /// <summary>
@@ -230,6 +296,7 @@ public sealed partial class SimulatedStorage : ISnapshotStorage
 
         _durableCount = _records.Count;
         _receiving = null; // A partial snapshot received from a peer is not synced: recovery deletes it.
+        NoteDurable();
     }
 
     private enum RecordKind

@@ -82,6 +82,19 @@ public sealed record FaultProfile
     /// must be synced, during the safety phase. 0 for never.</summary>
     public double CrashBeforeSyncRate { get; init; }
 
+    /// <summary>Probability that a replica crashes right after a batch of its acknowledged something — a reply to a
+    /// client, an executed slot, an Accept (or a leader's Proposal that is its acceptance) — losing its unsynced
+    /// writes: with the batch's fsync in flight when it has one, else once the batch is applied (its ordered slots,
+    /// and a slow disk's batches in flight, are then unsynced). It restarts within 50 ms, while what it sent is in
+    /// flight. Checked per such batch during the safety phase, at most once per
+    /// <see cref="CrashAfterAcknowledgementGapMicros"/> and while no other replica is down from one; 0 for never.
+    /// This is where a sync point the code skipped costs an update.</summary>
+    public double CrashAfterAcknowledgementRate { get; init; }
+
+    /// <summary>The shortest time between two crashes of <see cref="CrashAfterAcknowledgementRate"/>, in virtual
+    /// microseconds.</summary>
+    public long CrashAfterAcknowledgementGapMicros { get; init; } = 200_000;
+
     /// <summary>Probability that a replica that just sent a Prepare_OK for a view at most a bare majority has
     /// installed (so every promise counts) loses its disk, once per replica and view: for half of them within 2 ms,
     /// while the view is being prepared, for the others up to <see cref="LateWipeMaxMicros"/> later, when the view
@@ -218,6 +231,16 @@ public sealed record SimulationConfig
         faults = faults with { SyncDelayTicks = random.Chance(0.5) ? 0 : random.Next(1, 41) };
         DrawClientExpiry(random, options);
         faults = DrawSnapshots(random, options, faults);
+
+        // Drawn last again: crashes aimed right after an acknowledgement, for half of the seeds.
+        if (random.Chance(0.5))
+        {
+            faults = faults with
+            {
+                CrashAfterAcknowledgementRate = 0.01 + (random.NextDouble() * 0.09),
+                CrashAfterAcknowledgementGapMicros = random.Next(50_000, 500_001),
+            };
+        }
 
         return new SimulationConfig
         {
@@ -381,7 +404,7 @@ public sealed record SimulationConfig
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"seed {Seed}{(Profile == SimulationProfile.Default ? string.Empty : $" ({Profile} profile)")}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
         text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}, client expiry {o.ClientExpirySlots} slots\n");
-        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, fsync within {f.SyncDelayTicks} ticks, lose unsynced {f.LoseUnsyncedWrites}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, crash after an acknowledgement {f.CrashAfterAcknowledgementRate:P1}/batch (gap {f.CrashAfterAcknowledgementGapMicros / 1000} ms), fsync within {f.SyncDelayTicks} ticks, lose unsynced {f.LoseUnsyncedWrites}\n");
         if (Profile == SimulationProfile.LostDisk)
         {
             text.Append(CultureInfo.InvariantCulture, $"  aimed lost disks: after a Prepare_OK {f.WipeAfterPrepareOkRate:P0} (late ones within {f.LateWipeMaxMicros / 1000} ms, a second promiser {f.SecondWipeRate:P0}), in an election {f.WipeInElectionRate:P0}/view, restart within {f.TargetedRestartMaxMicros / 1000} ms; hold a preparing leader's other links {f.HoldPrepareRate:P0}, up to {f.HoldMaxMicros / 1000} ms; a leader's minority {f.MinoritySlowdown}x slower\n");

@@ -44,6 +44,30 @@ public sealed class SimulationResult
 
     /// <summary>What snapshots did: taken, made durable, installed, and the faults that struck them.</summary>
     public SnapshotCounts Snapshots { get; init; }
+    /// <summary>Whether the run ended with a checked stability stretch, and if not, why.</summary>
+    public StabilityStretch Stability { get; init; }
+
+    /// <summary>Crashes aimed right after a replica acknowledged something (<see cref="FaultProfile.CrashAfterAcknowledgementRate"/>).</summary>
+    public int CrashesAfterAcknowledgement { get; init; }
+}
+
+/// <summary>What became of a run's stability stretch: a fault-free stretch with client load, then an idle one, in
+/// which no replica of the established view may start an election.</summary>
+public enum StabilityStretch
+{
+    /// <summary>The run failed before it reached the stretch.</summary>
+    NotReached,
+
+    /// <summary>No leader was established, with a majority of replicas in its view each ordering in it, within the
+    /// bound, so there was nothing to keep stable.</summary>
+    NotSettled,
+
+    /// <summary>The seed's timers and clocks leave too little margin for stability to be owed (a heartbeat period plus
+    /// the ordering latency does not fit well inside a progress timeout), so the stretch was not checked.</summary>
+    OutsideEnvelope,
+
+    /// <summary>The stretch ran and no replica of the view started an election.</summary>
+    Checked,
 }
 
 /// <summary>What the aimed faults of <see cref="SimulationProfile.LostDisk"/> did in one run.</summary>
@@ -154,6 +178,7 @@ public sealed partial class Simulator : IClusterObserver
     private long _convergenceTarget = -1;
     private int _crashesBeforeSync;
     private readonly long[,] _heldUntil;
+    private readonly long[,] _linkClearAt;
     private readonly HashSet<(int Replica, long View)> _promisesSeen = [];
     private readonly HashSet<(int Replica, long View)> _electionsSeen = [];
     private readonly HashSet<(int Replica, long View)> _preparesSeen = [];
@@ -167,6 +192,15 @@ public sealed partial class Simulator : IClusterObserver
     private readonly long[] _executedBeforeWipe;
     private readonly bool[] _wasRebuilding;
     private LostDiskFaultCounts _lostDisk;
+    private readonly PaxosMessage?[] _lastCheckedSend;
+    private readonly bool[] _crashAtNextSync;
+    private long _lastAimedCrashAt = long.MinValue / 4;
+    private int _aimedCrashDown = -1;
+    private int _crashesAfterAcknowledgement;
+    private bool _restarting;
+    private bool _clientsWrite = true;
+    private bool _inStretch;
+    private StabilityStretch _stability;
 
     /// <summary>Prepares a run of <paramref name="config"/>.</summary>
     /// <param name="config">The run's configuration.</param>
@@ -188,14 +222,25 @@ public sealed partial class Simulator : IClusterObserver
             _harness.SyncRandom = new SimulationRandom(config.Seed ^ 0x5107D15CUL);
         }
 
-        if (config.Faults.CrashBeforeSyncRate > 0)
+        if (config.Faults.CrashBeforeSyncRate > 0 || config.Faults.CrashAfterAcknowledgementRate > 0)
         {
             _harness.CrashRandom = _random;
-            _harness.LoseUnsyncedWritesOnCrash = config.Faults.LoseUnsyncedWrites;
+            _harness.LoseUnsyncedWritesOnCrash = config.Faults.LoseUnsyncedWrites || config.Faults.CrashAfterAcknowledgementRate > 0;
             _harness.CrashBeforeSync = OnCrashBeforeSync;
         }
 
         ConfigureSnapshotFaults();
+        // The durability and ordering oracles: what each replica's disk holds, what a majority holds, and what every
+        // message and every batch relies on.
+        foreach (var replica in _harness.Replicas)
+        {
+            var id = replica.Id;
+            replica.Storage.ProposalDurable = proposal => _harness.Checker.OnAcceptanceDurable(id, proposal);
+        }
+
+        _harness.BatchTaken = OnBatchTaken;
+        _lastCheckedSend = new PaxosMessage?[config.ClusterSize];
+        _crashAtNextSync = new bool[config.ClusterSize];
         _clients = new SimClient[config.ClientCount];
         for (var i = 0; i < _clients.Length; i++)
         {
@@ -203,6 +248,7 @@ public sealed partial class Simulator : IClusterObserver
         }
 
         _cut = new bool[config.ClusterSize, config.ClusterSize];
+        _linkClearAt = new long[config.ClusterSize, config.ClusterSize];
         _heldUntil = new long[config.ClusterSize, config.ClusterSize];
         _promised = new long[config.ClusterSize];
         _forgotten = new long[config.ClusterSize];
@@ -244,11 +290,14 @@ public sealed partial class Simulator : IClusterObserver
         string? failure = null;
         try
         {
+            _restarting = true;
             _harness.Start(this);
+            _restarting = false;
             Schedule();
             RunSafetyPhase();
             StartLivenessPhase();
             RunLivenessPhase();
+            RunStabilityStretch();
             CollectProbes();
         }
         catch (Exception exception) when (exception is not OutOfMemoryException) // Any other escape is a failure of the seed too.
@@ -269,11 +318,21 @@ public sealed partial class Simulator : IClusterObserver
             Profile = _config.Profile,
             LostDisk = _lostDisk,
             Snapshots = _harness.SnapshotCounts,
+            Stability = _stability,
+            CrashesAfterAcknowledgement = _crashesAfterAcknowledgement,
         };
     }
 
     void IClusterObserver.OnSend(ReplicaId sender, ReplicaId destination, PaxosMessage message)
     {
+        // The promise is made when the message leaves, whether or not the network then delivers it. A broadcast
+        // arrives here once per destination; its promise is checked once.
+        if (!ReferenceEquals(_lastCheckedSend[sender.Value], message))
+        {
+            _lastCheckedSend[sender.Value] = message;
+            _harness.Checker.CheckSendDurable(sender, message, _harness.Replicas[sender.Value].Storage);
+        }
+
         var faults = _config.Faults;
         if (_cut[sender.Value, destination.Value] || (!_liveness && _random.Chance(faults.LossRate)))
         {
@@ -283,6 +342,17 @@ public sealed partial class Simulator : IClusterObserver
         if (!_liveness)
         {
             AimAtPromisesAndElections(sender, destination, message);
+        }
+
+        if (_stretchNetwork)
+        {
+            // The stability stretch's fault-free network: each link delivers in order, and the spread of delays is
+            // below one delay (D to 2D), so no message overtakes a chain of two (an Accept never beats the Proposal
+            // it answers, whoever sends it). RunStabilityStretch says why.
+            var at = Math.Max(_now + _random.NextInt64(_stretchDelayMicros, 2 * _stretchDelayMicros), _linkClearAt[sender.Value, destination.Value]);
+            _linkClearAt[sender.Value, destination.Value] = at;
+            Push(at, new Event(EventKind.Deliver, sender, destination, message, _now));
+            return;
         }
 
         // A held-back link delivers what it carries once the hold ends (the protocol's own retransmissions wait too).
@@ -442,7 +512,7 @@ public sealed partial class Simulator : IClusterObserver
         if (client.Waiting && client.Update!.Timestamp == reply.Timestamp)
         {
             client.Waiting = false;
-            if (!_liveness)
+            if (_clientsWrite)
             {
                 WakeClient(client, _random.Next(0, 5000));
             }
@@ -464,7 +534,7 @@ public sealed partial class Simulator : IClusterObserver
             var start = _harness.Replicas[replica.Value].Replica?.Status.SessionStartTimestamp ?? 1;
             client.Timestamp = Math.Max(client.Timestamp, start - 1);
             client.Waiting = false;
-            if (!_liveness)
+            if (_clientsWrite)
             {
                 WakeClient(client, _random.Next(0, 5000));
             }
@@ -516,6 +586,7 @@ public sealed partial class Simulator : IClusterObserver
     private void StartLivenessPhase()
     {
         _liveness = true;
+        _clientsWrite = false;
         _harness.SyncDelayTicks = 0; // The disk recovers with the rest: fsyncs in flight finish, new ones at once.
         Array.Clear(_cut);
         Array.Clear(_heldUntil);
@@ -556,7 +627,7 @@ public sealed partial class Simulator : IClusterObserver
         {
             if (!_harness.Replicas[replica].IsUp)
             {
-                _harness.Restart(new ReplicaId(replica));
+                Restart(new ReplicaId(replica));
             }
         }
     }
@@ -602,6 +673,378 @@ public sealed partial class Simulator : IClusterObserver
             }
         }
     }
+
+    /// <summary>
+    /// Every batch as its replica hands it over, before any of it is applied: the ordering oracle checks what it
+    /// executed, and, when the seed aims crashes at acknowledgements, the batch may be the one its replica dies
+    /// right after — with the batch's fsync in flight when it has one (the harness's crash before sync), else as soon
+    /// as the batch is applied (its ordered slots are then still unsynced).
+    /// </summary>
+    private void OnBatchTaken(ReplicaId id, OutputBatch batch)
+    {
+        _harness.Checker.CheckOrderedChosen(id, batch);
+        var faults = _config.Faults;
+        if (faults.CrashAfterAcknowledgementRate <= 0 || _liveness || _restarting || _aimedCrashDown >= 0
+            || _now - _lastAimedCrashAt < faults.CrashAfterAcknowledgementGapMicros || !Acknowledges(batch)
+            || !_random.Chance(faults.CrashAfterAcknowledgementRate))
+        {
+            return;
+        }
+
+        _lastAimedCrashAt = _now;
+        if (batch.RequiresSync)
+        {
+            _crashAtNextSync[id.Value] = true;
+        }
+        else
+        {
+            Push(_now, new Event(EventKind.AimedCrash, id, ReplicaId.None, null, 0));
+        }
+    }
+
+    /// <summary>Whether a batch tells someone that something is done: a reply to a client, an executed slot, or an
+    /// acceptance (an Accept, or a leader's Proposal that is its acceptance).</summary>
+    private static bool Acknowledges(OutputBatch batch)
+    {
+        if (batch.Replies.Count > 0 || batch.OrderedSlots.Count > 0)
+        {
+            return true;
+        }
+
+        return HasAcceptance(batch.ImmediateMessages) || HasAcceptance(batch.Messages);
+
+        static bool HasAcceptance(IReadOnlyList<OutboundMessage> messages)
+        {
+            foreach (var outbound in messages)
+            {
+                if (outbound.Message is Accept or Proposal { ImpliesLeaderAcceptance: true })
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>An aimed crash of a replica whose batch acknowledged something and had nothing to sync: it dies once
+    /// the batch is applied, losing what is unsynced (its ordered slots, and a slow disk's batches in flight).</summary>
+    private void OnAimedCrash(ReplicaId id)
+    {
+        if (_liveness || _harness.Replicas[id.Value].Replica is not { } paxos)
+        {
+            return;
+        }
+
+        CollectProbes(paxos);
+        _harness.Crash(id, _random, loseUnsyncedWrites: true);
+        NoteCrashAfterAcknowledgement(id, "right after it acknowledged");
+    }
+
+    /// <summary>Counts an aimed crash and schedules the replica's restart soon, while what it sent is in flight.</summary>
+    private void NoteCrashAfterAcknowledgement(ReplicaId id, string how)
+    {
+        _crashAtNextSync[id.Value] = false;
+        _crashesAfterAcknowledgement++;
+        _aimedCrashDown = id.Value;
+        _trace = (_trace ^ (0xAC0DEUL + (ulong)id.Value)) * 0x100000001B3UL;
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} crash {id} {how}, losing unsynced writes"));
+        _ = ScheduleRestart(id, AimedRestartMaxMicros);
+    }
+
+    /// <summary>How soon a replica crashed right after an acknowledgement restarts, at most.</summary>
+    private const long AimedRestartMaxMicros = 50_000;
+
+    /// <summary>
+    /// The stability stretch, after convergence: once a leader is established, the network is fault-free (no loss,
+    /// duplication, partitions, pauses, crashes or restarts; links in order, delays bounded) for a stretch with client
+    /// load and then an idle one (a progress timeout, then one and a quarter), and no replica of the view may start an
+    /// election: every execution in the view, and an idle leader's no-op heartbeats (G6), must keep every
+    /// Progress_Timer from expiring.
+    /// </summary>
+    /// <remarks>
+    /// <para>The network. The seed's usual delays (MinDelay to MaxDelay, up to ten times apart) reorder messages across
+    /// links: a peer's Accept can beat the leader's Proposal it answers, and is then dropped (TR Fig. 4 F3); the leader
+    /// retransmits only to replicas that did not accept, so the replica learns the slot by catch-up, which is not
+    /// progress (G23). With a bare majority up, every ordering can go that way, and the view changes without any fault
+    /// (seeds 1000165 and 1000442 under the usual delays). That is reordering, a fault the safety phase exercises; a
+    /// fault-free network here has in-order links and delays from D to 2D, with D = max(MinDelay, MaxDelay / 2), so that
+    /// no message overtakes a chain of two and the longest delay stays about the seed's own.</para>
+    /// <para>The start. The leader must lead a majority in its view, every running replica must be in it (or be left out
+    /// after three base timeouts: a replica that may not rejoin), and none may be rebuilding; then each member must be
+    /// in step, and order a slot in the view and execute it (<see cref="WarmUp"/>): its timer was then refreshed, and
+    /// stability is owed from there.</para>
+    /// <para>The envelope. A replica's Progress_Timer fires P of its own ticks after its last execution in the view; the
+    /// leader proposes a heartbeat every H of its ticks once the previous one executed, so executions at a replica are
+    /// at most H + 1 leader ticks plus a round trip apart, give or take the spread of one more ordering: 4 delays in
+    /// all. Tick periods differ by up to 4× between replicas (clock skew), so the check runs only where
+    /// (H + 2)·tick(leader) + 4·(2D) + 2·tick(replica) ≤ P·tick(replica) for every member; elsewhere stability is not
+    /// owed by the timers, and the stretch is skipped.</para>
+    /// </remarks>
+    private void RunStabilityStretch()
+    {
+        _stability = StabilityStretch.NotSettled;
+        var o = _config.Options;
+        var faults = _config.Faults;
+        var slowest = _config.TickPeriodMicros.Max();
+        _stretchDelayMicros = Math.Max(1, Math.Max(faults.MinDelayMicros, faults.MaxDelayMicros / 2));
+        var maxDelay = (2 * _stretchDelayMicros) - 1;
+        _stretchNetwork = true;
+        _inStretch = true; // No restarts from here on.
+
+        if (!Settle(_now + (3L * o.ProgressTimeoutTicks * slowest), out var leader, out var view, out var members))
+        {
+            _inStretch = false;
+            return;
+        }
+
+        var leaderTick = _config.TickPeriodMicros[leader];
+        var memberSlowest = 0L;
+        for (var i = 0; i < _config.ClusterSize; i++)
+        {
+            if ((members & (1UL << i)) == 0)
+            {
+                continue;
+            }
+
+            var tick = _config.TickPeriodMicros[i];
+            memberSlowest = Math.Max(memberSlowest, tick);
+            if (((o.LeaderHeartbeatTicks + 2L) * leaderTick) + (4 * maxDelay) + (2 * tick) > o.ProgressTimeoutTicks * tick)
+            {
+                _stability = StabilityStretch.OutsideEnvelope;
+                _inStretch = false;
+                return;
+            }
+        }
+
+        if (!WarmUp(_now + (4L * o.ProgressTimeoutTicks * slowest) + (20 * maxDelay), leader, view, members))
+        {
+            _inStretch = false;
+            return;
+        }
+
+        _stability = StabilityStretch.Checked;
+        _stretchView = view;
+        _stretchLeader = leader;
+        _stretchMembers = members;
+        _stretchStart = _now;
+        _stretchElections = new long[_config.ClusterSize];
+        foreach (var replica in _harness.Replicas)
+        {
+            _stretchElections[replica.Id.Value] = replica.Replica?.Counters.ViewChangesStarted ?? 0;
+        }
+
+        _log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_now,12} stability stretch: view {view} led by {leader}, members {string.Join(' ', Enumerable.Range(0, _config.ClusterSize).Where(i => (members & (1UL << i)) != 0))}, delays {_stretchDelayMicros}..{maxDelay} us"));
+        var timeout = o.ProgressTimeoutTicks * memberSlowest;
+        _checkStable = true;
+        _stretchPhase = "loaded";
+        RunUntil(_now + timeout);
+        _clientsWrite = false;
+        _stretchPhase = "idle";
+        RunUntil(_now + (5 * timeout / 4) + (10 * maxDelay));
+        _checkStable = false;
+        _inStretch = false;
+    }
+
+    /// <summary>Runs until a leader is established (<see cref="Established"/>) with every running replica in its view,
+    /// or, by <paramref name="end"/>, with a majority.</summary>
+    private bool Settle(long end, out int leader, out ViewNumber view, out ulong members)
+    {
+        while (true)
+        {
+            var established = Established(out leader, out view, out members, out var everyone);
+            if (established && everyone)
+            {
+                return true;
+            }
+
+            if (!_events.TryPeek(out _, out var at) || at.Time > end)
+            {
+                return established;
+            }
+
+            Step(_events.Dequeue());
+        }
+    }
+
+    /// <summary>
+    /// Brings every member of the established view in step and has it refresh its Progress_Timer: first, with the
+    /// clients quiet, until every member executed everything the leader proposed (no hole left, nothing outside its
+    /// receive window); then, with the clients writing, until every member ordered a slot by Accepts (in the view: the
+    /// only way it orders by Accepts) and executed everything its leader had proposed by then, that slot included. False
+    /// if the view loses a member first, or <paramref name="end"/> passes. Client load, not the leader's heartbeats,
+    /// makes the orderings, so that a leader that never sends heartbeats is still checked.
+    /// </summary>
+    /// <remarks>A member in step stays in step on the stretch's network: it hears each Proposal before any Accept of it,
+    /// and orders a slot within one delay of the leader, so it lags by at most one slot and never drops a Proposal as
+    /// outside its window. A member that lags by more than its window under load can only chase the leader by catch-up,
+    /// one round trip per request, which is not progress (G23): its timer expires with no fault in the stretch (seed
+    /// 1000005, window 1, had it with the first warm-up, which did not wait for members to be in step).</remarks>
+    private bool WarmUp(long end, int leader, ViewNumber view, ulong members)
+    {
+        var ordered = new long[_config.ClusterSize];
+        var target = new long[_config.ClusterSize];
+        var loaded = false;
+        while (true)
+        {
+            if (_harness.Replicas[leader].Replica?.Status is not { State: ReplicaState.RegularLeader } lead || lead.LastInstalled != view)
+            {
+                return false;
+            }
+
+            var done = true;
+            for (var i = 0; i < _config.ClusterSize; i++)
+            {
+                if ((members & (1UL << i)) == 0)
+                {
+                    continue;
+                }
+
+                if (_harness.Replicas[i].Replica is not { } paxos || paxos.Status.LastInstalled != view || paxos.Status.State == ReplicaState.LeaderElection)
+                {
+                    return false;
+                }
+
+                if (!loaded)
+                {
+                    done &= paxos.Status.LocalAru == lead.LastProposed;
+                    continue;
+                }
+
+                if (target[i] < 0 && paxos.Counters.SlotsOrderedByAccepts > ordered[i])
+                {
+                    target[i] = lead.LastProposed.Value; // At least the slot it just ordered.
+                }
+
+                done &= target[i] >= 0 && paxos.Status.LocalAru.Value >= target[i];
+            }
+
+            if (done && loaded)
+            {
+                return true;
+            }
+
+            if (done)
+            {
+                loaded = true;
+                foreach (var replica in _harness.Replicas)
+                {
+                    ordered[replica.Id.Value] = replica.Replica?.Counters.SlotsOrderedByAccepts ?? 0;
+                    target[replica.Id.Value] = -1;
+                }
+
+                StartClientLoad();
+                continue;
+            }
+
+            if (!_events.TryPeek(out _, out var at) || at.Time > end)
+            {
+                return false;
+            }
+
+            Step(_events.Dequeue());
+        }
+    }
+
+    /// <summary>The clients write again, each soon after now unless it still waits for an answer.</summary>
+    private void StartClientLoad()
+    {
+        _clientsWrite = true;
+        foreach (var client in _clients)
+        {
+            if (!client.Waiting)
+            {
+                WakeClient(client, _random.Next(0, 5000));
+            }
+        }
+    }
+
+    private void RunUntil(long end)
+    {
+        while (_events.TryPeek(out _, out var at) && at.Time <= end)
+        {
+            Step(_events.Dequeue());
+        }
+
+        _now = Math.Max(_now, end);
+    }
+
+    /// <summary>Whether a leader is established: some running replica leads its installed view, a majority of running
+    /// replicas (it included) are in a regular state of that view, and no running replica is rebuilding.</summary>
+    private bool Established(out int leader, out ViewNumber view, out ulong members, out bool everyone)
+    {
+        leader = -1;
+        view = ViewNumber.None;
+        members = 0;
+        everyone = false;
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica?.Status is { State: ReplicaState.RegularLeader } status && status.LastInstalled > view)
+            {
+                leader = replica.Id.Value;
+                view = status.LastInstalled;
+            }
+        }
+
+        if (leader < 0)
+        {
+            return false;
+        }
+
+        var up = 0;
+        foreach (var replica in _harness.Replicas)
+        {
+            if (replica.Replica is not { } paxos)
+            {
+                continue;
+            }
+
+            up++;
+            var status = paxos.Status;
+            if (status.IsRebuilding)
+            {
+                return false;
+            }
+
+            if (status.State != ReplicaState.LeaderElection && status.LastInstalled == view)
+            {
+                members |= 1UL << replica.Id.Value;
+            }
+        }
+
+        var count = System.Numerics.BitOperations.PopCount(members);
+        everyone = count == up;
+        return count >= Quorum;
+    }
+
+    /// <summary>During the stability stretch, after every event: no replica of the established view started an election
+    /// or left the view.</summary>
+    private void CheckStable()
+    {
+        for (var i = 0; i < _config.ClusterSize; i++)
+        {
+            if ((_stretchMembers & (1UL << i)) == 0 || _harness.Replicas[i].Replica is not { } paxos)
+            {
+                continue;
+            }
+
+            var status = paxos.Status;
+            if (paxos.Counters.ViewChangesStarted != _stretchElections![i] || status.LastInstalled != _stretchView)
+            {
+                throw new SimulationFailureException(string.Create(CultureInfo.InvariantCulture, $"stability: replica {i} started an election for view {status.LastAttempted} {(_now - _stretchStart) / 1000.0:F1} ms into a fault-free {_stretchPhase} stretch; view {_stretchView} was led by {_stretchLeader} (progress timeout {_config.Options.ProgressTimeoutTicks} ticks, heartbeat {_config.Options.LeaderHeartbeatTicks})\n{DescribeCluster()}"));
+            }
+        }
+    }
+
+    private ViewNumber _stretchView;
+    private int _stretchLeader;
+    private ulong _stretchMembers;
+    private long _stretchStart;
+    private long[]? _stretchElections;
+    private string _stretchPhase = string.Empty;
+    private bool _stretchNetwork;
+    private bool _checkStable;
+    private long _stretchDelayMicros;
 
     /// <summary>
     /// Convergence: every client's update completed, and every live replica executed the same updates — at
@@ -701,8 +1144,16 @@ public sealed partial class Simulator : IClusterObserver
             case EventKind.Resume:
                 Resume(next.From);
                 break;
+            case EventKind.AimedCrash:
+                OnAimedCrash(next.From);
+                break;
             default:
                 break;
+        }
+
+        if (_checkStable)
+        {
+            CheckStable();
         }
 
         if (_config.Profile == SimulationProfile.LostDisk)
@@ -784,7 +1235,7 @@ public sealed partial class Simulator : IClusterObserver
     {
         if (!client.Waiting)
         {
-            if (_liveness)
+            if (!_clientsWrite)
             {
                 return;
             }
@@ -1024,7 +1475,15 @@ public sealed partial class Simulator : IClusterObserver
     /// its restart (the harness crashes it).</summary>
     private bool OnCrashBeforeSync(ReplicaId id)
     {
-        if (_liveness || !_random.Chance(_config.Faults.CrashBeforeSyncRate))
+        if (_crashAtNextSync[id.Value])
+        {
+            // Aimed (OnBatchTaken): the batch just acknowledged something, and its fsync is in flight.
+            _crashAtNextSync[id.Value] = false;
+            NoteCrashAfterAcknowledgement(id, "with the batch's fsync in flight");
+            return true;
+        }
+
+        if (_liveness || _config.Faults.CrashBeforeSyncRate <= 0 || !_random.Chance(_config.Faults.CrashBeforeSyncRate))
         {
             return false;
         }
@@ -1186,9 +1645,29 @@ public sealed partial class Simulator : IClusterObserver
 
     private void OnRestart(ReplicaId replica)
     {
-        if (!_harness.Replicas[replica.Value].IsUp)
+        if (replica.Value == _aimedCrashDown)
+        {
+            _aimedCrashDown = -1;
+        }
+
+        // The stability stretch is fault-free: whoever is down stays down (a restart is a new voter, and one that
+        // lost its disk may make the leader give way).
+        if (!_harness.Replicas[replica.Value].IsUp && !_inStretch)
+        {
+            Restart(replica);
+        }
+    }
+
+    private void Restart(ReplicaId replica)
+    {
+        _restarting = true;
+        try
         {
             _harness.Restart(replica);
+        }
+        finally
+        {
+            _restarting = false;
         }
     }
 
@@ -1364,6 +1843,7 @@ public sealed partial class Simulator : IClusterObserver
         Damage,
         AimedWipe,
         Reconnect,
+        AimedCrash,
     }
 
     private enum AimedWipe

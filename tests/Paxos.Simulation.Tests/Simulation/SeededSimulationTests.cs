@@ -21,6 +21,8 @@ public class SeededSimulationTests
     {
         var failures = new ConcurrentBag<SimulationResult>();
         var probes = CoverageProbes.None;
+        var stable = 0;
+        var crashesAfterAcknowledgement = 0;
         var gate = new object();
         Parallel.For(0, BatchSeeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
@@ -33,11 +35,17 @@ public class SeededSimulationTests
             lock (gate)
             {
                 probes |= result.Probes;
+                stable += result.Stability == StabilityStretch.Checked ? 1 : 0;
+                crashesAfterAcknowledgement += result.CrashesAfterAcknowledgement;
             }
         });
 
         failures.OrderBy(f => f.Seed).Take(3).Select(f => f.Failure).Should().BeEmpty();
         (CoverageProbes.All & ~probes).Should().Be(CoverageProbes.None, "every coverage probe must be reached at least once per batch");
+
+        // Guards the stability stretch and the aimed crashes against drifting into runs that no longer check them.
+        stable.Should().BeGreaterThan(BatchSeeds * 9 / 10, "most seeds must end with a checked stability stretch");
+        crashesAfterAcknowledgement.Should().BeGreaterThan(BatchSeeds, "half of the seeds aim crashes right after acknowledgements");
     }
 
     [Test]
@@ -77,10 +85,11 @@ public class SeededSimulationTests
     [TestCase(1000224UL, TestName = "Regression seed 1000224: a snapshot taken before a peer's newer one was installed is still acknowledged")]
     public void Regression(ulong seed)
     {
-        // As it ran when it found its bug (damaged disks, crashes mid-fsync and slow disks came later and would change
-        // the run of the older seeds), and as drawn today (how the slow-disk seeds found theirs).
+        // As it ran when it found its bug (damaged disks, crashes mid-fsync, slow disks and crashes aimed at
+        // acknowledgements came later and would change the run of the older seeds), and as drawn today (how the
+        // slow-disk seeds found theirs).
         var config = SimulationConfig.FromSeed(seed);
-        var asFound = config with { Faults = config.Faults with { DamageEveryMicros = 0, CrashBeforeSyncRate = 0, SyncDelayTicks = 0 } };
+        var asFound = config with { Faults = config.Faults with { DamageEveryMicros = 0, CrashBeforeSyncRate = 0, SyncDelayTicks = 0, CrashAfterAcknowledgementRate = 0 } };
 
         new Simulator(asFound).Run().Failure.Should().BeNull();
         if (asFound != config)
