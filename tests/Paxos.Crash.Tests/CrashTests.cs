@@ -67,7 +67,9 @@ public sealed class CrashTests
         TestContext.Progress.WriteLine($"crash test: seed {seed}, nemesis for {nemesisTime.TotalSeconds:0} s, {(leaderSendsAccept ? "LeaderSendsAccept with inline completions" : "default mode")}, data in {root}");
         using var limit = new CancellationTokenSource(nemesisTime + LeaderTimeout + DrainTimeout + ConvergenceTimeout + TimeSpan.FromSeconds(60));
         var passed = false;
-        var cluster = await CrashCluster.StartAsync(root, Replicas, mode, limit.Token);
+        // Snapshots every 2,000 updates (1,000 retained), so that kill -9 strikes with compaction on: snapshots being
+        // written, log segments released behind them, restarts from a snapshot and the log after it.
+        var cluster = await CrashCluster.StartAsync(root, Replicas, [.. mode, "--snapshot-every", "2000"], limit.Token);
         try
         {
             var run = await RunNemesisUnderLoadAsync(cluster, seed, nemesisTime, limit.Token);
