@@ -98,6 +98,24 @@ public class SeededSimulationTests
         }
     }
 
+    /// <summary>The first seeds of the CI batch that found each bug class planted in the protocol to measure the
+    /// simulator (docs/testing.md, "Planted bugs"). Each must pass on the real code, and run what found its bug: a
+    /// checked stability stretch for the timer bugs.</summary>
+    [TestCase(1000000UL, false, TestName = "Planted-bug seed 1000000: an Accept sent before its fsync, an install left unpersisted, a batch's messages sent before it is persisted (durability oracle)")]
+    [TestCase(1000001UL, true, TestName = "Planted-bug seed 1000001: a Progress_Timer that execution never refreshes (stability stretch)")]
+    [TestCase(1000002UL, true, TestName = "Planted-bug seed 1000002: an idle leader that never sends heartbeats (stability stretch)")]
+    [TestCase(1000003UL, false, TestName = "Planted-bug seed 1000003: a follower that counts its own acceptance before its batch is durable (ordering oracle)")]
+    public void Planted_bug_seed(ulong seed, bool stretch)
+    {
+        var result = Simulator.Run(seed);
+
+        result.Failure.Should().BeNull();
+        if (stretch)
+        {
+            result.Stability.Should().Be(StabilityStretch.Checked, "the seed found its bug in the stability stretch");
+        }
+    }
+
     [Test]
     public void A_broken_property_reports_the_seed_and_a_replay_command()
     {
