@@ -51,13 +51,7 @@ public class NodeSnapshotTests : TempDirectoryFixture
         }
         finally
         {
-            foreach (var node in nodes)
-            {
-                if (node is not null)
-                {
-                    await node.DisposeAsync();
-                }
-            }
+            await StopAllAsync(nodes);
         }
     }
 
@@ -90,13 +84,7 @@ public class NodeSnapshotTests : TempDirectoryFixture
         }
         finally
         {
-            foreach (var node in nodes)
-            {
-                if (node is not null)
-                {
-                    await node.DisposeAsync();
-                }
-            }
+            await StopAllAsync(nodes);
         }
     }
 
@@ -133,13 +121,7 @@ public class NodeSnapshotTests : TempDirectoryFixture
         }
         finally
         {
-            foreach (var node in nodes)
-            {
-                if (node is not null)
-                {
-                    await node.DisposeAsync();
-                }
-            }
+            await StopAllAsync(nodes);
         }
     }
 
@@ -162,6 +144,17 @@ public class NodeSnapshotTests : TempDirectoryFixture
         var node = new PaxosNode(storage is null ? options : WithoutDirectory(options), executor, network.CreateTransport(new ReplicaId(id)), storage, seed: (ulong)Stopwatch.GetTimestamp());
         await node.StartAsync();
         return (node, executor);
+    }
+
+    private static async Task StopAllAsync(PaxosNode?[] nodes)
+    {
+        foreach (var node in nodes)
+        {
+            if (node is not null)
+            {
+                await node.DisposeAsync();
+            }
+        }
     }
 
     private static PaxosOptions WithoutDirectory(PaxosOptions options)
