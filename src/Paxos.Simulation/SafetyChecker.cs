@@ -305,7 +305,7 @@ public sealed partial class SafetyChecker
     }
 
     /// <summary>
-    /// The durability oracle (PROTOCOL.md §16.1; the sync points of <see cref="OutputBatch"/>): when
+    /// The durability oracle (the sync points of <see cref="OutputBatch"/>; docs/protocol-notes.md, "The durability contract"): when
     /// <paramref name="sender"/> sends <paramref name="message"/>, what the message promises must already be durable
     /// in its <paramref name="storage"/>. An Accept, and a leader's Proposal that counts as its acceptance, need the
     /// accepted Proposal for each slot (or the slot chosen already: a replica that learned the order answers a

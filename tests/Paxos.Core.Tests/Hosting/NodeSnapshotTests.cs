@@ -12,6 +12,9 @@ public class NodeSnapshotTests : TempDirectoryFixture
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
+    /// <summary>Node starts so far: each gets its own seed (a rebuilding replica draws its query's nonce from it).</summary>
+    private static long _starts;
+
     [Test]
     public async Task A_wiped_replica_rejoins_through_a_snapshot_while_the_others_go_on_ordering()
     {
@@ -141,7 +144,7 @@ public class NodeSnapshotTests : TempDirectoryFixture
             RebuildFromPeers = rebuild,
         };
         var executor = new SummingExecutor();
-        var node = new PaxosNode(storage is null ? options : WithoutDirectory(options), executor, network.CreateTransport(new ReplicaId(id)), storage, seed: (ulong)Stopwatch.GetTimestamp());
+        var node = new PaxosNode(storage is null ? options : WithoutDirectory(options), executor, network.CreateTransport(new ReplicaId(id)), storage, seed: (ulong)Interlocked.Increment(ref _starts));
         await node.StartAsync();
         return (node, executor);
     }
