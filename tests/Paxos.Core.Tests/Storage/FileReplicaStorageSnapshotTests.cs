@@ -314,6 +314,7 @@ public class FileReplicaStorageSnapshotTests : TempDirectoryFixture
         using var storage = Open(Temp.Path);
         Load(storage);
         long durable = 0;
+        using var snapshotWritten = new SemaphoreSlim(0);
         var writer = Task.Run(() =>
         {
             for (var batch = 1; batch <= batches; batch++)
@@ -321,6 +322,11 @@ public class FileReplicaStorageSnapshotTests : TempDirectoryFixture
                 var group = new[] { Batch(batch, proposals: [P(0, 1, batch, U(batch % 50 + 1, batch, payloadBytes: 20_000))]) };
                 storage.PersistAll(group);
                 Volatile.Write(ref durable, batch);
+                if (batch % 50 == 0)
+                {
+                    // Let a snapshot in now and then, however the threads are scheduled (bounded: a stuck writer fails below).
+                    snapshotWritten.Wait(TimeSpan.FromSeconds(10));
+                }
             }
         });
 
@@ -333,6 +339,7 @@ public class FileReplicaStorageSnapshotTests : TempDirectoryFixture
                 // Taken in a durable batch, covering the slots before it.
                 storage.WriteSnapshot(Taken(sequence: batch - 1, batch: batch, executorBytes: 200_000));
                 written.Add(batch);
+                snapshotWritten.Release();
             }
 
             Thread.Yield();
