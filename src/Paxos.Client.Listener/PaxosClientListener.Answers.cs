@@ -1,0 +1,64 @@
+using Paxos.Client.Wire;
+
+namespace Paxos.Client.Listener;
+
+public sealed partial class PaxosClientListener
+{
+    /// <summary>The answer frame to one request: its result, or an error that says why (never an exception).</summary>
+    private async Task<byte[]> AnswerAsync(Request request, bool authenticated, CancellationToken stopping)
+    {
+        Interlocked.Increment(ref _requests);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(_options.RequestTimeout);
+        try
+        {
+            switch (request.Type)
+            {
+                case FrameType.OpenSession when request.First <= 0:
+                    return Error(request, WireErrorCode.BadRequest, "The registration nonce must be positive.", authenticated);
+                case FrameType.OpenSession:
+                    var session = await _replica.RegisterSessionAsync(request.First, deadline.Token).ConfigureAwait(false);
+                    return WireMessages.SessionOpened(request.RequestId, session.Value, authenticated);
+                case FrameType.Submit when request.First <= 0 || request.Second <= 0:
+                    return Error(request, WireErrorCode.BadRequest, "The session id and the sequence must be positive.", authenticated);
+                case FrameType.Submit:
+                    var update = new ClientUpdate(new ClientId(request.First), request.Second, request.Bytes);
+                    var reply = await _replica.SubmitAsync(update, deadline.Token).ConfigureAwait(false);
+                    return WireMessages.Bytes(FrameType.Executed, request.RequestId, reply.Span, authenticated);
+                case FrameType.Read:
+                    var result = await _replica.ReadAsync(request.Bytes, deadline.Token).ConfigureAwait(false);
+                    return WireMessages.Bytes(FrameType.ReadResult, request.RequestId, result.Span, authenticated);
+                default:
+                    var status = _replica.Status;
+                    return WireMessages.StatusReply(request.RequestId, new WireStatus(status.Id.Value, status.Leader.Value, (WireReplicaState)status.State), authenticated);
+            }
+        }
+        catch (PaxosSubmitException exception)
+        {
+            var code = Enum.IsDefined((WireErrorCode)exception.Reason) ? (WireErrorCode)exception.Reason : WireErrorCode.Unavailable;
+            return Error(request, code, exception.Message, authenticated, exception.LeaderHint?.Value ?? -1);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return Error(request, WireErrorCode.Stopped, "The replica's client listener is stopping.", authenticated);
+        }
+        catch (OperationCanceledException)
+        {
+            return Error(request, WireErrorCode.Timeout, $"No answer within {_options.RequestTimeout.TotalMilliseconds:0} ms; an update may still execute. Retry it under the same session and sequence.", authenticated);
+        }
+        catch (Exception exception)
+        {
+            // A failure the replica does not classify (for example a read that found no quorum): another replica may do
+            // better. Logged, because it may be a bug.
+            ListenerLog.RequestFailed(_logger, _replica.Status.Id.Value, request.Type.ToString(), exception);
+            return Error(request, WireErrorCode.Unavailable, exception.Message, authenticated);
+        }
+    }
+
+    private byte[] Error(Request request, WireErrorCode code, string message, bool authenticated, int leaderHint = int.MinValue)
+    {
+        Interlocked.Increment(ref _errors);
+        var hint = leaderHint == int.MinValue ? _replica.Status.Leader.Value : leaderHint;
+        return WireMessages.Error(request.RequestId, code, hint, message, authenticated);
+    }
+}
