@@ -105,9 +105,10 @@ public sealed class PaxosClient : IAsyncDisposable
         {
             using var operation = StartOperation(cancellationToken);
             var submission = new Submission(payload);
+            var attempts = new Attempts(this);
             try
             {
-                return await SubmitUnderSessionAsync(submission, operation.Token).ConfigureAwait(false);
+                return await SubmitUnderSessionAsync(submission, attempts, operation.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (operation.IsCancellationRequested)
             {
@@ -118,8 +119,8 @@ public sealed class PaxosClient : IAsyncDisposable
 
                 ThrowIfCancelledByCaller(cancellationToken);
                 throw new PaxosClientException(PaxosClientFailure.Timeout, submission.MayHaveExecuted,
-                    Say($"No replica answered the update within {_options.OperationTimeout.TotalSeconds:0.#} s{(submission.MayHaveExecuted ? "; it may have executed" : "; it did not reach a replica")}. Last failure: {submission.LastFailure?.Message ?? "none"}"),
-                    submission.LastFailure);
+                    Say($"No replica answered the update within {_options.OperationTimeout.TotalSeconds:0.#} s{(submission.MayHaveExecuted ? "; it may have executed" : "; it did not reach a replica")}. Last failure: {attempts.LastFailure?.Message ?? "none"}"),
+                    attempts.LastFailure);
             }
         }
         finally
@@ -208,9 +209,8 @@ public sealed class PaxosClient : IAsyncDisposable
         }
     }
 
-    private async Task<ReadOnlyMemory<byte>> SubmitUnderSessionAsync(Submission submission, CancellationToken cancellationToken)
+    private async Task<ReadOnlyMemory<byte>> SubmitUnderSessionAsync(Submission submission, Attempts attempts, CancellationToken cancellationToken)
     {
-        var attempts = new Attempts(this);
         var (session, sequence) = await SessionAsync(attempts, cancellationToken).ConfigureAwait(false);
         while (true)
         {
@@ -218,7 +218,6 @@ public sealed class PaxosClient : IAsyncDisposable
                 id => WireMessages.Submit(id, session, sequence, submission.Payload.Span, _key.Length > 0),
                 cancellationToken,
                 onSent: () => submission.MayHaveExecuted = true).ConfigureAwait(false);
-            submission.LastFailure = attempts.LastFailure;
             if (answer is not { } reply)
             {
                 continue;
@@ -261,8 +260,7 @@ public sealed class PaxosClient : IAsyncDisposable
                 throw Refused(error, submission.EarlierAttemptMayHaveExecuted);
             }
 
-            submission.LastFailure = new IOException(Describe(error));
-            await attempts.FailedAsync(submission.LastFailure, error.LeaderHint, cancellationToken).ConfigureAwait(false);
+            await attempts.FailedAsync(new IOException(Describe(error)), error.LeaderHint, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -445,8 +443,6 @@ public sealed class PaxosClient : IAsyncDisposable
 
         /// <summary>Whether an attempt before the latest one went out.</summary>
         public bool EarlierAttemptMayHaveExecuted { get; private set; }
-
-        public Exception? LastFailure { get; set; }
     }
 
     /// <summary>The attempts of one operation: which connection they use, and the pause after a round of failures.</summary>

@@ -104,11 +104,12 @@ internal sealed class WireConnection : IAsyncDisposable
             return false;
         }
 
-        if (!WireFormat.TryParseHeader(Untagged(hello), out var type, out _, out var body)
-            || type != FrameType.Hello
-            || !WireMessages.TryReadHello(body.Span, out var version, out var clientNonce))
+        if (!IsHello(Untagged(hello), out var version, out var clientNonce))
         {
-            throw new WireProtocolException("The first frame of a connection must be Hello.");
+            // A Hello sealed when this side expects none, or the other way round, is a key mismatch, not garbage.
+            throw IsAuthenticated && IsHello(hello, out _, out _) ? new WireAuthenticationException("The client's Hello carries no tag: the client has no cluster key.")
+                : !IsAuthenticated && hello.Length > WireFormat.TagBytes && IsHello(hello[..^WireFormat.TagBytes], out _, out _) ? new WireAuthenticationException("The client's Hello carries a tag, but this side has no cluster key.")
+                : new WireProtocolException("The first frame of a connection must be Hello.");
         }
 
         var replicaNonce = RandomNumberGenerator.GetBytes(WireFormat.NonceBytes);
@@ -201,6 +202,15 @@ internal sealed class WireConnection : IAsyncDisposable
 
         // The authenticators and the write lock are left to the collector: a send or a receive may still be running
         // on them, and it fails on the closed stream.
+    }
+
+    private static bool IsHello(ReadOnlyMemory<byte> content, out byte version, out byte[] clientNonce)
+    {
+        version = 0;
+        clientNonce = [];
+        return WireFormat.TryParseHeader(content, out var type, out _, out var body)
+            && type == FrameType.Hello
+            && WireMessages.TryReadHello(body.Span, out version, out clientNonce);
     }
 
     private ReadOnlyMemory<byte> Untagged(ReadOnlyMemory<byte> content) =>

@@ -135,6 +135,7 @@ internal sealed class FakeCluster
 internal sealed class FakeReplica(FakeCluster cluster, int id) : IClientReplica
 {
     private int _failAfterExecuting;
+    private Action? _afterExecuting;
 
     public ReplicaId Id { get; } = new(id);
 
@@ -154,7 +155,13 @@ internal sealed class FakeReplica(FakeCluster cluster, int id) : IClientReplica
     };
 
     /// <summary>The next <paramref name="count"/> submissions execute and then fail as if the reply were lost.</summary>
-    public void FailAfterExecuting(int count) => Interlocked.Exchange(ref _failAfterExecuting, count);
+    /// <param name="count">How many.</param>
+    /// <param name="then">Runs after each such execution, before the failure.</param>
+    public void FailAfterExecuting(int count, Action? then = null)
+    {
+        _afterExecuting = then;
+        Interlocked.Exchange(ref _failAfterExecuting, count);
+    }
 
     public Task<ClientId> RegisterSessionAsync(long registrationNonce, CancellationToken cancellationToken) =>
         IsStopped ? Task.FromException<ClientId>(Stopped()) : Task.FromResult(cluster.Register(registrationNonce));
@@ -175,6 +182,7 @@ internal sealed class FakeReplica(FakeCluster cluster, int id) : IClientReplica
         var reply = cluster.Submit(update);
         if (Interlocked.Decrement(ref _failAfterExecuting) >= 0)
         {
+            _afterExecuting?.Invoke();
             throw new PaxosSubmitException(SubmitFailure.Stopped, cluster.Leader, "Executed, but the answer was lost.");
         }
 
