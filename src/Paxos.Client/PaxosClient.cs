@@ -233,6 +233,19 @@ public sealed class PaxosClient : IAsyncDisposable
                 return reply.Body;
             }
 
+            if (reply.Type == FrameType.Rejected)
+            {
+                lock (_gate)
+                {
+                    _nextSequence = sequence + 1; // The rejection used up the sequence, as an execution does.
+                }
+
+                throw new PaxosClientException(PaxosClientFailure.UpdateRejected, false, Say($"The executor rejected update {sequence} of session {session} ({reply.Body.Length} bytes of error)."))
+                {
+                    Error = reply.Body,
+                };
+            }
+
             if (!IsError(reply, out var error))
             {
                 await attempts.BrokenAsync(reply, cancellationToken).ConfigureAwait(false);
@@ -257,6 +270,12 @@ public sealed class PaxosClient : IAsyncDisposable
 
             if (!IsPassing(error.Code))
             {
+                if (error.Code is not WireErrorCode.UpdateTooLarge)
+                {
+                    // The cluster and the client disagree about the session's sequence: start afresh next time.
+                    AbandonSession();
+                }
+
                 throw Refused(error, submission.EarlierAttemptMayHaveExecuted);
             }
 

@@ -20,6 +20,11 @@ public enum PaxosClientFailure
     /// <summary>The cluster refused the request for good (an out-of-order or stale sequence, a field out of range).
     /// Retrying the same request will not help.</summary>
     Rejected = 4,
+
+    /// <summary>The application's executor rejected the update deterministically; <see cref="PaxosClientException.Error"/>
+    /// holds its error bytes. The update counts as executed — every replica rejected it the same way, and a retry
+    /// would get the same answer — so the session moves on to its next sequence.</summary>
+    UpdateRejected = 5,
 }
 
 /// <summary>
@@ -60,6 +65,9 @@ public sealed class PaxosClientException : Exception
 
     /// <summary>Why the operation failed.</summary>
     public PaxosClientFailure Reason { get; }
+
+    /// <summary>With <see cref="PaxosClientFailure.UpdateRejected"/>: the executor's error bytes; empty otherwise.</summary>
+    public ReadOnlyMemory<byte> Error { get; init; }
 
     /// <summary>For a submission: whether the update may have executed even so (a request reached a replica and no
     /// definite answer came back). It executes at most once; the client does not re-submit it under a new

@@ -37,6 +37,10 @@ internal enum FrameType : byte
     /// <summary>Replica id (i32), leader hint (i32, −1 for none), protocol state (u8).</summary>
     StatusReply = 0x85,
 
+    /// <summary>The answer to a Submit whose update the executor rejected deterministically: the executor's error bytes
+    /// (the rest). The update counts as executed (its sequence is used up; a retry gets the same answer).</summary>
+    Rejected = 0x86,
+
     /// <summary>Code (u8), leader hint (i32, −1 for none), message length (u16) and that many bytes of UTF-8.</summary>
     Error = 0x8F,
 }
@@ -66,6 +70,9 @@ internal enum WireErrorCode : byte
     /// <summary>The cluster no longer remembers the session; the update did not execute now.</summary>
     SessionExpired = 7,
 
+    /// <summary>The update skips a sequence of its session; it did not execute.</summary>
+    OutOfOrder = 9,
+
     /// <summary>No answer within the replica's request timeout; an update may still execute.</summary>
     Timeout = 100,
 
@@ -74,4 +81,10 @@ internal enum WireErrorCode : byte
 
     /// <summary>The replica cannot serve the request now (no quorum, not running, or another failure); try elsewhere.</summary>
     Unavailable = 102,
+
+    /// <summary>The replica's application does not serve reads.</summary>
+    ReadsNotSupported = 103,
+
+    /// <summary>The application failed to answer the read (its read threw); retrying will not help.</summary>
+    ReadFailed = 104,
 }
