@@ -129,11 +129,3 @@ public sealed partial class PaxosNode
         return new PaxosReadException(reason, leader, message, cause);
     }
 }
-
-/// <summary>A read on its way through the node: the query and the task to complete.</summary>
-internal sealed class PendingRead(ReadOnlyMemory<byte> query)
-{
-    public ReadOnlyMemory<byte> Query { get; } = query;
-
-    public TaskCompletionSource<ReadOnlyMemory<byte>> Completion { get; } = new();
-}
