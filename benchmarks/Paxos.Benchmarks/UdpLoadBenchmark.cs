@@ -17,11 +17,11 @@ namespace Paxos.Benchmarks;
 /// round as the run wrote per update times its writers, so that the run can be set against the disk of that
 /// minute.</param>
 internal sealed record UdpLoadOptions(
-    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept, bool InlineCompletions, bool Floor)
+    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept, bool InlineCompletions, bool Floor, int Readers = 0)
 {
     public static readonly string[] Flags = ["durable", "leader-sends-accept", "inline-completions", "floor"];
 
-    public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms", "data-dir"];
+    public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms", "data-dir", "readers"];
 
     /// <summary>Whether the replicas keep write-ahead logs: every replica then fsyncs before it acknowledges.</summary>
     public bool Durable => DataRoot is not null;
@@ -51,7 +51,8 @@ internal sealed record UdpLoadOptions(
             dataRoot,
             line.Has("leader-sends-accept"),
             line.Has("inline-completions"),
-            line.Has("floor"));
+            line.Has("floor"),
+            line.Int("readers", 0, 0, LoadRequest.MaxWriters));
     }
 
     /// <summary>Arguments replica <paramref name="replica"/> gets after its own: its data directory under
@@ -106,6 +107,7 @@ internal static class UdpLoadBenchmark
         var storage = options.DataRoot is { } root ? $"durable: a write-ahead log per replica under {root} (a fresh directory per run, deleted after), fsync before every acknowledgement" : "storage in memory (no fsync)";
         storage += options.LeaderSendsAccept ? "; LeaderSendsAccept on" : string.Empty;
         storage += options.InlineCompletions ? "; UnsafePreferInlineCompletions on" : string.Empty;
+        storage += options.Readers > 0 ? Invariant($"; {options.Readers} readers at the leader (ReadAsync, one read outstanding each)") : string.Empty;
         Console.WriteLine(Invariant($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; {storage}"));
         WarnIfDebug(command);
         var table = new List<(int Writers, List<RunResult> Runs)>();
@@ -147,7 +149,7 @@ internal static class UdpLoadBenchmark
             }
 
             var leader = await WaitForLeaderAsync(clients, cancellationToken);
-            var request = new LoadRequest(writers, options.Seconds * 1000, options.PayloadBytes, options.WarmupSeconds * 1000);
+            var request = new LoadRequest(writers, options.Seconds * 1000, options.PayloadBytes, options.WarmupSeconds * 1000, options.Readers);
             var loading = clients[leader].LoadAsync(request, cancellationToken);
             var storage = await SampleStorageAsync(observers, request, cancellationToken);
             var load = await loading;
@@ -327,6 +329,8 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
             + Invariant($"| leader per 1k updates: {1000.0 * l.DatagramsSent / perUpdate:0.#} datagrams out, {1000.0 * l.DatagramsReceived / perUpdate:0.#} in, ")
             + Invariant($"{1000.0 * l.ThreadPoolWorkItems / perUpdate:0} thread-pool items; CPU {(l.UserCpuSeconds + l.SystemCpuSeconds) / l.Seconds:0.00} cores ({l.SystemCpuSeconds / l.Seconds:0.00} system); ")
             + Invariant($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms; {l.Failures} failures")
+            + (l.Reads + l.ReadFailures == 0 ? string.Empty : Environment.NewLine
+                + Invariant($"             reads: {l.ReadsPerSecond,9:N0}/s  p50 {l.ReadP50Nanos / 1e3,6:N0} µs  p99 {l.ReadP99Nanos / 1e3,6:N0} µs  ({l.ReadsPerSecond / Math.Max(1, l.UpdatesPerSecond):0.0}x updates); {l.ReadFailures} failures"))
             + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Invariant($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))))
             + (Floor is null ? string.Empty : Environment.NewLine + "             floor right after: " + Floor.Describe()
                 + Invariant($"; this run did {ShareOfFloor:P0} of its ceiling, {Floor.RoundsPerSecond * Load.Writers:N0} updates/s (one update per writer per round)"));

@@ -20,6 +20,19 @@ internal static class UdpLoadReport
                 + Invariant($"{Figure(runs, r => r.PeakMemoryBytes.Where((_, i) => i != r.Leader).DefaultIfEmpty(0).Max() / (1024.0 * 1024), "N0")} |"));
         }
 
+        if (options.Readers > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine(Invariant($"Reads beside them: {options.Readers} readers at the leader, one ReadAsync outstanding each; latency inside the leader's process"));
+            Console.WriteLine("| writers | reads/s | read p50 µs | read p99 µs | reads per update |");
+            Console.WriteLine("|--------:|--------:|------------:|------------:|-----------------:|");
+            foreach (var (writers, runs) in table)
+            {
+                Console.WriteLine(Invariant($"| {writers} | {Figure(runs, r => r.Load.ReadsPerSecond, "N0")} | {Figure(runs, r => r.Load.ReadP50Nanos / 1e3, "N0")} | ")
+                    + Invariant($"{Figure(runs, r => r.Load.ReadP99Nanos / 1e3, "N0")} | {Figure(runs, r => r.Load.ReadsPerSecond / Math.Max(1, r.Load.UpdatesPerSecond), "0.0")} |"));
+            }
+        }
+
         if (options.Durable)
         {
             PrintStorage(table, options);

@@ -19,7 +19,7 @@ namespace Paxos.Sample;
 /// answers History requests from the first update. Bad input is an answer (<see cref="ReplyKind.Error"/>), never an exception: an exception
 /// here would stop the replica (fail-stop), and every replica would stop on the same bad update.
 /// </remarks>
-internal sealed class KeyValueExecutor : ISnapshotExecutor
+internal sealed class KeyValueExecutor : ISnapshotExecutor, IReadExecutor
 {
     /// <summary>The most keys the store holds; a SET of a new key beyond it is answered with an error. The same
     /// on every replica, so the answer is too.</summary>
@@ -100,6 +100,12 @@ internal sealed class KeyValueExecutor : ISnapshotExecutor
         History?.Add(new ExecutedEntry(update.Sequence.Value, update.ClientId.Value, update.Timestamp));
         return reply;
     }
+
+    /// <summary>A linearizable read (<see cref="PaxosNode.ReadAsync"/>): the query is a key, and the answer is a GET's reply,
+    /// stamped with the sequence number of the last update executed. Called on the replica's thread, like
+    /// <see cref="Execute"/>, so the store needs no lock here.</summary>
+    public ReadOnlyMemory<byte> Read(ReadOnlySpan<byte> query) =>
+        query.Length is 0 or > MaxKeyBytes ? Reply(_lastSequence, ReplyKind.Error, "ERR a read's query is a key of 1 to 256 bytes"u8) : Get(query, _lastSequence);
 
     /// <summary>Copies the store, its counters and the history (when kept) as they are after the last execution.</summary>
     public IExecutorSnapshot CaptureSnapshot()

@@ -132,3 +132,14 @@ public readonly record struct ClientId(long Value) : IComparable<ClientId>
     /// <inheritdoc />
     public override string ToString() => Value.ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>
+/// Names one linearizable read at the replica that serves it. The host picks the ids; they must be unique among the
+/// reads a replica has pending (a counter is enough).
+/// </summary>
+/// <param name="Value">The id.</param>
+public readonly record struct ReadRequestId(long Value)
+{
+    /// <inheritdoc />
+    public override string ToString() => Value.ToString(CultureInfo.InvariantCulture);
+}

@@ -89,7 +89,7 @@ internal static class SimulationCommand
     private static int Soak(ulong start, long count, bool longRun, SimulationProfile profile, bool quiet, TextWriter output)
     {
         var stopwatch = Stopwatch.StartNew();
-        long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0, earlyRebuilds = 0, crashesAfterAck = 0;
+        long done = 0, events = 0, failed = 0, aimedWipes = 0, holds = 0, twoAtOnce = 0, nearMisses = 0, earlyRebuilds = 0, crashesAfterAck = 0, readsChecked = 0;
         var stretches = new long[Enum.GetValues<StabilityStretch>().Length];
         var probes = CoverageProbes.None;
         var snapshots = default(SnapshotCounts);
@@ -127,6 +127,7 @@ internal static class SimulationCommand
                     lock (workers)
                     {
                         probes |= result.Probes;
+                        readsChecked += result.ReadsChecked;
                         snapshots = Add(snapshots, result.Snapshots);
                         stretches[(int)result.Stability]++;
                         crashesAfterAck += result.CrashesAfterAcknowledgement;
@@ -169,6 +170,7 @@ internal static class SimulationCommand
 
         output.WriteLine($"{done} seeds from {start}: {done - failed} passed, {failed} failed; {events:N0} events in {seconds:F1} s ({events / seconds:N0} events/s, {done / seconds * 60:N0} seeds/min); probes missed: {(CoverageProbes.All & ~probes) switch { CoverageProbes.None => "none", var missed => missed.ToString() }}");
         output.WriteLine(snapshots);
+        output.WriteLine($"linearizable reads served and checked: {readsChecked:N0}");
         output.WriteLine($"stability stretch: checked in {stretches[(int)StabilityStretch.Checked]} seeds, outside the timers' envelope in {stretches[(int)StabilityStretch.OutsideEnvelope]}, not settled in {stretches[(int)StabilityStretch.NotSettled]}; {crashesAfterAck} crashes right after an acknowledgement");
         if (profile == SimulationProfile.LostDisk)
         {

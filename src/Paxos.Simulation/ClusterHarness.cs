@@ -192,6 +192,7 @@ public sealed partial class ClusterHarness
     public void Crash(ReplicaId id, SimulationRandom random, bool loseUnsyncedWrites)
     {
         var replica = _replicas[id.Value];
+        ForgetReads(id);
         replica.Driver = null;
         replica.Executor = null;
         replica.Writer = null; // Its fsyncs never complete: their records are as volatile as any unsynced write.
@@ -590,6 +591,8 @@ public sealed partial class ClusterHarness
                 harness._observer!.OnReply(replica.Id, reply);
             }
         }
+
+        public void OnReads(OutputBatch batch) => harness.OnReads(replica, batch);
 
         public void OnAcknowledged(OutputBatch batch, bool syncedHere) => harness.OnAcknowledged(replica, batch);
 

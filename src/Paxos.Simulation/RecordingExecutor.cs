@@ -9,7 +9,7 @@ namespace Paxos.Simulation;
 /// digest) — and its snapshots carry that list, so that a checker can verify a restored state against the agreed
 /// history (<see cref="OnRestored"/>).
 /// </summary>
-public sealed class RecordingExecutor : ISnapshotExecutor
+public sealed class RecordingExecutor : ISnapshotExecutor, IReadExecutor
 {
     private const ulong FnvPrime = 0x100000001B3UL;
     private const ulong FnvOffset = 0xCBF29CE484222325UL;
@@ -70,6 +70,15 @@ public sealed class RecordingExecutor : ISnapshotExecutor
         BitConverter.TryWriteBytes(reply.AsSpan(0, 8), update.Sequence.Value);
         BitConverter.TryWriteBytes(reply.AsSpan(8, 8), hash);
         return reply;
+    }
+
+    /// <summary>A read, whatever the query: the sequence number of the last update executed (8 bytes, little-endian),
+    /// which says which prefix of the history the state reflects.</summary>
+    public ReadOnlyMemory<byte> Read(ReadOnlySpan<byte> query)
+    {
+        var answer = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(answer, LastSequence.Value);
+        return answer;
     }
 
     /// <inheritdoc />

@@ -228,6 +228,37 @@ public sealed partial class SafetyChecker
         }
 
         _acknowledged[key] = sequence.Value;
+        _highestAcknowledged = Math.Max(_highestAcknowledged, sequence.Value);
+    }
+
+    /// <summary>The highest slot of an update whose acknowledgement reached its client.</summary>
+    private long _highestAcknowledged;
+
+    /// <summary>Reads issued and not yet served: the highest acknowledged slot when each was issued.</summary>
+    private readonly Dictionary<long, long> _readFloors = [];
+
+    /// <summary>Reads served and checked.</summary>
+    public long ReadsChecked { get; private set; }
+
+    /// <summary>A client issues read <paramref name="read"/>: from now on, every update acknowledged so far must show in its answer.</summary>
+    public void OnReadIssued(long read) => _readFloors[read] = _highestAcknowledged;
+
+    /// <summary>Linearizability of reads: a read served from a state through slot <paramref name="executedThrough"/> (the last
+    /// update its executor executed) must reflect every update acknowledged before it was issued.</summary>
+    public void OnReadServed(ReplicaId replica, long read, long executedThrough)
+    {
+        if (!_readFloors.Remove(read, out var floor))
+        {
+            Fail(replica, string.Create(CultureInfo.InvariantCulture, $"served read r{read} twice, or one never issued"));
+            return;
+        }
+
+        ReadsChecked++;
+        if (executedThrough < floor)
+        {
+            Fail(replica, string.Create(CultureInfo.InvariantCulture,
+                $"served read r{read} from a state through slot {executedThrough}, but the update at slot {floor} ({Describe(floor)}) was acknowledged before the read was issued (a stale read)"));
+        }
     }
 
     /// <summary>Checks that a replica's installed view never went down: within an incarnation, and across restarts

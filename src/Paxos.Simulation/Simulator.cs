@@ -30,6 +30,9 @@ public sealed class SimulationResult
     /// <summary>Updates acknowledged to clients.</summary>
     public int Acknowledged { get; init; }
 
+    /// <summary>Linearizable reads served and checked against the acknowledged history.</summary>
+    public long ReadsChecked { get; init; }
+
     /// <summary>The highest slot executed.</summary>
     public long HighestSlot { get; init; }
 
@@ -160,6 +163,9 @@ public sealed partial class Simulator : IClusterObserver
 
     private readonly SimulationConfig _config;
     private readonly SimulationRandom _random;
+
+    /// <summary>The clients' read choices: a generator of their own, so that reads change no other random choice.</summary>
+    private readonly SimulationRandom _readRandom;
     private readonly ClusterHarness _harness;
     private readonly PriorityQueue<Event, (long Time, long Order)> _events = new();
     private readonly SimClient[] _clients;
@@ -212,6 +218,7 @@ public sealed partial class Simulator : IClusterObserver
         _config = config;
         _log = log;
         _random = new SimulationRandom(config.Seed ^ 0x5EEDUL);
+        _readRandom = new SimulationRandom(config.Seed ^ 0x4EAD5UL);
         _harness = new ClusterHarness(config.Options, config.ClusterSize, _ => new RecordingExecutor(), config.Seed, loggerFactory)
         {
             LeaderSendsAcceptMask = config.LeaderSendsAcceptMask,
@@ -313,6 +320,7 @@ public sealed partial class Simulator : IClusterObserver
             TraceHash = _trace,
             VirtualMicros = _now,
             Acknowledged = _harness.Checker.AcknowledgedCount,
+            ReadsChecked = _harness.Checker.ReadsChecked,
             HighestSlot = _harness.Checker.HighestExecuted,
             Probes = _probes,
             Profile = _config.Profile,
@@ -1249,6 +1257,17 @@ public sealed partial class Simulator : IClusterObserver
 
             client.Update = new ClientUpdate(client.Id, client.Timestamp, payload);
             client.Waiting = true;
+        }
+
+        // Half the time the client also reads at some replica, from its own generator so that the reads change no other
+        // random choice: the read must reflect every update acknowledged so far (the checker's OnReadServed).
+        if (_readRandom.Chance(0.5))
+        {
+            var reader = _readRandom.Next(0, _config.ClusterSize);
+            if (!_paused[reader])
+            {
+                _harness.RequestRead(new ReplicaId(reader));
+            }
         }
 
         // Submit (or re-submit, with the same client id and timestamp) to some replica, and try again later

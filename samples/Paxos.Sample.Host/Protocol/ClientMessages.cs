@@ -111,7 +111,8 @@ internal sealed record HistoryPage(long Executed, ExecutedEntry[] Entries);
 
 /// <summary>What a <see cref="FrameType.Load"/> request asks: <paramref name="Writers"/> writers, each with one update
 /// outstanding, for <paramref name="WarmupMillis"/> unmeasured then <paramref name="MeasureMillis"/> measured.</summary>
-internal readonly record struct LoadRequest(int Writers, int MeasureMillis, int PayloadBytes, int WarmupMillis)
+/// <paramref name="Readers"/> readers beside them each keep one linearizable read (<see cref="PaxosNode.ReadAsync"/>) outstanding.
+internal readonly record struct LoadRequest(int Writers, int MeasureMillis, int PayloadBytes, int WarmupMillis, int Readers = 0)
 {
     public const int MaxWriters = 1024;
     public const int MaxMillis = 120_000;
@@ -120,6 +121,7 @@ internal readonly record struct LoadRequest(int Writers, int MeasureMillis, int 
     /// <summary>Why the request is out of range, or null.</summary>
     public string? Validate(int maxPayloadBytes) =>
         Writers is < 1 or > MaxWriters ? $"writers must be 1 to {MaxWriters}"
+        : Readers is < 0 or > MaxWriters ? $"readers must be 0 to {MaxWriters}"
         : MeasureMillis is < 100 or > MaxMillis ? $"the measured time must be 100 ms to {MaxMillis / 1000} s"
         : WarmupMillis is < 0 or > MaxMillis ? $"the warm-up must be 0 to {MaxMillis / 1000} s"
         : PayloadBytes < MinPayloadBytes || PayloadBytes > maxPayloadBytes ? $"the payload must be {MinPayloadBytes} to {maxPayloadBytes} bytes"
@@ -148,9 +150,15 @@ internal sealed record LoadResult(
     long FramesReceived,
     long ThreadPoolWorkItems,
     long LockContentions,
-    double GcPauseSeconds)
+    double GcPauseSeconds,
+    long Reads = 0,
+    long ReadFailures = 0,
+    long ReadP50Nanos = 0,
+    long ReadP99Nanos = 0)
 {
     public double UpdatesPerSecond => Seconds > 0 ? Updates / Seconds : 0;
+
+    public double ReadsPerSecond => Seconds > 0 ? Reads / Seconds : 0;
 }
 
 /// <summary>Encodes and decodes the frames' bodies. Decoders return false for a body that does not fit.</summary>
@@ -313,25 +321,26 @@ internal static class ClientMessages
 
     public static byte[] Load(LoadRequest request)
     {
-        var frame = ClientFrames.Allocate(FrameType.Load, 16, out var body);
+        var frame = ClientFrames.Allocate(FrameType.Load, 20, out var body);
         var w = new FieldWriter(body);
         w.Int32(request.Writers);
         w.Int32(request.MeasureMillis);
         w.Int32(request.PayloadBytes);
         w.Int32(request.WarmupMillis);
+        w.Int32(request.Readers);
         return frame;
     }
 
     public static bool TryReadLoad(ReadOnlySpan<byte> body, out LoadRequest request)
     {
         var r = new FieldReader(body);
-        request = new LoadRequest(r.Int32(), r.Int32(), r.Int32(), r.Int32());
+        request = new LoadRequest(r.Int32(), r.Int32(), r.Int32(), r.Int32(), r.Int32());
         return r.Complete;
     }
 
     public static byte[] LoadReply(LoadResult x)
     {
-        var frame = ClientFrames.Allocate(FrameType.LoadReply, 4 + (8 * 20), out var body);
+        var frame = ClientFrames.Allocate(FrameType.LoadReply, 4 + (8 * 24), out var body);
         var w = new FieldWriter(body);
         w.Int32(x.Writers);
         w.Int64(x.Updates);
@@ -354,6 +363,10 @@ internal static class ClientMessages
         w.Int64(x.ThreadPoolWorkItems);
         w.Int64(x.LockContentions);
         w.Double(x.GcPauseSeconds);
+        w.Int64(x.Reads);
+        w.Int64(x.ReadFailures);
+        w.Int64(x.ReadP50Nanos);
+        w.Int64(x.ReadP99Nanos);
         return frame;
     }
 
@@ -362,7 +375,8 @@ internal static class ClientMessages
         var r = new FieldReader(body);
         result = new LoadResult(
             r.Int32(), r.Int64(), r.Int64(), r.Double(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(),
-            r.Int64(), r.Int64(), r.Int64(), r.Double(), r.Double(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Double());
+            r.Int64(), r.Int64(), r.Int64(), r.Double(), r.Double(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Int64(), r.Double(),
+            r.Int64(), r.Int64(), r.Int64(), r.Int64());
         return r.Complete;
     }
 }

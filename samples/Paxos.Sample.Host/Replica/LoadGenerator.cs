@@ -45,8 +45,16 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
             writers[i] = new Writer(Interlocked.Increment(ref _nextClient), Payloads(i, request.PayloadBytes));
         }
 
+        var readers = new Reader[request.Readers];
+        for (var i = 0; i < readers.Length; i++)
+        {
+            // Each reader reads the keys one writer sets (SET w{writer}/{k}), in turn.
+            readers[i] = new Reader(Array.ConvertAll(Enumerable.Range(0, PayloadsPerWriter).ToArray(), k => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"w{i % request.Writers}/{k}")));
+        }
+
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var tasks = Array.ConvertAll(writers, w => Task.Run(() => RunWriterAsync(w, abandon.Token), CancellationToken.None));
+        var tasks = Array.ConvertAll(writers, w => Task.Run(() => RunWriterAsync(w, abandon.Token), CancellationToken.None))
+            .Concat(Array.ConvertAll(readers, r => Task.Run(() => RunReaderAsync(r, abandon.Token), CancellationToken.None))).ToArray();
         await Task.Delay(request.WarmupMillis, cancellationToken);
 
         var before = Sample();
@@ -58,7 +66,37 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
         // Writers stop at their next answer; one whose update never comes back is abandoned after a grace period.
         abandon.CancelAfter(StopGrace);
         await Task.WhenAll(tasks);
-        return Summarize(request, writers, before, after);
+        return Summarize(request, writers, readers, before, after);
+    }
+
+    /// <summary>One linearizable read outstanding at a time, at this replica, until the run stops.</summary>
+    private async Task RunReaderAsync(Reader reader, CancellationToken cancellationToken)
+    {
+        var next = 0;
+        while (_phase != (int)Phase.Stopped && !cancellationToken.IsCancellationRequested)
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                await node.ReadAsync(reader.Keys[next++ % reader.Keys.Length], cancellationToken);
+            }
+            catch (PaxosReadException exception) when (exception.Reason is ReadFailure.Overloaded or ReadFailure.LeaderUnknown or ReadFailure.NotLeader or ReadFailure.Timeout)
+            {
+                reader.Failures++;
+                await Task.Delay(1, CancellationToken.None);
+                continue;
+            }
+            catch (Exception exception) when (exception is PaxosReadException or OperationCanceledException)
+            {
+                reader.Failures++;
+                return;
+            }
+
+            if (_phase == (int)Phase.Measuring)
+            {
+                reader.Latencies.Record((long)Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+            }
+        }
     }
 
     private async Task RunWriterAsync(Writer writer, CancellationToken cancellationToken)
@@ -104,8 +142,16 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
         }
     }
 
-    private LoadResult Summarize(LoadRequest request, Writer[] writers, Snapshot before, Snapshot after)
+    private LoadResult Summarize(LoadRequest request, Writer[] writers, Reader[] readers, Snapshot before, Snapshot after)
     {
+        var reads = new LatencyHistogram();
+        long readFailures = 0;
+        foreach (var reader in readers)
+        {
+            reads.Add(reader.Latencies);
+            readFailures += reader.Failures;
+        }
+
         var latencies = new LatencyHistogram();
         long failures = 0;
         foreach (var writer in writers)
@@ -135,7 +181,11 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
             after.Traffic.FramesReceived - before.Traffic.FramesReceived,
             after.WorkItems - before.WorkItems,
             after.LockContentions - before.LockContentions,
-            (after.GcPause - before.GcPause).TotalSeconds);
+            (after.GcPause - before.GcPause).TotalSeconds,
+            reads.Count,
+            readFailures,
+            reads.Count > 0 ? reads.Percentile(0.50) : 0,
+            reads.Count > 0 ? reads.Percentile(0.99) : 0);
     }
 
     private Snapshot Sample()
@@ -174,6 +224,15 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
         public long ClientId { get; } = clientId;
 
         public ReadOnlyMemory<byte>[] Payloads { get; } = payloads;
+
+        public LatencyHistogram Latencies { get; } = new();
+
+        public long Failures { get; set; }
+    }
+
+    private sealed class Reader(ReadOnlyMemory<byte>[] keys)
+    {
+        public ReadOnlyMemory<byte>[] Keys { get; } = keys;
 
         public LatencyHistogram Latencies { get; } = new();
 

@@ -367,6 +367,10 @@ public sealed partial class PaxosNode
         {
             ApplySubmissions(driver, staged);
         }
+        else if (input.Read is { } read)
+        {
+            OnRead(driver, read);
+        }
     }
 
     private void OnSubmit(ReplicaDriver driver, ClientUpdate update, TaskCompletionSource<ReadOnlyMemory<byte>> completion)
@@ -460,6 +464,11 @@ public sealed partial class PaxosNode
         while (_inbox.Reader.TryRead(out var input))
         {
             Fail(input.Completion);
+            if (input.Read is { } read)
+            {
+                _completions.Add(new(read.Completion, default, ReadError(reason == SubmitFailure.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped, message, cause)));
+            }
+
             foreach (var staged in input.Staged ?? [])
             {
                 Fail(staged.Completion);
@@ -470,6 +479,7 @@ public sealed partial class PaxosNode
         // too, and no delivery holds back any more.
         _inline?.Close(Fail);
         _submissions.FailAll(Fail);
+        FailAllReads(reason == SubmitFailure.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped, message, cause);
         DeliverCompletions();
 
         void Fail(TaskCompletionSource<ReadOnlyMemory<byte>>? completion)
@@ -501,6 +511,15 @@ public sealed partial class PaxosNode
             if (node._writer is null)
             {
                 node.DeliverCompletions(); // Before the driver persists the batch on this thread: no need to wait for it.
+            }
+        }
+
+        public void OnReads(OutputBatch batch)
+        {
+            node.OnReads(batch);
+            if (node._writer is null)
+            {
+                node.DeliverCompletions();
             }
         }
 

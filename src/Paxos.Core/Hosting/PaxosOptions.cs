@@ -86,6 +86,14 @@ public sealed class PaxosOptions
     /// <inheritdoc cref="ProtocolOptions.MaxPendingUpdates"/>
     public int MaxPendingUpdates { get; set; } = Defaults.MaxPendingUpdates;
 
+    /// <inheritdoc cref="ProtocolOptions.MaxPendingReads"/>
+    public int MaxPendingReads { get; set; } = Defaults.MaxPendingReads;
+
+    /// <summary>How long <see cref="PaxosNode.ReadAsync"/> waits before it fails with <see cref="ReadFailure.Timeout"/>
+    /// (turned into <see cref="ProtocolOptions.ReadTimeoutTicks"/>, rounded up to whole ticks). From 1 ms to 1 hour.
+    /// Default 10 s.</summary>
+    public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <inheritdoc cref="ProtocolOptions.CatchUpSlotsPerRequest"/>
     public int CatchUpSlotsPerRequest { get; set; } = Defaults.CatchUpSlotsPerRequest;
 
@@ -152,6 +160,8 @@ public sealed class PaxosOptions
         MaxUpdateBytes = MaxUpdateBytes,
         MaxUpdateQueueLength = MaxUpdateQueueLength,
         MaxPendingUpdates = MaxPendingUpdates,
+        MaxPendingReads = MaxPendingReads,
+        ReadTimeoutTicks = ReadTimeoutTicksOf(ReadTimeout, TickInterval),
         CatchUpSlotsPerRequest = CatchUpSlotsPerRequest,
         SnapshotIntervalSlots = SnapshotIntervalSlots,
         RetainedSlots = RetainedSlots,
@@ -160,4 +170,17 @@ public sealed class PaxosOptions
         RebuildFromPeers = RebuildFromPeers,
         AllowSameViewRejoin = AllowSameViewRejoin,
     };
+
+    /// <summary>A read timeout in whole ticks, rounded up; at least 1, and out of range (so validation names it) when the
+    /// timeout or the tick interval is not positive.</summary>
+    private static int ReadTimeoutTicksOf(TimeSpan timeout, TimeSpan tick)
+    {
+        if (timeout <= TimeSpan.Zero || tick <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        var ticks = Math.Ceiling(timeout.TotalMilliseconds / tick.TotalMilliseconds);
+        return ticks >= int.MaxValue ? int.MaxValue : Math.Max(1, (int)ticks);
+    }
 }

@@ -20,6 +20,11 @@ public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
             failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.TickInterval)} is {options.TickInterval}; it must be from 1 ms to 10 s."));
         }
 
+        if (options.ReadTimeout < TimeSpan.FromMilliseconds(1) || options.ReadTimeout > TimeSpan.FromHours(1))
+        {
+            failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.ReadTimeout)} is {options.ReadTimeout}; it must be from 1 ms to 1 hour."));
+        }
+
         ProtocolOptionsValidator.Range(failures, nameof(options.MaxInboxMessages), options.MaxInboxMessages, 16, 10_000_000);
         if (options.DataDirectory is { } directory && (directory.Length == 0 || directory.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0))
         {

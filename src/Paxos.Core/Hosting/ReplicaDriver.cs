@@ -138,6 +138,10 @@ public sealed class ReplicaDriver
     /// <see cref="IReplicaDriverObserver.OnReplies"/>.</returns>
     public SubmitStatus Submit(ClientUpdate update) => _replica.Submit(update);
 
+    /// <summary>Hands the replica a local client's linearizable read.</summary>
+    /// <remarks>Its answer comes later, through <see cref="IReplicaDriverObserver.OnReads"/>.</remarks>
+    public void RequestRead(ReadRequestId read) => _replica.RequestRead(read);
+
     /// <summary>
     /// Acknowledges and sends what the writer made durable, then applies the replica's output until it has none (or the
     /// writer is at its cap). For each batch, in order: its immediate messages leave; its replies go to the observer;
@@ -209,6 +213,13 @@ public sealed class ReplicaDriver
             if (batch.Replies.Count > 0)
             {
                 _observer.OnReplies(batch);
+            }
+
+            if (batch.ReadsReady.Count > 0 || batch.ReadsFailed.Count > 0)
+            {
+                // Now, before the replica executes anything more: the executor has executed through each ready read's
+                // index, and a read may see more.
+                _observer.OnReads(batch);
             }
 
             foreach (var peer in batch.SnapshotOffers)
@@ -508,6 +519,13 @@ public interface IReplicaDriverObserver
     /// <summary>The batch's <see cref="OutputBatch.Replies"/> may be delivered to local clients now (before the
     /// batch is durable: each answers an update that executed on a durable majority already).</summary>
     void OnReplies(OutputBatch batch)
+    {
+    }
+
+    /// <summary>The batch's <see cref="OutputBatch.ReadsReady"/> may be served now — the executor has executed through
+    /// each one's read index — and its <see cref="OutputBatch.ReadsFailed"/> failed. Reads depend on nothing the batch
+    /// persists.</summary>
+    void OnReads(OutputBatch batch)
     {
     }
 

@@ -146,4 +146,4 @@ internal readonly record struct Completion(TaskCompletionSource<ReadOnlyMemory<b
 
 /// <summary>One input of a node's loop: a peer's message, a submission (its update and its task), or the
 /// submissions one delivery held back (<c>Staged</c>, each a submission).</summary>
-internal readonly record struct NodeInput(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion, List<NodeInput>? Staged = null);
+internal readonly record struct NodeInput(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion, List<NodeInput>? Staged = null, PendingRead? Read = null);

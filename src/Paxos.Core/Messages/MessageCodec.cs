@@ -218,7 +218,7 @@ public sealed class MessageCodec
         }
 
         var type = frame[TypeOffset];
-        if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.SnapshotChunkRequest)
+        if (type is < (byte)MessageType.ViewChange or > (byte)MessageType.ReadIndexReply)
         {
             return DecodeStatus.UnknownType;
         }
@@ -330,6 +330,10 @@ public sealed class MessageCodec
             PrepareOk m => MeasurePrepareOk(m),
             SnapshotChunk m => MeasureSnapshotChunk(m),
             SnapshotChunkRequest m => Int64Fields(m, 2, m.Sequence.Value, m.Offset),
+            ReadConfirmRequest m => Int64Fields(m, 2, m.View.Value, m.Round),
+            ReadConfirm m => Int64Fields(m, 2, m.View.Value, m.Round),
+            ReadIndexRequest m => Int64Fields(m, 2, m.View.Value, m.RequestId),
+            ReadIndexReply m => Int64Fields(m, 3, m.View.Value, m.RequestId, m.Index.Value),
             _ => throw new ArgumentException(Text($"The codec has no encoding for {message.GetType().Name}."), nameof(message)),
         };
 
@@ -469,6 +473,23 @@ public sealed class MessageCodec
                 writer.WriteInt64(m.Sequence.Value);
                 writer.WriteInt64(m.Offset);
                 break;
+            case ReadConfirmRequest m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.Round);
+                break;
+            case ReadConfirm m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.Round);
+                break;
+            case ReadIndexRequest m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.RequestId);
+                break;
+            case ReadIndexReply m:
+                writer.WriteInt64(m.View.Value);
+                writer.WriteInt64(m.RequestId);
+                writer.WriteInt64(m.Index.Value);
+                break;
             default:
                 WriteListBody(message, ref writer);
                 break;
@@ -552,7 +573,28 @@ public sealed class MessageCodec
                 return reader.TryReadFields(out a, out b) && reader.TryReadFields(out var c) && reader.IsEmpty
                     ? new Accept(sender, new ViewNumber(a), new SequenceNumber(b), new SequenceNumber(c)) : null;
             default:
-                return DecodeListBody(type, sender, ref reader);
+                return type >= MessageType.ReadConfirmRequest ? DecodeReadBody(type, sender, ref reader) : DecodeListBody(type, sender, ref reader);
+        }
+    }
+
+    private static PaxosMessage? DecodeReadBody(MessageType type, ReplicaId sender, ref SpanReader reader)
+    {
+        switch (type)
+        {
+            case MessageType.ReadConfirmRequest:
+                return reader.TryReadFields(out var view, out var round) && reader.IsEmpty
+                    ? new ReadConfirmRequest(sender, new ViewNumber(view), round) : null;
+            case MessageType.ReadConfirm:
+                return reader.TryReadFields(out view, out round) && reader.IsEmpty
+                    ? new ReadConfirm(sender, new ViewNumber(view), round) : null;
+            case MessageType.ReadIndexRequest:
+                return reader.TryReadFields(out view, out var id) && reader.IsEmpty
+                    ? new ReadIndexRequest(sender, new ViewNumber(view), id) : null;
+            case MessageType.ReadIndexReply:
+                return reader.TryReadFields(out view, out id) && reader.TryReadFields(out var index) && reader.IsEmpty
+                    ? new ReadIndexReply(sender, new ViewNumber(view), id, new SequenceNumber(index)) : null;
+            default:
+                return null;
         }
     }
 

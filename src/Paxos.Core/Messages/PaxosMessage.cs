@@ -50,6 +50,18 @@ public enum MessageType : byte
 
     /// <summary><see cref="Paxos.Messages.SnapshotChunkRequest"/>.</summary>
     SnapshotChunkRequest = 15,
+
+    /// <summary><see cref="Paxos.Messages.ReadConfirmRequest"/>.</summary>
+    ReadConfirmRequest = 16,
+
+    /// <summary><see cref="Paxos.Messages.ReadConfirm"/>.</summary>
+    ReadConfirm = 17,
+
+    /// <summary><see cref="Paxos.Messages.ReadIndexRequest"/>.</summary>
+    ReadIndexRequest = 18,
+
+    /// <summary><see cref="Paxos.Messages.ReadIndexReply"/>.</summary>
+    ReadIndexReply = 19,
 }
 
 /// <summary>
@@ -656,4 +668,112 @@ public sealed class SnapshotChunkRequest : PaxosMessage
 
     /// <inheritdoc />
     public override string ToString() => Format($"SnapshotChunkRequest seq={Sequence} from={Offset}");
+}
+
+/// <summary>
+/// Linearizable reads: the regular leader of <see cref="View"/> asks every peer whether it still follows it
+/// (docs/protocol-notes.md, "Linearizable reads"). Reads registered up to confirmation round <see cref="Round"/> are
+/// confirmed once a majority, the leader included, answers with a <see cref="ReadConfirm"/> of that round.
+/// </summary>
+public sealed class ReadConfirmRequest : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public ReadConfirmRequest(ReplicaId sender, ViewNumber view, long round)
+        : base(sender)
+    {
+        View = view;
+        Round = round;
+    }
+
+    /// <summary>The view the sender leads.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The confirmation round, increasing within the view from 1.</summary>
+    public long Round { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.ReadConfirmRequest;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"ReadConfirmRequest v={View} round={Round}");
+}
+
+/// <summary>A peer's answer to <see cref="ReadConfirmRequest"/>: it has installed <see cref="View"/> and follows its
+/// leader, so it has not promised any later view (it sent no Prepare_OK for one).</summary>
+public sealed class ReadConfirm : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public ReadConfirm(ReplicaId sender, ViewNumber view, long round)
+        : base(sender)
+    {
+        View = view;
+        Round = round;
+    }
+
+    /// <summary>The view the sender has installed and follows.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The round it answers.</summary>
+    public long Round { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.ReadConfirm;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"ReadConfirm v={View} round={Round}");
+}
+
+/// <summary>A non-leader asks the leader of <see cref="View"/> for a read index for its local read
+/// <see cref="RequestId"/>; the leader answers with <see cref="ReadIndexReply"/> once a confirmation round covering the
+/// request has a majority.</summary>
+public sealed class ReadIndexRequest : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public ReadIndexRequest(ReplicaId sender, ViewNumber view, long requestId)
+        : base(sender)
+    {
+        View = view;
+        RequestId = requestId;
+    }
+
+    /// <summary>The view the sender follows.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The sender's id for the read, echoed in the reply.</summary>
+    public long RequestId { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.ReadIndexRequest;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"ReadIndexRequest v={View} read={RequestId}");
+}
+
+/// <summary>The leader's answer to <see cref="ReadIndexRequest"/>: every update acknowledged before the request reached
+/// the leader is at or below <see cref="Index"/>, so the requester may serve the read once it has executed through it.</summary>
+public sealed class ReadIndexReply : PaxosMessage
+{
+    /// <summary>Creates the message.</summary>
+    public ReadIndexReply(ReplicaId sender, ViewNumber view, long requestId, SequenceNumber index)
+        : base(sender)
+    {
+        View = view;
+        RequestId = requestId;
+        Index = index;
+    }
+
+    /// <summary>The view the sender leads.</summary>
+    public ViewNumber View { get; }
+
+    /// <summary>The requester's id for the read.</summary>
+    public long RequestId { get; }
+
+    /// <summary>The read index.</summary>
+    public SequenceNumber Index { get; }
+
+    /// <inheritdoc />
+    public override MessageType Type => MessageType.ReadIndexReply;
+
+    /// <inheritdoc />
+    public override string ToString() => Format($"ReadIndexReply v={View} read={RequestId} index={Index}");
 }

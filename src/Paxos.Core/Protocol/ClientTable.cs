@@ -11,16 +11,18 @@ namespace Paxos.Protocol;
 /// the same slot. Nothing in it depends on hashing order: <see cref="InExecutionOrder"/> lists the clients by the slot
 /// of their last executed update, which is also the order <see cref="Restore"/> takes them back in.</para>
 /// <para>One update executes per slot, so at most <see cref="ProtocolOptions.ClientExpirySlots"/> clients executed
-/// within the window, and that is the table's bound; the queue of executions is bounded the same way.</para>
+/// within the window, and that is the table's bound. Memory is one record per remembered client: a busy client that
+/// executes a million times in the window still holds one.</para>
 /// </remarks>
 internal sealed class ClientTable
 {
-    private readonly Dictionary<ClientId, ClientRecord> _records = [];
+    /// <summary>Each remembered client's node in <see cref="_byLastExecution"/>, which holds its record.</summary>
+    private readonly Dictionary<ClientId, LinkedListNode<(ClientId Client, ClientRecord Record)>> _records = [];
 
-    /// <summary>Each execution, in slot order: (client, slot). An entry whose client has since executed at a later slot
-    /// (its record's <see cref="ClientRecord.Sequence"/> differs) is stale and skipped when it reaches the front, so
-    /// moving a client to the back is O(1) and allocation-free.</summary>
-    private readonly Queue<(ClientId Client, long Sequence)> _executions = new();
+    /// <summary>The remembered clients by the slot of their last execution, oldest first. A client that executes again
+    /// moves its node to the back (no allocation), so the list holds one node per client — memory follows the number of
+    /// clients, not the number of executions in the window — and the clients due to expire are always at the front.</summary>
+    private readonly LinkedList<(ClientId Client, ClientRecord Record)> _byLastExecution = new();
 
     private readonly long _expirySlots;
 
@@ -39,11 +41,21 @@ internal sealed class ClientTable
     public long ExpiredThrough { get; private set; }
 
     /// <summary>Whether the table remembers <paramref name="client"/>, and its last executed update.</summary>
-    public bool TryGet(ClientId client, out ClientRecord record) => _records.TryGetValue(client, out record);
+    public bool TryGet(ClientId client, out ClientRecord record)
+    {
+        if (_records.TryGetValue(client, out var node))
+        {
+            record = node.Value.Record;
+            return true;
+        }
+
+        record = default;
+        return false;
+    }
 
     /// <summary>Whether <paramref name="update"/> (or a newer one of its client) executed and the table remembers it.</summary>
     public bool IsExecuted(ClientUpdate update) =>
-        _records.TryGetValue(update.ClientId, out var record) && update.Timestamp <= record.Timestamp;
+        TryGet(update.ClientId, out var record) && update.Timestamp <= record.Timestamp;
 
     /// <summary>Whether <paramref name="update"/> can never execute: its client is not in the table and its timestamp
     /// is at or below the expiry mark. Once true it stays true: the mark only rises, and the client comes back only
@@ -55,8 +67,17 @@ internal sealed class ClientTable
     /// <paramref name="sequence"/> (slots are recorded in increasing order).</summary>
     public void Record(ClientId client, long timestamp, long sequence, ReadOnlyMemory<byte> result)
     {
-        _records[client] = new ClientRecord(timestamp, sequence, result);
-        _executions.Enqueue((client, sequence));
+        var entry = (client, new ClientRecord(timestamp, sequence, result));
+        if (_records.TryGetValue(client, out var node))
+        {
+            node.Value = entry;
+            _byLastExecution.Remove(node);
+            _byLastExecution.AddLast(node);
+        }
+        else
+        {
+            _records.Add(client, _byLastExecution.AddLast(entry));
+        }
     }
 
     /// <summary>Forgets every client whose last update executed more than <c>ClientExpirySlots</c> slots before
@@ -66,15 +87,12 @@ internal sealed class ClientTable
     {
         var horizon = sequence - _expirySlots;
         var forgotten = 0;
-        while (_executions.Count > 0 && _executions.Peek().Sequence <= horizon)
+        while (_byLastExecution.First is { } oldest && oldest.Value.Record.Sequence <= horizon)
         {
-            var (client, executedAt) = _executions.Dequeue();
-            if (_records.TryGetValue(client, out var record) && record.Sequence == executedAt)
-            {
-                _records.Remove(client);
-                ExpiredThrough = Math.Max(ExpiredThrough, record.Timestamp);
-                forgotten++;
-            }
+            _byLastExecution.RemoveFirst();
+            _records.Remove(oldest.Value.Client);
+            ExpiredThrough = Math.Max(ExpiredThrough, oldest.Value.Record.Timestamp);
+            forgotten++;
         }
 
         return forgotten;
@@ -82,23 +100,14 @@ internal sealed class ClientTable
 
     /// <summary>Every remembered client with its record, by the slot of its last execution: deterministic, and the
     /// order <see cref="Restore"/> expects (for snapshots).</summary>
-    public IEnumerable<(ClientId Client, ClientRecord Record)> InExecutionOrder()
-    {
-        foreach (var (client, sequence) in _executions)
-        {
-            if (_records.TryGetValue(client, out var record) && record.Sequence == sequence)
-            {
-                yield return (client, record);
-            }
-        }
-    }
+    public IEnumerable<(ClientId Client, ClientRecord Record)> InExecutionOrder() => _byLastExecution;
 
     /// <summary>Replaces the contents with a table listed by <see cref="InExecutionOrder"/> and its expiry mark (from a
     /// snapshot).</summary>
     public void Restore(long expiredThrough, IEnumerable<(ClientId Client, ClientRecord Record)> clients)
     {
         _records.Clear();
-        _executions.Clear();
+        _byLastExecution.Clear();
         ExpiredThrough = expiredThrough;
         foreach (var (client, record) in clients)
         {

@@ -81,6 +81,10 @@ public static class ProtocolLimits
         CatchUpRequest m => IsSequence(m.FromSequence) && IsSequence(m.ToSequence),
         SnapshotChunk m => IsSequence(m.Sequence) && m.Offset >= 0 && m.Offset <= m.TotalBytes - m.Data.Length,
         SnapshotChunkRequest m => IsSequence(m.Sequence) && m.Offset >= 0,
+        ReadConfirmRequest m => IsView(m.View) && m.Round >= 0,
+        ReadConfirm m => IsView(m.View) && m.Round >= 0,
+        ReadIndexRequest m => IsView(m.View) && m.RequestId >= 0,
+        ReadIndexReply m => IsView(m.View) && m.RequestId >= 0 && IsSequence(m.Index),
         _ => true,
     };
 

@@ -27,14 +27,30 @@ internal struct Slot
 /// <c>Global_History</c>: slots by sequence number, stored in fixed-size chunks so that growing never copies
 /// the whole history and a prefix can later be released (garbage collection).
 /// </summary>
+/// <remarks>A chunk is 4,096 slots of 40 bytes, so it lives on the large object heap; at 200,000 updates a second a
+/// replica would allocate ~8 MiB of them a second, and every few MiB of large objects costs a full collection. Released
+/// chunks are therefore cleared and kept for reuse (at most <see cref="MaxSpareChunks"/>), and once released they leave
+/// the chunk list too, so neither the list nor the heap grows with uptime.</remarks>
 internal sealed class GlobalHistory
 {
     private const int ChunkBits = 12;
     private const int ChunkSize = 1 << ChunkBits;
     private const long ChunkMask = ChunkSize - 1;
 
+    /// <summary>How many released chunks are kept for reuse: enough for the history a replica releases at one snapshot
+    /// with the default interval (100,000 slots, 25 chunks), ~5 MiB.</summary>
+    internal const int MaxSpareChunks = 32;
+
     private static readonly Slot EmptySlot;
+
+    /// <summary>The chunks from <see cref="_firstChunk"/> on; null where no slot was ever written.</summary>
     private readonly List<Slot[]?> _chunks = [];
+
+    /// <summary>Released chunks, cleared, waiting to be reused.</summary>
+    private readonly Stack<Slot[]> _spareChunks = new();
+
+    /// <summary>The chunk number of <c>_chunks[0]</c>: every chunk below it lies wholly at or below <see cref="Floor"/>.</summary>
+    private long _firstChunk;
 
     /// <summary>What a released slot looks like to a writer: ordered, so every rule leaves it alone. Rewritten at each
     /// use, so a writer that ignores <see cref="Slot.IsOrdered"/> changes nothing that lasts.</summary>
@@ -56,12 +72,31 @@ internal sealed class GlobalHistory
         }
 
         Floor = sequence;
-        var wholeChunks = (int)Math.Min(_chunks.Count, (sequence + 1) >> ChunkBits);
+        var firstKept = (sequence + 1) >> ChunkBits; // Chunks below this one lie wholly at or below the floor.
+        if (firstKept <= _firstChunk)
+        {
+            return;
+        }
+
+        var wholeChunks = (int)Math.Min(_chunks.Count, firstKept - _firstChunk);
         for (var i = 0; i < wholeChunks; i++)
         {
-            _chunks[i] = null;
+            if (_chunks[i] is { } chunk && _spareChunks.Count < MaxSpareChunks)
+            {
+                Array.Clear(chunk);
+                _spareChunks.Push(chunk);
+            }
         }
+
+        _chunks.RemoveRange(0, wholeChunks);
+        _firstChunk = firstKept;
     }
+
+    /// <summary>How many chunks the history holds (for tests: it must not grow with uptime once slots are released).</summary>
+    internal int ChunkCount => _chunks.Count;
+
+    /// <summary>How many released chunks wait for reuse.</summary>
+    internal int SpareChunkCount => _spareChunks.Count;
 
     /// <summary>The slot for writing, created if needed. <paramref name="sequence"/> is at least 1. A released slot
     /// (at or below <see cref="Floor"/>) is returned as a scratch slot that says it is ordered.</summary>
@@ -73,13 +108,13 @@ internal sealed class GlobalHistory
             return ref _released;
         }
 
-        var chunkIndex = (int)(sequence >> ChunkBits);
+        var chunkIndex = (int)((sequence >> ChunkBits) - _firstChunk);
         while (_chunks.Count <= chunkIndex)
         {
             _chunks.Add(null);
         }
 
-        var chunk = _chunks[chunkIndex] ??= new Slot[ChunkSize];
+        var chunk = _chunks[chunkIndex] ??= _spareChunks.TryPop(out var spare) ? spare : new Slot[ChunkSize];
         if (sequence > Highest)
         {
             Highest = sequence;
@@ -98,7 +133,7 @@ internal sealed class GlobalHistory
             return ref _released;
         }
 
-        var chunkIndex = sequence >> ChunkBits;
+        var chunkIndex = (sequence >> ChunkBits) - _firstChunk;
         if (sequence <= 0 || chunkIndex >= _chunks.Count)
         {
             return ref EmptySlot;
@@ -116,7 +151,7 @@ internal sealed class GlobalHistory
     /// <summary>The slot for updating in place if it exists; a null reference otherwise.</summary>
     public ref Slot Existing(long sequence)
     {
-        var chunkIndex = sequence >> ChunkBits;
+        var chunkIndex = (sequence >> ChunkBits) - _firstChunk;
         if (sequence <= Floor || chunkIndex >= _chunks.Count)
         {
             return ref System.Runtime.CompilerServices.Unsafe.NullRef<Slot>();

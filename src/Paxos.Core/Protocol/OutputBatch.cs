@@ -52,6 +52,12 @@ public readonly record struct ClientReply(
     ReplyStatus Status,
     ReadOnlyMemory<byte> Result);
 
+/// <summary>A linearizable read the replica gave up on.</summary>
+/// <param name="Id">The read.</param>
+/// <param name="Reason">Why: <see cref="ReadFailure.NotLeader"/>, <see cref="ReadFailure.LeaderUnknown"/>,
+/// <see cref="ReadFailure.Timeout"/> or <see cref="ReadFailure.Overloaded"/>.</param>
+public readonly record struct FailedRead(ReadRequestId Id, ReadFailure Reason);
+
 /// <summary>A final binding of an update to a slot, as written to the log.</summary>
 /// <param name="Sequence">The slot.</param>
 /// <param name="Update">The update bound to it (possibly <see cref="ClientUpdate.NoOp"/>).</param>
@@ -93,6 +99,8 @@ public sealed class OutputBatch
     private List<OutboundMessage>? _immediateMessages;
     private List<ClientReply>? _replies;
     private List<ReplicaId>? _snapshotOffers;
+    private List<ReadRequestId>? _readsReady;
+    private List<FailedRead>? _readsFailed;
 
     internal OutputBatch(long number) => Number = number;
 
@@ -115,6 +123,8 @@ public sealed class OutputBatch
         _immediateMessages?.Clear();
         _replies?.Clear();
         _snapshotOffers?.Clear();
+        _readsReady?.Clear();
+        _readsFailed?.Clear();
     }
 
     /// <summary>The view this replica installed (its new <c>Last_Installed</c>), if it installed one:
@@ -163,6 +173,15 @@ public sealed class OutputBatch
     /// newest durable snapshot, by state transfer. Like immediate messages, offers promise nothing about this batch.</summary>
     public IReadOnlyList<ReplicaId> SnapshotOffers => (IReadOnlyList<ReplicaId>?)_snapshotOffers ?? [];
 
+    /// <summary>Local linearizable reads (<see cref="PaxosReplica.RequestRead"/>) that may be served now: the replica has
+    /// executed through each one's read index. The host runs each query against the executor when it takes the batch, so
+    /// the executor reflects at least that index (it may reflect more, which linearizability allows). Like replies, they
+    /// depend on nothing this batch persists.</summary>
+    public IReadOnlyList<ReadRequestId> ReadsReady => (IReadOnlyList<ReadRequestId>?)_readsReady ?? [];
+
+    /// <summary>Local linearizable reads the replica gave up on, with the reason.</summary>
+    public IReadOnlyList<FailedRead> ReadsFailed => (IReadOnlyList<FailedRead>?)_readsFailed ?? [];
+
     /// <summary>Answers for local clients.</summary>
     public IReadOnlyList<ClientReply> Replies => (IReadOnlyList<ClientReply>?)_replies ?? [];
 
@@ -173,7 +192,8 @@ public sealed class OutputBatch
     /// <summary>Whether the batch holds nothing at all.</summary>
     public bool IsEmpty =>
         !RequiresSync && Snapshot is null && _orderedSlots is not { Count: > 0 } && _messages is not { Count: > 0 }
-        && _immediateMessages is not { Count: > 0 } && _replies is not { Count: > 0 } && _snapshotOffers is not { Count: > 0 };
+        && _immediateMessages is not { Count: > 0 } && _replies is not { Count: > 0 } && _snapshotOffers is not { Count: > 0 }
+        && _readsReady is not { Count: > 0 } && _readsFailed is not { Count: > 0 };
 
     /// <summary>
     /// A stable, multi-line description of the batch in the order its host works through it, for logs and golden
@@ -207,6 +227,16 @@ public sealed class OutputBatch
                 ReplyStatus.Expired when reply.Sequence != SequenceNumber.None => string.Create(CultureInfo.InvariantCulture, $"Expired at {reply.Sequence}"),
                 _ => reply.Status.ToString(),
             });
+        }
+
+        foreach (var read in ReadsReady)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n  read r{read} ready");
+        }
+
+        foreach (var read in ReadsFailed)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n  read r{read.Id} failed {read.Reason}");
         }
 
         AppendPersisted(text);
@@ -342,6 +372,10 @@ public sealed class OutputBatch
     internal void AddImmediateMessage(OutboundMessage message) => (_immediateMessages ??= []).Add(message);
 
     internal void AddReply(ClientReply reply) => (_replies ??= []).Add(reply);
+
+    internal void AddReadReady(ReadRequestId read) => (_readsReady ??= []).Add(read);
+
+    internal void AddReadFailed(FailedRead read) => (_readsFailed ??= []).Add(read);
 
     internal void AddSnapshotOffer(ReplicaId peer)
     {

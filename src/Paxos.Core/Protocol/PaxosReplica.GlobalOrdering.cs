@@ -36,6 +36,7 @@ public sealed partial class PaxosReplica
     private void ShiftToRegularLeader()
     {
         _state = ReplicaState.RegularLeader;
+        LeaveReadView();
         _prepareTimer.Stop();
         _viewChangeTimer.Stop();
         _progressTimer.Start(); // G4
@@ -60,6 +61,7 @@ public sealed partial class PaxosReplica
     private void ShiftToRegularNonLeader()
     {
         _state = ReplicaState.RegularNonLeader;
+        LeaveReadView();
         _lastInstalled = _lastAttempted;
         _output.InstalledView = _lastInstalled;
         Counters.ViewsInstalled++;

@@ -130,6 +130,7 @@ public sealed partial class PaxosReplica
     private void ShiftToLeaderElection(ViewNumber view)
     {
         _state = ReplicaState.LeaderElection;
+        LeaveReadView();
         _progressTimer.Stop();
         _viewChangeVotes = 0;
         ResetPreparePhase();

@@ -31,6 +31,7 @@ public sealed partial class PaxosReplica
     private void ShiftToPreparePhase()
     {
         _lastInstalled = _lastAttempted;
+        LeaveReadView();
         _output.InstalledView = _lastInstalled;
         Counters.ViewsInstalled++;
 

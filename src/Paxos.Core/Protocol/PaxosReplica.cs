@@ -243,6 +243,7 @@ public sealed partial class PaxosReplica
             SendProposals();
             FlushAccepts();
             FlushForwards();
+            ServeReads();
             CheckInvariants();
             if (_output.IsEmpty)
             {
@@ -362,6 +363,18 @@ public sealed partial class PaxosReplica
             case RebuildReply reply:
                 OnRebuildReply(reply);
                 break;
+            case ReadConfirmRequest request:
+                OnReadConfirmRequest(request);
+                break;
+            case ReadConfirm confirm:
+                OnReadConfirm(confirm);
+                break;
+            case ReadIndexRequest request:
+                OnReadIndexRequest(request);
+                break;
+            case ReadIndexReply reply:
+                OnReadIndexReply(reply);
+                break;
             case SnapshotChunk or SnapshotChunkRequest:
                 // State transfer is the host's (ReplicaDriver): one that reaches the replica has no host to take it.
                 Drop(message, DropReason.WrongState);
@@ -399,6 +412,7 @@ public sealed partial class PaxosReplica
         OnGlobalOrderingTimers(proposalDue, heartbeatDue);
         OnUpdateTimer(updateDue);
         OnReconciliationTimers(aliveDue, catchUpDelayDue, catchUpTimeoutDue);
+        OnReadTimers();
     }
 
     private void Send(ReplicaId destination, PaxosMessage message) =>

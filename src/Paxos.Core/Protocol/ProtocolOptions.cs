@@ -89,6 +89,15 @@ public sealed class ProtocolOptions
     /// beyond it <see cref="PaxosReplica.Submit"/> answers <see cref="SubmitStatus.Overloaded"/>. At least 1. Default 4096.</summary>
     public int MaxPendingUpdates { get; init; } = 4096;
 
+    /// <summary>The most linearizable reads a replica holds at once: its own reads waiting for confirmation or execution,
+    /// plus, at the leader, peers' read-index requests waiting for a confirmation round. Beyond it a new read fails with
+    /// <see cref="ReadFailure.Overloaded"/> and a peer's request is dropped and counted. From 1 to 1,000,000. Default 4096.</summary>
+    public int MaxPendingReads { get; init; } = 4096;
+
+    /// <summary>How long a read may wait, in ticks, before it fails with <see cref="ReadFailure.Timeout"/>. A read waits
+    /// for a majority to confirm the leader and for execution through its read index. From 1 to 100,000,000. Default 1000.</summary>
+    public int ReadTimeoutTicks { get; init; } = 1000;
+
     /// <summary>How long the client table remembers a client, in slots: a client whose last update executed at slot
     /// <c>l</c> is forgotten when slot <c>l</c> + this executes, so the table holds at most this many clients (one
     /// update executes per slot). A forgotten client's update is refused, never executed, unless its timestamp is above

@@ -50,6 +50,8 @@ public sealed class ProtocolOptionsValidator : IValidateOptions<ProtocolOptions>
         Range(failures, nameof(options.MaxUpdateBytes), options.MaxUpdateBytes, 0, Math.Max(0, options.MaxMessageBytes - MessageSizes.MaxUpdateOverheadBytes));
         Range(failures, nameof(options.MaxUpdateQueueLength), options.MaxUpdateQueueLength, 1, 10_000_000);
         Range(failures, nameof(options.MaxPendingUpdates), options.MaxPendingUpdates, 1, 10_000_000);
+        Range(failures, nameof(options.MaxPendingReads), options.MaxPendingReads, 1, 1_000_000);
+        Range(failures, nameof(options.ReadTimeoutTicks), options.ReadTimeoutTicks, 1, 100_000_000);
         Range(failures, nameof(options.CatchUpSlotsPerRequest), options.CatchUpSlotsPerRequest, 1, 65_536);
         Range(failures, nameof(options.SnapshotIntervalSlots), options.SnapshotIntervalSlots, 0, 1_000_000_000);
         Range(failures, nameof(options.RetainedSlots), options.RetainedSlots, 0, 1_000_000_000);

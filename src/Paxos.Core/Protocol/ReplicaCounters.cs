@@ -122,6 +122,24 @@ public sealed class ReplicaCounters
     /// <summary>Slots this replica learned ordered from a peer (catch-up or data list) rather than from Accepts.</summary>
     public long SlotsLearnedOrdered { get; internal set; }
 
+    /// <summary>Linearizable reads taken from local clients.</summary>
+    public long ReadsRequested { get; internal set; }
+
+    /// <summary>Local reads listed ready to serve.</summary>
+    public long ReadsServed { get; internal set; }
+
+    /// <summary>Local reads failed (not leader, no leader, timed out, overloaded).</summary>
+    public long ReadsFailed { get; internal set; }
+
+    /// <summary>Confirmation rounds this replica started as leader.</summary>
+    public long ReadRoundsStarted { get; internal set; }
+
+    /// <summary>Read-index requests sent to the leader (retransmissions included).</summary>
+    public long ReadIndexRequestsSent { get; internal set; }
+
+    /// <summary>Read indexes sent to peers as leader.</summary>
+    public long ReadIndexRepliesSent { get; internal set; }
+
     /// <summary>Messages dropped for <paramref name="reason"/>.</summary>
     public long Dropped(DropReason reason) => _dropped[(int)reason];
 

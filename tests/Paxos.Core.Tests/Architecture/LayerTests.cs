@@ -47,7 +47,7 @@ public class LayerTests
     [
         nameof(ReplicaId), nameof(ViewNumber), nameof(SequenceNumber), nameof(ClientId),
         nameof(ClientUpdate), nameof(OrderedUpdate), nameof(IExecutor), nameof(ISnapshotExecutor), nameof(IExecutorSnapshot),
-        nameof(ReplicaStatus), nameof(ReplicaState),
+        nameof(ReplicaStatus), nameof(ReplicaState), nameof(ReadRequestId), nameof(ReadFailure), nameof(IReadExecutor),
         nameof(PaxosInvariantException), nameof(ReplicaFaultedException),
     ];
 
@@ -55,6 +55,7 @@ public class LayerTests
     private static readonly HashSet<string> HostRootTypes =
     [
         nameof(PaxosNode), nameof(PaxosOptions), nameof(PaxosOptionsValidator), nameof(PaxosSubmitException), nameof(SubmitFailure),
+        nameof(PaxosReadException),
     ];
 
     private static readonly Assembly Core = typeof(PaxosReplica).Assembly;

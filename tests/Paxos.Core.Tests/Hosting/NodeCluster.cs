@@ -257,9 +257,22 @@ internal sealed class NodeCluster : IAsyncDisposable
     }
 }
 
-/// <summary>Records every update it executes and replies with "sequence:client#timestamp".</summary>
-internal sealed class RecordingExecutor : IExecutor
+/// <summary>Records every update it executes and replies with "sequence:client#timestamp". A read (any query) answers
+/// with the sequence number of the last update executed, as text; the query "throw" throws.</summary>
+internal sealed class RecordingExecutor : IExecutor, IReadExecutor
 {
+    private long _lastSequence;
+
+    public ReadOnlyMemory<byte> Read(ReadOnlySpan<byte> query)
+    {
+        if (query.SequenceEqual("throw"u8))
+        {
+            throw new InvalidOperationException("the query asked for it");
+        }
+
+        return System.Text.Encoding.UTF8.GetBytes(_lastSequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     private readonly ConcurrentQueue<(long Sequence, long Client, long Timestamp)> _executed = new();
 
     public IReadOnlyCollection<(long Sequence, long Client, long Timestamp)> Executed => _executed;
@@ -274,6 +287,7 @@ internal sealed class RecordingExecutor : IExecutor
         }
 
         _executed.Enqueue((update.Sequence.Value, update.ClientId.Value, update.Timestamp));
+        _lastSequence = update.Sequence.Value;
         return System.Text.Encoding.UTF8.GetBytes($"{update.Sequence}:{update.ClientId}#{update.Timestamp}");
     }
 }

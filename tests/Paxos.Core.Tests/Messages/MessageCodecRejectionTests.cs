@@ -100,7 +100,7 @@ public class MessageCodecRejectionTests
     }
 
     [TestCase(0)]
-    [TestCase(16)]
+    [TestCase(20)]
     [TestCase(255)]
     public void A_frame_of_an_unknown_type_is_refused(byte type)
     {

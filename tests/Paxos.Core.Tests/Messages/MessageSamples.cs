@@ -66,6 +66,10 @@ internal static class MessageSamples
         yield return ("SnapshotChunk, one byte at the end", new SnapshotChunk(First, new SequenceNumber(100_000), 1_000_001, 1_000_000, new byte[] { 0xAB }));
         yield return ("SnapshotChunk with a max payload", new SnapshotChunk(Last, new SequenceNumber(3), long.MaxValue, 0, new byte[maxMessageBytes - 28]));
         yield return ("SnapshotChunkRequest", new SnapshotChunkRequest(Last, new SequenceNumber(ProtocolLimits.MaxSequence), long.MaxValue));
+        yield return ("ReadConfirmRequest", new ReadConfirmRequest(Last, new ViewNumber(ProtocolLimits.MaxView), long.MaxValue));
+        yield return ("ReadConfirm at zero", new ReadConfirm(First, ViewNumber.None, 0));
+        yield return ("ReadIndexRequest", new ReadIndexRequest(First, new ViewNumber(12), 77));
+        yield return ("ReadIndexReply", new ReadIndexReply(Last, new ViewNumber(12), long.MaxValue, new SequenceNumber(ProtocolLimits.MaxSequence)));
         yield return ("Accept one slot", new Accept(First, new ViewNumber(3), new SequenceNumber(17), new SequenceNumber(17)));
         yield return ("Accept range", new Accept(Last, new ViewNumber(3), new SequenceNumber(17), new SequenceNumber(80)));
 
@@ -105,7 +109,7 @@ internal static class MessageSamples
     {
         var sender = new ReplicaId(random.Below(clusterSize));
         var budget = maxBodyBytes - MessageSizes.HeaderBytes;
-        switch (random.Between(1, 16))
+        switch (random.Between(1, 20))
         {
             case 1: return new ViewChange(sender, View(random));
             case 2: return new VcProof(sender, View(random));
@@ -126,6 +130,10 @@ internal static class MessageSamples
                 var offset = (long)random.Below(1_000_000);
                 return new SnapshotChunk(sender, Sequence(random), offset + data.Length + random.Below(1000), offset, data);
             case 14: return new SnapshotChunkRequest(sender, Sequence(random), Value(random));
+            case 15: return new ReadConfirmRequest(sender, View(random), Value(random));
+            case 16: return new ReadConfirm(sender, View(random), Value(random));
+            case 17: return new ReadIndexRequest(sender, View(random), Value(random));
+            case 18: return new ReadIndexReply(sender, View(random), Value(random), Sequence(random));
             default:
                 var partCount = random.Chance(70) ? 1 : random.Between(1, 5);
                 return new PrepareOk(sender, View(random), random.Below(partCount), partCount, Entries(random, clusterSize, ref budget), random.Chance(10));

@@ -67,6 +67,18 @@ internal static class MessageText
             case SnapshotChunkRequest m:
                 text.Append(CultureInfo.InvariantCulture, $" seq={m.Sequence.Value} offset={m.Offset}");
                 break;
+            case ReadConfirmRequest m:
+                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} round={m.Round}");
+                break;
+            case ReadConfirm m:
+                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} round={m.Round}");
+                break;
+            case ReadIndexRequest m:
+                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} read={m.RequestId}");
+                break;
+            case ReadIndexReply m:
+                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} read={m.RequestId} index={m.Index.Value}");
+                break;
             default:
                 throw new ArgumentException($"No description for {message.GetType().Name}.", nameof(message));
         }

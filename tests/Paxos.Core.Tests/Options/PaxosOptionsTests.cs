@@ -57,6 +57,11 @@ public class PaxosOptionsTests
         var options = new PaxosOptions();
         foreach (var property in typeof(ProtocolOptions).GetProperties())
         {
+            if (property.Name == nameof(ProtocolOptions.ReadTimeoutTicks))
+            {
+                continue; // Derived from the host's ReadTimeout and TickInterval: see the test below.
+            }
+
             var bound = typeof(PaxosOptions).GetProperty(property.Name);
             bound.Should().NotBeNull($"PaxosOptions, bound from configuration, carries {property.Name}");
             bound!.PropertyType.Should().Be(property.PropertyType);
@@ -70,10 +75,27 @@ public class PaxosOptionsTests
 
         var protocol = options.ToProtocolOptions();
 
-        foreach (var property in typeof(ProtocolOptions).GetProperties())
+        foreach (var property in typeof(ProtocolOptions).GetProperties().Where(p => p.Name != nameof(ProtocolOptions.ReadTimeoutTicks)))
         {
             property.GetValue(protocol).Should().Be(typeof(PaxosOptions).GetProperty(property.Name)!.GetValue(options), property.Name);
         }
+    }
+
+    [TestCase(10_000, 10, 1000)]
+    [TestCase(25, 10, 3)]
+    [TestCase(1, 10, 1)]
+    public void The_read_timeout_becomes_whole_ticks_rounded_up(int timeoutMs, int tickMs, int expectedTicks)
+    {
+        var options = new PaxosOptions { ReadTimeout = TimeSpan.FromMilliseconds(timeoutMs), TickInterval = TimeSpan.FromMilliseconds(tickMs) };
+        options.ToProtocolOptions().ReadTimeoutTicks.Should().Be(expectedTicks);
+    }
+
+    [Test]
+    public void A_read_timeout_out_of_range_is_named()
+    {
+        var result = new PaxosOptionsValidator().Validate(null, new PaxosOptions { ReadTimeout = TimeSpan.Zero });
+        result.Failed.Should().BeTrue();
+        result.FailureMessage.Should().Contain(nameof(PaxosOptions.ReadTimeout));
     }
 
     private sealed class NullExecutor : IExecutor

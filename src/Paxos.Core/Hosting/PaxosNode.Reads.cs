@@ -1,0 +1,131 @@
+using System.Globalization;
+using Paxos.Hosting;
+using Paxos.Protocol;
+
+namespace Paxos;
+
+// Linearizable reads (docs/protocol-notes.md, "Linearizable reads"): the replica decides when a read may be served; the
+// loop runs the query against the executor right then, on its own thread, between two executions.
+public sealed partial class PaxosNode
+{
+    /// <summary>The reads handed to the replica and not yet answered, by id; the loop's only.</summary>
+    private readonly Dictionary<long, PendingRead> _pendingReads = [];
+
+    /// <summary>The last read id given out; the loop's only.</summary>
+    private long _lastReadId;
+
+    /// <summary>
+    /// Answers a query against the executor's state without ordering it, linearizably: the answer reflects every update
+    /// whose reply reached any client before this call (and possibly later ones). At the leader, the read waits for a
+    /// majority to confirm that it still leads and for execution through its read index; at another replica, for the
+    /// leader's read index and its own execution through it. The executor must implement <see cref="IReadExecutor"/>.
+    /// </summary>
+    /// <param name="query">The application's query, passed to <see cref="IReadExecutor.Read"/>.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The executor's answer.</returns>
+    /// <exception cref="PaxosReadException">The read failed; see <see cref="PaxosReadException.Reason"/>. It fails with
+    /// <see cref="ReadFailure.Timeout"/> after <see cref="PaxosOptions.ReadTimeout"/>.</exception>
+    public Task<ReadOnlyMemory<byte>> ReadAsync(ReadOnlyMemory<byte> query, CancellationToken cancellationToken = default)
+    {
+        if (_executor is not IReadExecutor)
+        {
+            return Task.FromException<ReadOnlyMemory<byte>>(ReadError(ReadFailure.NotSupported,
+                $"The executor ({_executor.GetType().Name}) does not implement {nameof(IReadExecutor)}."));
+        }
+
+        switch (_nodeState)
+        {
+            case NodeState.Faulted:
+                return Task.FromException<ReadOnlyMemory<byte>>(ReadError(ReadFailure.Faulted, "The node stopped after a failure."));
+            case NodeState.Created:
+            case NodeState.Stopped:
+                return Task.FromException<ReadOnlyMemory<byte>>(ReadError(ReadFailure.Stopped, "The node is not running."));
+            default:
+                break;
+        }
+
+        var read = new PendingRead(query);
+        if (!_inbox.Writer.TryWrite(new NodeInput(null, null, null, Read: read)))
+        {
+            return Task.FromException<ReadOnlyMemory<byte>>(_nodeState == NodeState.Running
+                ? ReadError(ReadFailure.Overloaded, "The node's inbox is full.")
+                : ReadError(ReadFailure.Stopped, "The node is not running."));
+        }
+
+        Wake(runHere: false);
+        if (cancellationToken.CanBeCanceled)
+        {
+            // The replica still answers the read later; its answer then finds the task completed and is dropped.
+            var registration = cancellationToken.Register(static state => ((PendingRead)state!).Completion.TrySetCanceled(), read);
+            _ = read.Completion.Task.ContinueWith(static (_, state) => ((CancellationTokenRegistration)state!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return read.Completion.Task;
+    }
+
+    /// <summary>Hands a read to the replica (on the loop).</summary>
+    private void OnRead(ReplicaDriver driver, PendingRead read)
+    {
+        var id = ++_lastReadId;
+        _pendingReads.Add(id, read);
+        driver.RequestRead(new ReadRequestId(id));
+    }
+
+    /// <summary>Runs the queries of the reads the replica made ready, and fails those it gave up on (on the loop, as the
+    /// batch is taken: the executor has executed through every ready read's index).</summary>
+    private void OnReads(OutputBatch batch)
+    {
+        var reader = (IReadExecutor)_executor;
+        foreach (var id in batch.ReadsReady)
+        {
+            if (!_pendingReads.Remove(id.Value, out var read) || read.Completion.Task.IsCompleted)
+            {
+                continue;
+            }
+
+            try
+            {
+                var answer = reader.Read(read.Query.Span);
+                _completions.Add(new(read.Completion, answer, null));
+            }
+            catch (Exception exception)
+            {
+                _completions.Add(new(read.Completion, default, ReadError(ReadFailure.ReadFailed, "The executor's Read threw.", exception)));
+            }
+        }
+
+        foreach (var failed in batch.ReadsFailed)
+        {
+            if (_pendingReads.Remove(failed.Id.Value, out var read))
+            {
+                _completions.Add(new(read.Completion, default, ReadError(failed.Reason, Describe(failed.Reason))));
+            }
+        }
+    }
+
+    /// <summary>Fails every read waiting in the inbox's inputs or in the replica (the node stops or faulted).</summary>
+    private void FailAllReads(ReadFailure reason, string message, Exception? cause)
+    {
+        foreach (var read in _pendingReads.Values)
+        {
+            _completions.Add(new(read.Completion, default, ReadError(reason, message, cause)));
+        }
+
+        _pendingReads.Clear();
+    }
+
+    private string Describe(ReadFailure reason) => reason switch
+    {
+        ReadFailure.NotLeader => string.Create(CultureInfo.InvariantCulture, $"Replica {Id} left the view its read was confirmed in (a view change); retry."),
+        ReadFailure.LeaderUnknown => string.Create(CultureInfo.InvariantCulture, $"Replica {Id} knows no working leader (a view change is under way); retry later."),
+        ReadFailure.Timeout => string.Create(CultureInfo.InvariantCulture, $"The read was not served within {_options.ReadTimeout} ({nameof(PaxosOptions.ReadTimeout)})."),
+        ReadFailure.Overloaded => string.Create(CultureInfo.InvariantCulture, $"Replica {Id} holds {_options.MaxPendingReads} pending reads already ({nameof(PaxosOptions.MaxPendingReads)})."),
+        _ => reason.ToString(),
+    };
+
+    private PaxosReadException ReadError(ReadFailure reason, string message, Exception? cause = null)
+    {
+        var leader = _status.Value.State == ReplicaState.LeaderElection ? (ReplicaId?)null : _status.Value.Leader;
+        return new PaxosReadException(reason, leader, message, cause);
+    }
+}
