@@ -38,6 +38,10 @@ public sealed partial class PaxosClientListener
             var code = Enum.IsDefined((WireErrorCode)exception.Reason) ? (WireErrorCode)exception.Reason : WireErrorCode.Unavailable;
             return Error(request, code, exception.Message, authenticated, exception.LeaderHint?.Value ?? -1);
         }
+        catch (PaxosReadException exception)
+        {
+            return Error(request, CodeOf(exception.Reason), exception.Message, authenticated, exception.LeaderHint?.Value ?? -1);
+        }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             return Error(request, WireErrorCode.Stopped, "The replica's client listener is stopping.", authenticated);
@@ -54,6 +58,19 @@ public sealed partial class PaxosClientListener
             return Error(request, WireErrorCode.Unavailable, exception.Message, authenticated);
         }
     }
+
+    /// <summary>A read that failed at this replica may succeed at another (no leader known here, a leader change, a
+    /// timeout), except when the application cannot serve it.</summary>
+    private static WireErrorCode CodeOf(ReadFailure reason) => reason switch
+    {
+        ReadFailure.Overloaded => WireErrorCode.Overloaded,
+        ReadFailure.Timeout => WireErrorCode.Timeout,
+        ReadFailure.Stopped => WireErrorCode.Stopped,
+        ReadFailure.Faulted => WireErrorCode.Faulted,
+        ReadFailure.NotSupported => WireErrorCode.ReadsNotSupported,
+        ReadFailure.ReadFailed => WireErrorCode.ReadFailed,
+        _ => WireErrorCode.Unavailable,
+    };
 
     private byte[] Error(Request request, WireErrorCode code, string message, bool authenticated, int leaderHint = int.MinValue)
     {
