@@ -52,8 +52,8 @@ internal sealed class ClientTable
     /// registration slot is at or below <paramref name="executedThrough"/> (it was registered here and forgotten, or
     /// never registered); a registration never is (sessions, and their nonces, are outside the mark's rule).</summary>
     /// <param name="update">The update.</param>
-    /// <param name="executedThrough">The last slot this replica executed; at execution, any value (a session not in
-    /// the table is refused then).</param>
+    /// <param name="executedThrough">The last slot this replica executed; at execution, <see cref="long.MaxValue"/>: a
+    /// session not in the table is refused then, even one whose id names a slot not reached yet (never registered).</param>
     public bool IsExpired(ClientUpdate update, long executedThrough)
     {
         var client = update.ClientId;

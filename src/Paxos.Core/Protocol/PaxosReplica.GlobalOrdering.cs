@@ -511,7 +511,7 @@ public sealed partial class PaxosReplica
             Log.DuplicateSuppressed(_logger, _id, update, new SequenceNumber(sequence));
             ForgetEnqueued(update);
         }
-        else if (_clientTable.IsExpired(update, executedThrough: sequence))
+        else if (_clientTable.IsExpired(update, executedThrough: long.MaxValue))
         {
             // The table forgot the client, so this may be a retry of an update that executed: refused on every
             // replica at this same slot, and the slot is consumed (docs/protocol-notes.md, "Client table bound and expiry").

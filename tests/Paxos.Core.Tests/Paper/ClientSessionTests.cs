@@ -119,10 +119,11 @@ public class ClientSessionTests
         fixture.Submit(new ClientUpdate(unknown, 1, new byte[] { 1 })).Should().Be(SubmitStatus.Expired);
         fixture.Replies.Single().Status.Should().Be(ReplyStatus.Expired);
 
-        fixture.Deliver(Proposal(1, 1, 2, SessionUpdate(unknown, 1)));
-        fixture.Status.LocalAru.Should().Be(S(2));
+        // A session id naming a slot not reached yet was never registered either: its slot refuses it too.
+        fixture.Deliver(Proposal(1, 1, 2, SessionUpdate(unknown, 1), SessionUpdate(ClientSession.SessionAt(9), 1)));
+        fixture.Status.LocalAru.Should().Be(S(3));
         fixture.Executor.History.Select(u => u.ClientId.Value).Should().Equal(4);
-        fixture.Counters.ExpiredUpdatesRefused.Should().Be(1);
+        fixture.Counters.ExpiredUpdatesRefused.Should().Be(2);
     }
 
     [Test]
