@@ -93,6 +93,7 @@ internal static class SimulationCommand
         var stretches = new long[Enum.GetValues<StabilityStretch>().Length];
         var probes = CoverageProbes.None;
         var snapshots = default(SnapshotCounts);
+        var sessions = default(SessionCounts);
         var failures = new System.Collections.Concurrent.ConcurrentBag<SimulationResult>();
         var nearMissSeeds = new List<ulong>();
         var earlyRebuildSeeds = new List<ulong>();
@@ -129,6 +130,7 @@ internal static class SimulationCommand
                         probes |= result.Probes;
                         readsChecked += result.ReadsChecked;
                         snapshots = Add(snapshots, result.Snapshots);
+                        sessions += result.Sessions;
                         stretches[(int)result.Stability]++;
                         crashesAfterAck += result.CrashesAfterAcknowledgement;
                         aimedWipes += result.LostDisk.AfterPrepareOk + result.LostDisk.InElection;
@@ -171,6 +173,7 @@ internal static class SimulationCommand
         output.WriteLine($"{done} seeds from {start}: {done - failed} passed, {failed} failed; {events:N0} events in {seconds:F1} s ({events / seconds:N0} events/s, {done / seconds * 60:N0} seeds/min); probes missed: {(CoverageProbes.All & ~probes) switch { CoverageProbes.None => "none", var missed => missed.ToString() }}");
         output.WriteLine(snapshots);
         output.WriteLine($"linearizable reads served and checked: {readsChecked:N0}");
+        output.WriteLine(sessions);
         output.WriteLine($"stability stretch: checked in {stretches[(int)StabilityStretch.Checked]} seeds, outside the timers' envelope in {stretches[(int)StabilityStretch.OutsideEnvelope]}, not settled in {stretches[(int)StabilityStretch.NotSettled]}; {crashesAfterAck} crashes right after an acknowledgement");
         if (profile == SimulationProfile.LostDisk)
         {

@@ -32,6 +32,15 @@ public sealed class RecordingExecutor : ISnapshotExecutor, IReadExecutor
     /// <summary>Every update executed (restored ones included), in order.</summary>
     public IReadOnlyList<ExecutedUpdate> History => _executed;
 
+    /// <summary>Whether the executor rejects every update whose payload starts with <see cref="RejectMarker"/>
+    /// (<see cref="UpdateRejectedException"/>, with the reply it would have given as the error): a deterministic
+    /// decision, taken alike on every replica, after the update is folded into the state and recorded as executed —
+    /// a rejection counts as an execution. Off by default.</summary>
+    public bool RejectsMarkedUpdates { get; init; }
+
+    /// <summary>The first payload byte that <see cref="RejectsMarkedUpdates"/> rejects.</summary>
+    public const byte RejectMarker = 0xEE;
+
     /// <summary>Called after each execution, for checkers.</summary>
     public Action<OrderedUpdate>? OnExecuted { get; set; }
 
@@ -69,6 +78,11 @@ public sealed class RecordingExecutor : ISnapshotExecutor, IReadExecutor
         var reply = new byte[16];
         BitConverter.TryWriteBytes(reply.AsSpan(0, 8), update.Sequence.Value);
         BitConverter.TryWriteBytes(reply.AsSpan(8, 8), hash);
+        if (RejectsMarkedUpdates && update.Payload.Length > 0 && update.Payload.Span[0] == RejectMarker)
+        {
+            throw new UpdateRejectedException(reply, "the payload starts with the reject marker");
+        }
+
         return reply;
     }
 

@@ -67,6 +67,11 @@ public sealed partial class SafetyChecker
         foreach (var entry in state.Clients)
         {
             inTable.Add(entry.Client.Value);
+            if (CheckSessionRow(replica, through, entry))
+            {
+                continue;
+            }
+
             if (!last.TryGetValue(entry.Client.Value, out var latest) || latest.Timestamp != entry.Timestamp || latest.Sequence != entry.Sequence.Value)
             {
                 Fail(replica, $"client table: the snapshot at {through} says c{entry.Client.Value} last executed #{entry.Timestamp} at {entry.Sequence}, but its history says {(last.ContainsKey(entry.Client.Value) ? $"#{latest.Timestamp} at {latest.Sequence}" : "nothing")}");
@@ -80,7 +85,7 @@ public sealed partial class SafetyChecker
 
         foreach (var (client, latest) in last)
         {
-            if (!inTable.Contains(client) && latest.Timestamp > state.ClientsExpiredThrough)
+            if (!inTable.Contains(client) && latest.Timestamp > state.ClientsExpiredThrough && !ClientSession.IsSessionId(new ClientId(client)))
             {
                 Fail(replica, $"client table: the snapshot at {through} forgot c{client}, whose last update #{latest.Timestamp} is above its expiry mark {state.ClientsExpiredThrough}");
             }
@@ -95,5 +100,32 @@ public sealed partial class SafetyChecker
         {
             track.LastOrdered = Math.Max(track.LastOrdered, through);
         }
+    }
+
+    /// <summary>Checks a snapshot's row of a registration nonce (its reply names the session of its slot) or of a session
+    /// that has executed nothing yet (timestamp 0 at its registration slot); true when the row was one of those.</summary>
+    private bool CheckSessionRow(ReplicaId replica, long through, ClientTableEntry entry)
+    {
+        if (ClientSession.IsRegistrationNonce(entry.Client.Value))
+        {
+            if (entry.Timestamp != 1 || entry.Result.Length != 8 || BitConverter.ToInt64(entry.Result.Span) != (SessionBit | entry.Sequence.Value))
+            {
+                Fail(replica, $"client table: the snapshot at {through} holds registration {entry.Client.Value}#{entry.Timestamp} at {entry.Sequence} with a reply that is not the session of its slot");
+            }
+
+            return true;
+        }
+
+        if (ClientSession.IsSessionId(entry.Client) && entry.Timestamp == 0)
+        {
+            if (entry.Sequence.Value != (entry.Client.Value & ~SessionBit))
+            {
+                Fail(replica, $"client table: the snapshot at {through} holds session {entry.Client.Value} at {entry.Sequence}, not at its registration slot");
+            }
+
+            return true;
+        }
+
+        return false;
     }
 }

@@ -50,6 +50,18 @@ public sealed partial class SafetyChecker
     private readonly Dictionary<(long Client, long Timestamp), long> _refusedAt = [];
     private readonly ReplicaTrack[] _replicas;
 
+    /// <summary>Bit 62: set in every session id (2^62 | the slot of its registration).</summary>
+    private const long SessionBit = 1L << 62;
+
+    /// <summary>Each session's last timestamp executed anywhere: its next must be one more.</summary>
+    private readonly Dictionary<long, long> _sessionLast = [];
+
+    /// <summary>Where each registration nonce first registered a session, as its clients were told.</summary>
+    private readonly Dictionary<long, long> _registeredAt = [];
+
+    /// <summary>Registrations clients were told of before any replica reported their slot: slot → nonce.</summary>
+    private readonly Dictionary<long, long> _registrationExpected = [];
+
     private readonly int _quorum;
 
     /// <summary>Creates a checker for a cluster of <paramref name="clusterSize"/> replicas.</summary>
@@ -145,6 +157,11 @@ public sealed partial class SafetyChecker
             Fail(replica, $"exactly-once: c{key.Client}#{key.Timestamp} executed at {sequence} here and at {other} elsewhere");
         }
 
+        if (ClientSession.IsSessionId(new ClientId(key.Client)) && !_sequenceOf.ContainsKey((key.Client, key.Timestamp)))
+        {
+            CheckSessionOrder(replica, key, sequence);
+        }
+
         _sequenceOf[(key.Client, key.Timestamp)] = sequence;
         if (_refusedAt.TryGetValue((key.Client, key.Timestamp), out var refused) && refused < sequence)
         {
@@ -152,6 +169,58 @@ public sealed partial class SafetyChecker
         }
 
         AgreeExecuted(replica, sequence, executed: true);
+    }
+
+    /// <summary>A session's update executes for the first time anywhere: its session was registered (slot 2^62 ^ id
+    /// holds a registration), and its timestamp follows the session's last executed one (1 for the first).</summary>
+    private void CheckSessionOrder(ReplicaId replica, UpdateKey key, long sequence)
+    {
+        var registeredAt = key.Client & ~SessionBit;
+        // A slot no batch reported yet (its replica crashed before, and replayed it) counts when a client was told of it.
+        if (_history.TryGetValue(registeredAt, out var registration)
+            ? !ClientSession.IsRegistrationNonce(registration.Client)
+            : !_registrationExpected.ContainsKey(registeredAt))
+        {
+            Fail(replica, $"sessions: c{key.Client}#{key.Timestamp} executed at {sequence}, but slot {registeredAt} holds {Describe(registeredAt)}, not a registration");
+        }
+
+        var last = _sessionLast.GetValueOrDefault(key.Client);
+        if (key.Timestamp != last + 1)
+        {
+            Fail(replica, $"sessions: c{key.Client}#{key.Timestamp} executed at {sequence} after the session's #{last}: out of order");
+        }
+
+        _sessionLast[key.Client] = key.Timestamp;
+    }
+
+    /// <summary>A client was told its registration executed at <paramref name="sequence"/> and created
+    /// <paramref name="session"/>: that must be 2^62 | the slot, the slot must hold the registration, and a nonce
+    /// registers one session — a second only once the table forgot the nonce, <paramref name="expirySlots"/> slots on.</summary>
+    public void OnRegistered(ClientId nonce, ClientId session, SequenceNumber sequence, long expirySlots)
+    {
+        var slot = sequence.Value;
+        if (session.Value != (SessionBit | slot))
+        {
+            throw new SimulationFailureException($"sessions: nonce {nonce.Value} was told it registered session {session.Value} at {sequence}; that slot's session is {SessionBit | slot}");
+        }
+
+        // The reply leaves in the batch that reports the slot ordered, and the executor never saw it: the slot may
+        // become known right after this.
+        if (!_history.TryGetValue(slot, out var at))
+        {
+            _registrationExpected[slot] = nonce.Value;
+        }
+        else if (at.Client != nonce.Value || at.Timestamp != 1)
+        {
+            throw new SimulationFailureException($"sessions: nonce {nonce.Value} was told it registered at {sequence}, but that slot holds {Describe(slot)}");
+        }
+
+        if (_registeredAt.TryGetValue(nonce.Value, out var first) && first != slot && Math.Abs(slot - first) < expirySlots)
+        {
+            throw new SimulationFailureException($"sessions: nonce {nonce.Value} registered at {first} and again at {slot}, within {expirySlots} slots (exactly-once)");
+        }
+
+        _registeredAt.TryAdd(nonce.Value, slot);
     }
 
     /// <summary>A client was told its update was refused as expired at slot <paramref name="sequence"/>: that slot did
@@ -488,6 +557,11 @@ public sealed partial class SafetyChecker
         }
 
         _history[sequence] = key;
+        if (_registrationExpected.Remove(sequence, out var nonce) && (key.Client != nonce || key.Timestamp != 1))
+        {
+            Fail(replica, $"sessions: nonce {nonce} was told it registered at {sequence}, but that slot holds {key}");
+        }
+
         if (sequence > HighestExecuted)
         {
             HighestExecuted = sequence;

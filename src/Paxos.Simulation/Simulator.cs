@@ -52,6 +52,29 @@ public sealed class SimulationResult
 
     /// <summary>Crashes aimed right after a replica acknowledged something (<see cref="FaultProfile.CrashAfterAcknowledgementRate"/>).</summary>
     public int CrashesAfterAcknowledgement { get; init; }
+
+    /// <summary>What the clients that work through sessions, and the executor's rejections, did.</summary>
+    public SessionCounts Sessions { get; init; }
+}
+
+/// <summary>What sessions and rejections did in a run, as the clients saw it.</summary>
+/// <param name="Registered">Registrations a waiting client was answered (each starts a session).</param>
+/// <param name="UpdatesAcknowledged">Session updates a waiting client was answered.</param>
+/// <param name="Expired">Session updates refused because their session expired (the client registers again).</param>
+/// <param name="Rejected">Updates a waiting client was answered as rejected by the executor.</param>
+public readonly record struct SessionCounts(int Registered, int UpdatesAcknowledged, int Expired, int Rejected)
+{
+    /// <summary>Adds two runs' counts.</summary>
+    public static SessionCounts operator +(SessionCounts a, SessionCounts b) =>
+        new(a.Registered + b.Registered, a.UpdatesAcknowledged + b.UpdatesAcknowledged, a.Expired + b.Expired, a.Rejected + b.Rejected);
+
+    /// <summary>Adds two runs' counts.</summary>
+    public static SessionCounts Add(SessionCounts a, SessionCounts b) => a + b;
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"sessions registered {Registered}, session updates acknowledged {UpdatesAcknowledged}, sessions expired {Expired}; updates rejected {Rejected}");
 }
 
 /// <summary>What became of a run's stability stretch: a fault-free stretch with client load, then an idle one, in
@@ -169,6 +192,15 @@ public sealed partial class Simulator : IClusterObserver
     private readonly ClusterHarness _harness;
     private readonly PriorityQueue<Event, (long Time, long Order)> _events = new();
     private readonly SimClient[] _clients;
+
+    /// <summary>The clients by every id they use: their own, their registration nonces, their sessions.</summary>
+    private readonly Dictionary<ClientId, SimClient> _clientsById = [];
+
+    /// <summary>The updates whose payload starts with <see cref="RecordingExecutor.RejectMarker"/>: the executor rejects
+    /// exactly these, so exactly these may be answered <see cref="ReplyStatus.Rejected"/>.</summary>
+    private readonly HashSet<(long Client, long Timestamp)> _marked = [];
+
+    private SessionCounts _sessions;
     private readonly bool[,] _cut;
     private readonly bool[] _paused;
     private readonly List<Event>[] _deferred;
@@ -219,7 +251,7 @@ public sealed partial class Simulator : IClusterObserver
         _log = log;
         _random = new SimulationRandom(config.Seed ^ 0x5EEDUL);
         _readRandom = new SimulationRandom(config.Seed ^ 0x4EAD5UL);
-        _harness = new ClusterHarness(config.Options, config.ClusterSize, _ => new RecordingExecutor(), config.Seed, loggerFactory)
+        _harness = new ClusterHarness(config.Options, config.ClusterSize, _ => new RecordingExecutor { RejectsMarkedUpdates = true }, config.Seed, loggerFactory)
         {
             LeaderSendsAcceptMask = config.LeaderSendsAcceptMask,
         };
@@ -251,7 +283,10 @@ public sealed partial class Simulator : IClusterObserver
         _clients = new SimClient[config.ClientCount];
         for (var i = 0; i < _clients.Length; i++)
         {
-            _clients[i] = new SimClient(new ClientId(i + 1));
+            // Every second client works through sessions (register, then updates 1, 2, 3 …), so the checks of
+            // exactly-once and of the client table cover them beside clients that choose their own ids.
+            _clients[i] = new SimClient(i + 1, new ClientId(i + 1), usesSession: i % 2 == 1);
+            _clientsById[_clients[i].Id] = _clients[i];
         }
 
         _cut = new bool[config.ClusterSize, config.ClusterSize];
@@ -328,6 +363,7 @@ public sealed partial class Simulator : IClusterObserver
             Snapshots = _harness.SnapshotCounts,
             Stability = _stability,
             CrashesAfterAcknowledgement = _crashesAfterAcknowledgement,
+            Sessions = _sessions,
         };
     }
 
@@ -504,26 +540,72 @@ public sealed partial class Simulator : IClusterObserver
 
     void IClusterObserver.OnReply(ReplicaId replica, in ClientReply reply)
     {
+        if (ClientSession.IsRegistrationNonce(reply.ClientId.Value))
+        {
+            OnRegistered(reply);
+            return;
+        }
+
         if (reply.Status == ReplyStatus.Expired)
         {
             OnExpired(replica, reply);
             return;
         }
 
-        if (reply.Status != ReplyStatus.Executed)
+        if (reply.Status == ReplyStatus.OutOfOrder)
+        {
+            // A client here submits its next update only once the last one was answered, so no gap can reach a slot.
+            throw new SimulationFailureException($"session order: c{reply.ClientId.Value}#{reply.Timestamp} was refused as out of order at {reply.Sequence}, but its client never skips a timestamp");
+        }
+
+        if (reply.Status is not (ReplyStatus.Executed or ReplyStatus.Rejected))
         {
             return;
         }
 
-        _harness.Checker.OnAcknowledged(reply.ClientId, reply.Timestamp, reply.Sequence);
-        var client = _clients[reply.ClientId.Value - 1];
-        if (client.Waiting && client.Update!.Timestamp == reply.Timestamp)
+        var rejects = _marked.Contains((reply.ClientId.Value, reply.Timestamp));
+        if ((reply.Status == ReplyStatus.Rejected) != rejects)
         {
+            throw new SimulationFailureException($"rejection: c{reply.ClientId.Value}#{reply.Timestamp} was answered {reply.Status} at {reply.Sequence}, but the executor {(rejects ? "rejects" : "accepts")} its payload");
+        }
+
+        _harness.Checker.OnAcknowledged(reply.ClientId, reply.Timestamp, reply.Sequence);
+        var client = _clientsById[reply.ClientId];
+        if (client.Waiting && client.Update!.ClientId == reply.ClientId && client.Update.Timestamp == reply.Timestamp)
+        {
+            _sessions = _sessions with
+            {
+                UpdatesAcknowledged = _sessions.UpdatesAcknowledged + (client.UsesSession ? 1 : 0),
+                Rejected = _sessions.Rejected + (reply.Status == ReplyStatus.Rejected ? 1 : 0),
+            };
             client.Waiting = false;
             if (_clientsWrite)
             {
                 WakeClient(client, _random.Next(0, 5000));
             }
+        }
+    }
+
+    /// <summary>A registration was answered with its session: the checker verifies it, and a client waiting for it
+    /// starts the session at timestamp 0.</summary>
+    private void OnRegistered(in ClientReply reply)
+    {
+        if (reply.Status != ReplyStatus.Executed)
+        {
+            throw new SimulationFailureException($"session registration: nonce {reply.ClientId.Value} was answered {reply.Status}, but a registration is never refused");
+        }
+
+        var session = ClientSession.SessionIdOf(reply.Result.Span);
+        _harness.Checker.OnRegistered(reply.ClientId, session, reply.Sequence, _config.Options.ClientExpirySlots);
+        var client = _clientsById[reply.ClientId];
+        if (client.Waiting && client.Update!.ClientId == reply.ClientId)
+        {
+            client.Session = session;
+            client.Timestamp = 0;
+            _sessions = _sessions with { Registered = _sessions.Registered + 1 };
+            _clientsById[session] = client;
+            client.Waiting = false;
+            WakeClient(client, _random.Next(0, 5000));
         }
     }
 
@@ -536,9 +618,15 @@ public sealed partial class Simulator : IClusterObserver
             _harness.Checker.OnRefused(reply.ClientId, reply.Timestamp, reply.Sequence);
         }
 
-        var client = _clients[reply.ClientId.Value - 1];
-        if (client.Waiting && client.Update!.Timestamp == reply.Timestamp)
+        var client = _clientsById[reply.ClientId];
+        if (client.Waiting && client.Update!.ClientId == reply.ClientId && client.Update.Timestamp == reply.Timestamp)
         {
+            if (client.UsesSession)
+            {
+                _sessions = _sessions with { Expired = _sessions.Expired + 1 };
+                client.Session = null; // The session expired: register a new one (a new nonce) before the next update.
+            }
+
             var start = _harness.Replicas[replica.Value].Replica?.Status.SessionStartTimestamp ?? 1;
             client.Timestamp = Math.Max(client.Timestamp, start - 1);
             client.Waiting = false;
@@ -571,7 +659,7 @@ public sealed partial class Simulator : IClusterObserver
 
     /// <summary>Schedules the client's next wake-up; an earlier one still queued is then ignored.</summary>
     private void WakeClient(SimClient client, long after) =>
-        Push(_now + after, new Event(EventKind.ClientWake, ReplicaId.None, ReplicaId.None, null, client.Id.Value) { Generation = ++client.Generation });
+        Push(_now + after, new Event(EventKind.ClientWake, ReplicaId.None, ReplicaId.None, null, client.Index) { Generation = ++client.Generation });
 
     private void ScheduleFault(EventKind kind, long every)
     {
@@ -1248,15 +1336,30 @@ public sealed partial class Simulator : IClusterObserver
                 return;
             }
 
-            client.Timestamp++;
-            var payload = new byte[_random.Next(0, _config.MaxPayloadBytes + 1)];
-            for (var i = 0; i < payload.Length; i++)
+            if (client.UsesSession && client.Session is null)
             {
-                payload[i] = (byte)_random.Next(0, 256);
+                // A fresh nonce for each registration; a retry of it (below) reuses it.
+                var nonce = (ClientSession.MaxApplicationClientId + 1) | (_random.NextInt64(1, long.MaxValue) & ClientSession.MaxApplicationClientId);
+                client.Update = ClientSession.RegistrationUpdate(nonce);
+                _clientsById[client.Update.ClientId] = client;
+                client.Waiting = true;
             }
+            else
+            {
+                client.Timestamp++;
+                var payload = new byte[_random.Next(0, _config.MaxPayloadBytes + 1)];
+                for (var i = 0; i < payload.Length; i++)
+                {
+                    payload[i] = (byte)_random.Next(0, 256);
+                }
 
-            client.Update = new ClientUpdate(client.Id, client.Timestamp, payload);
-            client.Waiting = true;
+                client.Update = new ClientUpdate(client.Session ?? client.Id, client.Timestamp, payload);
+                client.Waiting = true;
+                if (payload.Length > 0 && payload[0] == RecordingExecutor.RejectMarker)
+                {
+                    _marked.Add((client.Update.ClientId.Value, client.Timestamp));
+                }
+            }
         }
 
         // Half the time the client also reads at some replica, from its own generator so that the reads change no other
@@ -1878,9 +1981,18 @@ public sealed partial class Simulator : IClusterObserver
         public long Generation { get; init; }
     }
 
-    private sealed class SimClient(ClientId id)
+    private sealed class SimClient(int index, ClientId id, bool usesSession)
     {
+        /// <summary>The client's place in the list, from 1: how its wake-up events name it.</summary>
+        public int Index { get; } = index;
+
         public ClientId Id { get; } = id;
+
+        /// <summary>Whether the client registers sessions and submits under them instead of its own id.</summary>
+        public bool UsesSession { get; } = usesSession;
+
+        /// <summary>The session it submits under, once registered; null before, and after the session expired.</summary>
+        public ClientId? Session { get; set; }
 
         public long Timestamp { get; set; }
 

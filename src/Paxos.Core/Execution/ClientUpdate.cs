@@ -10,6 +10,8 @@ namespace Paxos;
 /// remember (new, or silent for <see cref="Protocol.ProtocolOptions.ClientExpirySlots"/> slots) starts a session
 /// at <see cref="ReplicaStatus.SessionStartTimestamp"/>; an update at or below the expiry mark is refused as
 /// expired rather than risk a second execution (docs/protocol-notes.md, "Client table bound and expiry").
+/// A <see cref="ClientSession"/> avoids choosing ids and timestamps at all: its id is handed out by the cluster and its
+/// updates are numbered 1, 2, 3, … (docs/protocol-notes.md, "Client sessions").
 /// </summary>
 /// <remarks>Instances are immutable and may be shared between replicas in one process.</remarks>
 public sealed class ClientUpdate
@@ -19,10 +21,14 @@ public sealed class ClientUpdate
     public static ClientUpdate NoOp { get; } = new(ClientId.None, 0, ReadOnlyMemory<byte>.Empty, ReplicaId.None, validate: false);
 
     /// <summary>Creates an update to submit.</summary>
-    /// <param name="clientId">The client's id; positive.</param>
+    /// <param name="clientId">The client's id: one the application chose, from 1 to
+    /// <see cref="ClientSession.MaxApplicationClientId"/> (2^61 − 1), or a session id the cluster handed out
+    /// (<see cref="ClientSession"/>). Ids with bit 61 set and bit 62 clear are registration nonces, which only
+    /// <see cref="ClientSession.RegistrationUpdate"/> makes.</param>
     /// <param name="timestamp">The client's sequence number for this update; positive.</param>
     /// <param name="payload">The application's opaque bytes. They are not copied: do not change them afterwards.</param>
-    /// <exception cref="ArgumentOutOfRangeException">The client id or the timestamp is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The client id or the timestamp is not positive, or the client id is
+    /// a registration nonce.</exception>
     public ClientUpdate(ClientId clientId, long timestamp, ReadOnlyMemory<byte> payload)
         : this(clientId, timestamp, payload, ReplicaId.None, validate: true)
     {
@@ -34,6 +40,11 @@ public sealed class ClientUpdate
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(clientId.Value, nameof(clientId));
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(timestamp);
+            if (ClientSession.IsRegistration(clientId))
+            {
+                throw new ArgumentOutOfRangeException(nameof(clientId), clientId,
+                    "Client ids from 2^61 to 2^62 - 1 are registration nonces, reserved for ClientSession.RegistrationUpdate; an application's own ids stay below 2^61.");
+            }
         }
 
         ClientId = clientId;

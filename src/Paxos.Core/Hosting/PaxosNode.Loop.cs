@@ -400,11 +400,23 @@ public sealed partial class PaxosNode
         }
     }
 
-    /// <summary>The error of an update that did not execute: a newer one of its client superseded it, or its client expired.</summary>
-    private PaxosSubmitException NotExecuted(ClientReply reply) => reply.Status == ReplyStatus.Expired
-        ? Failure(SubmitFailure.SessionExpired, string.Create(CultureInfo.InvariantCulture,
-            $"Client {reply.ClientId}'s session expired: the cluster forgot the client after {_options.ClientExpirySlots} slots without an update from it, so it cannot tell whether timestamp {reply.Timestamp} executed before. The update was refused and did not execute now (if this was a retry, it may have executed earlier). Start a new session with a timestamp of at least {Status.SessionStartTimestamp} (ReplicaStatus.SessionStartTimestamp)."))
-        : Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed.");
+    /// <summary>The error of an update that was not answered with a result: a newer one of its client superseded it,
+    /// its client or session expired, it skipped a session's timestamp, or the executor rejected it.</summary>
+    private PaxosSubmitException NotExecuted(ClientReply reply) => reply.Status switch
+    {
+        ReplyStatus.Expired when ClientSession.IsSessionId(reply.ClientId) => Failure(SubmitFailure.SessionExpired, string.Create(CultureInfo.InvariantCulture,
+            $"Session {reply.ClientId} is not in the client table: it expired after {_options.ClientExpirySlots} slots without an update, or it was never registered. Update {reply.Timestamp} was refused and did not execute now (if this was a retry, it may have executed earlier). Open a new session (PaxosNode.OpenSessionAsync).")),
+        ReplyStatus.Expired => Failure(SubmitFailure.SessionExpired, string.Create(CultureInfo.InvariantCulture,
+            $"Client {reply.ClientId}'s session expired: the cluster forgot the client after {_options.ClientExpirySlots} slots without an update from it, so it cannot tell whether timestamp {reply.Timestamp} executed before. The update was refused and did not execute now (if this was a retry, it may have executed earlier). Start a new session with a timestamp of at least {Status.SessionStartTimestamp} (ReplicaStatus.SessionStartTimestamp).")),
+        ReplyStatus.OutOfOrder => Failure(SubmitFailure.OutOfOrder, string.Create(CultureInfo.InvariantCulture,
+            $"Session {reply.ClientId}'s update {reply.Timestamp} skips a timestamp: the session's last executed update is not {reply.Timestamp - 1}. It was refused at slot {reply.Sequence} and did not execute; submit the session's updates one after the other, each after the previous one's answer.")),
+        ReplyStatus.Rejected => new PaxosSubmitException(SubmitFailure.Rejected, LeaderHintOrNull(), string.Create(CultureInfo.InvariantCulture,
+            $"The executor rejected client {reply.ClientId}'s update {reply.Timestamp} at slot {reply.Sequence} ({reply.Result.Length} error bytes in PaxosSubmitException.Error); it counts as executed, and a retry gets the same answer."))
+        {
+            Error = reply.Result,
+        },
+        _ => Failure(SubmitFailure.Superseded, $"Client {reply.ClientId} submitted a newer update before timestamp {reply.Timestamp} executed."),
+    };
 
     /// <summary>Delivers answers on this thread: through the inline delivery when the option is on (what the
     /// continuations submit is held back to its end), else one after the other.</summary>

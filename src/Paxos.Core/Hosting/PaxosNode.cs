@@ -82,6 +82,10 @@ public sealed partial class PaxosNode : IAsyncDisposable
 
     private volatile StatusBox _status;
     private volatile NodeState _nodeState;
+
+    /// <summary>When the replica last entered leader election (<see cref="TimeProvider.GetTimestamp"/>), while it is in
+    /// it; written by the loop, read by a timing-out submission (a torn read only blurs a message).</summary>
+    private long? _electionSince;
     private long _messagesDroppedInboxFull;
 
     /// <summary>Creates a node; nothing runs until <see cref="StartAsync"/>.</summary>
@@ -296,6 +300,11 @@ public sealed partial class PaxosNode : IAsyncDisposable
             return Task.FromException<ReadOnlyMemory<byte>>(Refusal(SubmitFailure.Overloaded));
         }
 
+        if (_options.SubmitTimeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            StartSubmitTimer(update, completion);
+        }
+
         if (cancellationToken.CanBeCanceled)
         {
             var registration = cancellationToken.Register(static state =>
@@ -311,6 +320,93 @@ public sealed partial class PaxosNode : IAsyncDisposable
         }
 
         return completion.Task;
+    }
+
+    /// <summary>
+    /// Opens a client session: registers it through the log (one ordered update, never seen by the executor) under a
+    /// random registration nonce, and returns its numbering. The session's id is cluster-unique and the same on every
+    /// replica; submit its updates (<see cref="ClientSession.NextUpdate"/>) to any replica, one at a time. A client that
+    /// restarts opens a new session. A session that sends nothing for <see cref="PaxosOptions.ClientExpirySlots"/>
+    /// slots expires (<see cref="SubmitFailure.SessionExpired"/>).
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting (the registration may still execute, and then expires unused).</param>
+    /// <returns>The new session, before its first update.</returns>
+    /// <exception cref="PaxosSubmitException">The registration failed or timed out (<see cref="PaxosOptions.SubmitTimeout"/>);
+    /// see <see cref="PaxosSubmitException.Reason"/>. Retrying opens another session; to retry the same registration,
+    /// use <see cref="RegisterSessionAsync"/> with one nonce.</exception>
+    public async Task<ClientSession> OpenSessionAsync(CancellationToken cancellationToken = default)
+    {
+        var id = await RegisterSessionAsync(ClientSession.NewRegistrationNonce(), cancellationToken).ConfigureAwait(false);
+        return new ClientSession(id);
+    }
+
+    /// <summary>
+    /// Registers a session under a nonce the caller chose (<see cref="ClientSession.NewRegistrationNonce"/>): a client
+    /// that did not hear the answer retries with the same nonce, here or at another replica, and gets the same session
+    /// — the registration executes once. (Once the nonce itself has been forgotten, after
+    /// <see cref="PaxosOptions.ClientExpirySlots"/> slots, a retry registers a new session; the unused one expires.)
+    /// </summary>
+    /// <param name="registrationNonce">The nonce: bit 61 set, bits 62 and 63 clear, the rest random.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The session id.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="registrationNonce"/> is not a registration nonce.</exception>
+    /// <exception cref="PaxosSubmitException">The registration failed or timed out; see
+    /// <see cref="PaxosSubmitException.Reason"/>.</exception>
+    public async Task<ClientId> RegisterSessionAsync(long registrationNonce, CancellationToken cancellationToken = default)
+    {
+        var registration = ClientSession.RegistrationUpdate(registrationNonce);
+        var reply = await SubmitAsync(registration, cancellationToken).ConfigureAwait(false);
+        return ClientSession.SessionIdOf(reply.Span);
+    }
+
+    /// <summary>Fails <paramref name="completion"/> with <see cref="SubmitFailure.TimedOut"/> unless it completes
+    /// within <see cref="PaxosOptions.SubmitTimeout"/>.</summary>
+    private void StartSubmitTimer(ClientUpdate update, TaskCompletionSource<ReadOnlyMemory<byte>> completion)
+    {
+        var timer = _timeProvider.CreateTimer(static state =>
+        {
+            var (node, update, completion) = ((PaxosNode, ClientUpdate, TaskCompletionSource<ReadOnlyMemory<byte>>))state!;
+            if (!completion.Task.IsCompleted && completion.TrySetException(node.TimedOut(update)))
+            {
+                node._submissions.Remove((update.ClientId, update.Timestamp), completion);
+            }
+        }, (this, update, completion), _options.SubmitTimeout, System.Threading.Timeout.InfiniteTimeSpan);
+        _ = completion.Task.ContinueWith(static (_, state) => ((ITimer)state!).Dispose(), timer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>The error of a submission that timed out: what the node knew of the cluster, which is most often why.</summary>
+    private PaxosSubmitException TimedOut(ClientUpdate update)
+    {
+        var status = _status.Value;
+        var timeout = _options.SubmitTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+        string why;
+        if (_nodeState != NodeState.Running)
+        {
+            why = "the node is not running";
+        }
+        else if (status.IsRebuilding)
+        {
+            why = "this replica is rebuilding its lost state from its peers and does not take part yet";
+        }
+        else if (status.State == ReplicaState.LeaderElection)
+        {
+            var since = _electionSince is { } start ? $" for {(_timeProvider.GetTimestamp() - start) / (double)_timeProvider.TimestampFrequency:0.###} s" : string.Empty;
+            why = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"no leader is known: replica {Id} has been in leader election{since}, trying to install view {status.LastAttempted.Value} (last installed view {status.LastInstalled.Value}); a view needs a majority of {(_options.ClusterSize / 2) + 1} of {_options.ClusterSize} replicas that can reach one another");
+        }
+        else if (status.State == ReplicaState.RegularNonLeader)
+        {
+            why = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"replica {Id} forwarded it to leader {status.Leader.Value} of view {status.LastInstalled.Value}, which has not ordered it (the leader may be down, partitioned or overloaded; replicas suspect it after {_options.ProgressTimeoutTicks} ticks without progress); executed through slot {status.LocalAru.Value}");
+        }
+        else
+        {
+            why = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"replica {Id} leads view {status.LastInstalled.Value} but no majority of {(_options.ClusterSize / 2) + 1} accepted its proposals in time (executed through slot {status.LocalAru.Value}, proposed through {status.LastProposed.Value}, {status.UpdateQueueLength} updates queued): peers may be down or partitioned");
+        }
+
+        return Failure(SubmitFailure.TimedOut, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Client {update.ClientId}'s update {update.Timestamp} got no answer within {timeout} s ({nameof(PaxosOptions.SubmitTimeout)}): {why}. It may still execute; re-submit the same (client id, timestamp) to learn its result."));
     }
 
     /// <summary>Stops the loop, the clock and the transport. Waiting submissions fail with
@@ -493,10 +589,13 @@ public sealed partial class PaxosNode : IAsyncDisposable
         _ => "The node stopped.",
     });
 
-    private PaxosSubmitException Failure(SubmitFailure reason, string message, Exception? cause = null)
+    private PaxosSubmitException Failure(SubmitFailure reason, string message, Exception? cause = null) =>
+        new(reason, LeaderHintOrNull(), message, cause);
+
+    private ReplicaId? LeaderHintOrNull()
     {
         var leader = _status.Value.Leader;
-        return new PaxosSubmitException(reason, leader.IsNone ? null : leader, message, cause);
+        return leader.IsNone ? null : leader;
     }
 
     private void PublishStatus()
@@ -510,6 +609,15 @@ public sealed partial class PaxosNode : IAsyncDisposable
         var status = replica.Status with { IsFaulted = replica.IsFaulted || _nodeState == NodeState.Faulted };
         if (status != _status.Value)
         {
+            if (status.State != ReplicaState.LeaderElection)
+            {
+                _electionSince = null;
+            }
+            else if (_status.Value.State != ReplicaState.LeaderElection || _electionSince is null)
+            {
+                _electionSince = _timeProvider.GetTimestamp(); // For the message of a submission that times out.
+            }
+
             _status = new StatusBox(status);
         }
     }

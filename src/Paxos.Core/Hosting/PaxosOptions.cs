@@ -111,6 +111,12 @@ public sealed class PaxosOptions
     /// Default 65,536.</summary>
     public int MaxInboxMessages { get; set; } = 65_536;
 
+    /// <summary>How long <see cref="PaxosNode.SubmitAsync"/> (and session registration) waits for an answer before it
+    /// fails with <see cref="SubmitFailure.TimedOut"/>, whose message says what the node knew (no leader, an election
+    /// under way, an unanswered leader). <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> waits for ever (only the caller's
+    /// cancellation token ends the wait). From 1 ms to 1 day, or infinite. Default 10 s.</summary>
+    public TimeSpan SubmitTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <inheritdoc cref="ProtocolOptions.LeaderSendsAccept"/>
     public bool LeaderSendsAccept { get; set; } = Defaults.LeaderSendsAccept;
 

@@ -25,6 +25,12 @@ public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
             failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.ReadTimeout)} is {options.ReadTimeout}; it must be from 1 ms to 1 hour."));
         }
 
+        if (options.SubmitTimeout != System.Threading.Timeout.InfiniteTimeSpan
+            && (options.SubmitTimeout < TimeSpan.FromMilliseconds(1) || options.SubmitTimeout > TimeSpan.FromDays(1)))
+        {
+            failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.SubmitTimeout)} is {options.SubmitTimeout}; it must be from 1 ms to 1 day, or System.Threading.Timeout.InfiniteTimeSpan to wait for ever."));
+        }
+
         ProtocolOptionsValidator.Range(failures, nameof(options.MaxInboxMessages), options.MaxInboxMessages, 16, 10_000_000);
         if (options.DataDirectory is { } directory && (directory.Length == 0 || directory.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0))
         {

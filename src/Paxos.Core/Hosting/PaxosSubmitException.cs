@@ -26,8 +26,25 @@ public enum SubmitFailure
     /// <summary>The cluster no longer remembers the client (it sent nothing for <see cref="PaxosOptions.ClientExpirySlots"/>
     /// slots), so it cannot tell whether this timestamp executed before; the update was refused and did not execute
     /// now. If it was a retry, it may have executed earlier. Start a new session: submit the next update with a
-    /// timestamp of at least <see cref="ReplicaStatus.SessionStartTimestamp"/>.</summary>
+    /// timestamp of at least <see cref="ReplicaStatus.SessionStartTimestamp"/>.
+    /// For a session (<see cref="ClientSession"/>), the session is not in the client table: it expired after
+    /// <see cref="PaxosOptions.ClientExpirySlots"/> slots without an update, or was never registered; open a new one
+    /// (<see cref="PaxosNode.OpenSessionAsync"/>).</summary>
     SessionExpired = 7,
+
+    /// <summary>No answer came within <see cref="PaxosOptions.SubmitTimeout"/>; the message says what the node knew of
+    /// the cluster (no leader, a leader election under way, an unanswered leader). The update may still execute:
+    /// re-submit the same (client id, timestamp), here or elsewhere, to learn its result — it never executes twice.</summary>
+    TimedOut = 8,
+
+    /// <summary>The update is a session's and skips a timestamp: the session's last executed update is not the one
+    /// before it. It was refused at its slot and did not execute; the session's next update is still the one after its
+    /// last executed one.</summary>
+    OutOfOrder = 9,
+
+    /// <summary>The executor rejected the update (<see cref="UpdateRejectedException"/>): it counts as executed (a
+    /// retry gets the same answer) and <see cref="PaxosSubmitException.Error"/> holds the executor's error bytes.</summary>
+    Rejected = 10,
 }
 
 /// <summary>
@@ -70,4 +87,8 @@ public sealed class PaxosSubmitException : Exception
 
     /// <summary>The replica this node believes leads, if it knows one.</summary>
     public ReplicaId? LeaderHint { get; }
+
+    /// <summary>The executor's error bytes when <see cref="Reason"/> is <see cref="SubmitFailure.Rejected"/>; empty
+    /// otherwise.</summary>
+    public ReadOnlyMemory<byte> Error { get; init; }
 }

@@ -11,8 +11,9 @@ namespace Paxos.Protocol;
 /// the same slot. Nothing in it depends on hashing order: <see cref="InExecutionOrder"/> lists the clients by the slot
 /// of their last executed update, which is also the order <see cref="Restore"/> takes them back in.</para>
 /// <para>One update executes per slot, so at most <see cref="ProtocolOptions.ClientExpirySlots"/> clients executed
-/// within the window, and that is the table's bound. Memory is one record per remembered client: a busy client that
-/// executes a million times in the window still holds one.</para>
+/// within the window — twice that with sessions, since a registration records its nonce and its new session at one
+/// slot — and that is the table's bound. Memory is one record per remembered client: a busy client that executes a
+/// million times in the window still holds one.</para>
 /// </remarks>
 internal sealed class ClientTable
 {
@@ -59,15 +60,37 @@ internal sealed class ClientTable
 
     /// <summary>Whether <paramref name="update"/> can never execute: its client is not in the table and its timestamp
     /// is at or below the expiry mark. Once true it stays true: the mark only rises, and the client comes back only
-    /// with a timestamp above the mark.</summary>
-    public bool IsExpired(ClientUpdate update) =>
-        update.Timestamp <= ExpiredThrough && !_records.ContainsKey(update.ClientId);
+    /// with a timestamp above the mark. A session that is not in the table is expired whatever its timestamp, once its
+    /// registration slot is at or below <paramref name="executedThrough"/> (it was registered here and forgotten, or
+    /// never registered); a registration never is (sessions, and their nonces, are outside the mark's rule).</summary>
+    /// <param name="update">The update.</param>
+    /// <param name="executedThrough">The last slot this replica executed; at execution, <see cref="long.MaxValue"/>: a
+    /// session not in the table is refused then, even one whose id names a slot not reached yet (never registered).</param>
+    public bool IsExpired(ClientUpdate update, long executedThrough)
+    {
+        var client = update.ClientId;
+        if (ClientSession.IsSessionId(client))
+        {
+            return ClientSession.RegisteredAt(client) <= executedThrough && !_records.ContainsKey(client);
+        }
+
+        return !ClientSession.IsRegistration(client) && update.Timestamp <= ExpiredThrough && !_records.ContainsKey(client);
+    }
+
+    /// <summary>Whether <paramref name="update"/> is a session's update that skips a timestamp: the table holds the
+    /// session, and the update is beyond its last executed timestamp plus one. It is refused, not held back: a client
+    /// has one outstanding update, so the missing one is lost to it, and executing later ones would break the order it
+    /// asked for.</summary>
+    public bool IsOutOfOrder(ClientUpdate update) =>
+        ClientSession.IsSessionId(update.ClientId)
+        && TryGet(update.ClientId, out var record)
+        && update.Timestamp > record.Timestamp + 1;
 
     /// <summary>Records that <paramref name="client"/>'s update <paramref name="timestamp"/> executed at
     /// <paramref name="sequence"/> (slots are recorded in increasing order).</summary>
-    public void Record(ClientId client, long timestamp, long sequence, ReadOnlyMemory<byte> result)
+    public void Record(ClientId client, long timestamp, long sequence, ReadOnlyMemory<byte> result, bool rejected = false)
     {
-        var entry = (client, new ClientRecord(timestamp, sequence, result));
+        var entry = (client, new ClientRecord(timestamp, sequence, result, rejected));
         if (_records.TryGetValue(client, out var node))
         {
             node.Value = entry;
@@ -91,7 +114,13 @@ internal sealed class ClientTable
         {
             _byLastExecution.RemoveFirst();
             _records.Remove(oldest.Value.Client);
-            ExpiredThrough = Math.Max(ExpiredThrough, oldest.Value.Record.Timestamp);
+            if (!ClientSession.IsReserved(oldest.Value.Client))
+            {
+                // Sessions and registration nonces are refused by their own rules once forgotten; their timestamps
+                // must not raise the mark that the application's own clients live under.
+                ExpiredThrough = Math.Max(ExpiredThrough, oldest.Value.Record.Timestamp);
+            }
+
             forgotten++;
         }
 
@@ -111,10 +140,15 @@ internal sealed class ClientTable
         ExpiredThrough = expiredThrough;
         foreach (var (client, record) in clients)
         {
-            Record(client, record.Timestamp, record.Sequence, record.Result);
+            Record(client, record.Timestamp, record.Sequence, record.Result, record.Rejected);
         }
     }
 }
 
-/// <summary>One client's entry in the client table: its last executed update, where it executed, and the reply.</summary>
-internal readonly record struct ClientRecord(long Timestamp, long Sequence, ReadOnlyMemory<byte> Result);
+/// <summary>One client's entry in the client table: its last executed update, where it executed, and the reply — the
+/// executor's, or, when <paramref name="Rejected"/>, the error of its <see cref="UpdateRejectedException"/>.</summary>
+internal readonly record struct ClientRecord(long Timestamp, long Sequence, ReadOnlyMemory<byte> Result, bool Rejected = false)
+{
+    /// <summary>How the recorded update ended, for its reply.</summary>
+    public ReplyStatus Status => Rejected ? ReplyStatus.Rejected : ReplyStatus.Executed;
+}

@@ -55,6 +55,15 @@ internal static partial class Log
     [LoggerMessage(1202, LogLevel.Information, "Replica {Replica}: refused {Update} at {Sequence} without executing it: its client expired (not in the client table, timestamp at or below the expiry mark {ExpiredThrough})")]
     public static partial void ExpiredUpdateRefused(ILogger logger, ReplicaId replica, ClientUpdate update, SequenceNumber sequence, long expiredThrough);
 
+    [LoggerMessage(1203, LogLevel.Information, "Replica {Replica}: refused {Update} at {Sequence} without executing it: it skips a timestamp of its session")]
+    public static partial void OutOfOrderUpdateRefused(ILogger logger, ReplicaId replica, ClientUpdate update, SequenceNumber sequence);
+
+    [LoggerMessage(1204, LogLevel.Debug, "Replica {Replica}: registered session {Session} at {Sequence}")]
+    public static partial void SessionRegistered(ILogger logger, ReplicaId replica, long session, SequenceNumber sequence);
+
+    [LoggerMessage(1205, LogLevel.Information, "Replica {Replica}: the executor rejected {Update} at {Sequence} ({ErrorBytes} error bytes): {Reason}")]
+    public static partial void UpdateRejected(ILogger logger, ReplicaId replica, ClientUpdate update, SequenceNumber sequence, int errorBytes, string reason);
+
     [LoggerMessage(1401, LogLevel.Error, "Replica {Replica}: slot {Sequence} is ordered here as {Ordered}, but replica {Sender} says {Reported}; ignored (a bug or a forged message)")]
     public static partial void ConflictingOrder(ILogger logger, ReplicaId replica, SequenceNumber sequence, ClientUpdate ordered, ClientUpdate reported, ReplicaId sender);
 

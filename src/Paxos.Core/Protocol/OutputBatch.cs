@@ -34,8 +34,19 @@ public enum ReplyStatus
     /// <see cref="ProtocolOptions.ClientExpirySlots"/> slots, or it is new) and its timestamp is not above the expiry
     /// mark, so it may be a retry of an update that executed before the table forgot it. <see cref="ClientReply.Sequence"/>
     /// is the slot that refused it, or <see cref="SequenceNumber.None"/> when the replica refused it at submission. The
-    /// client must start a new session (<see cref="ReplicaStatus.SessionStartTimestamp"/>).</summary>
+    /// client must start a new session (<see cref="ReplicaStatus.SessionStartTimestamp"/>). For a session id
+    /// (<see cref="ClientSession"/>): the session is not in the client table — it expired, or was never registered —
+    /// and the client must open a new one.</summary>
     Expired = 2,
+
+    /// <summary>A session's update skipped a timestamp (it is not the session's last executed one plus one): refused
+    /// at <see cref="ClientReply.Sequence"/> on every replica, not executed, and the session's table entry unchanged.</summary>
+    OutOfOrder = 3,
+
+    /// <summary>The executor rejected the update (<see cref="UpdateRejectedException"/>): it counts as executed at
+    /// <see cref="ClientReply.Sequence"/>, and <see cref="ClientReply.Result"/> holds the executor's error bytes. A
+    /// retry is answered the same from the client table.</summary>
+    Rejected = 4,
 }
 
 /// <summary>The answer to a local client's update.</summary>
@@ -44,7 +55,8 @@ public enum ReplyStatus
 /// <param name="Sequence">Where the update executed (or, when <see cref="ReplyStatus.Expired"/>, was refused);
 /// <see cref="SequenceNumber.None"/> when superseded or refused at submission.</param>
 /// <param name="Status">How the update ended.</param>
-/// <param name="Result">The executor's reply, when <paramref name="Status"/> is <see cref="ReplyStatus.Executed"/>.</param>
+/// <param name="Result">The executor's reply, when <paramref name="Status"/> is <see cref="ReplyStatus.Executed"/>; its
+/// error bytes when <see cref="ReplyStatus.Rejected"/>.</param>
 public readonly record struct ClientReply(
     ClientId ClientId,
     long Timestamp,
@@ -225,6 +237,7 @@ public sealed class OutputBatch
             {
                 ReplyStatus.Executed => string.Create(CultureInfo.InvariantCulture, $"executed at {reply.Sequence}"),
                 ReplyStatus.Expired when reply.Sequence != SequenceNumber.None => string.Create(CultureInfo.InvariantCulture, $"Expired at {reply.Sequence}"),
+                ReplyStatus.OutOfOrder or ReplyStatus.Rejected => string.Create(CultureInfo.InvariantCulture, $"{reply.Status} at {reply.Sequence}"),
                 _ => reply.Status.ToString(),
             });
         }

@@ -55,14 +55,15 @@ public sealed partial class PaxosReplica
             }
 
             Counters.RepliesFromClientTable++;
-            _output.AddReply(new ClientReply(client, record.Timestamp, new SequenceNumber(record.Sequence), ReplyStatus.Executed, record.Result));
+            _output.AddReply(new ClientReply(client, record.Timestamp, new SequenceNumber(record.Sequence), record.Status, record.Result));
             return SubmitStatus.AlreadyExecuted;
         }
 
-        if (_clientTable.IsExpired(update))
+        if (_clientTable.IsExpired(update, _lastExecutedSequence))
         {
             // It could never execute from here on (the mark only rises, and the client returns to the table only with
-            // a higher timestamp), so the client hears at once rather than after a slot is spent refusing it.
+            // a higher timestamp; a session forgotten, or never registered at a slot this replica executed, never
+            // returns), so the client hears at once rather than after a slot is spent refusing it.
             Counters.ExpiredSubmissionsRefused++;
             _output.AddReply(new ClientReply(client, update.Timestamp, SequenceNumber.None, ReplyStatus.Expired, default));
             return SubmitStatus.Expired;
@@ -232,7 +233,7 @@ public sealed partial class PaxosReplica
 
         if (pending.Update.Timestamp == record.Timestamp)
         {
-            _output.AddReply(new ClientReply(client, record.Timestamp, new SequenceNumber(record.Sequence), ReplyStatus.Executed, record.Result));
+            _output.AddReply(new ClientReply(client, record.Timestamp, new SequenceNumber(record.Sequence), record.Status, record.Result));
             _pending.Remove(client);
         }
         else if (pending.Update.Timestamp < record.Timestamp)
@@ -325,12 +326,13 @@ public sealed partial class PaxosReplica
 
     private bool IsExecuted(ClientUpdate update) => _clientTable.IsExecuted(update);
 
-    /// <summary>Answers the local client waiting on <paramref name="update"/>, refused as expired at <paramref name="sequence"/>.</summary>
-    private void AnswerPendingExpired(ClientUpdate update, long sequence)
+    /// <summary>Answers the local client waiting on <paramref name="update"/>, refused (expired, or out of order) at
+    /// <paramref name="sequence"/>.</summary>
+    private void AnswerPendingRefused(ClientUpdate update, long sequence, ReplyStatus status)
     {
         if (_pending.TryGetValue(update.ClientId, out var pending) && pending.Update.Timestamp == update.Timestamp)
         {
-            _output.AddReply(new ClientReply(update.ClientId, update.Timestamp, new SequenceNumber(sequence), ReplyStatus.Expired, default));
+            _output.AddReply(new ClientReply(update.ClientId, update.Timestamp, new SequenceNumber(sequence), status, default));
             _pending.Remove(update.ClientId);
         }
     }
@@ -351,7 +353,8 @@ public sealed partial class PaxosReplica
         foreach (var update in updates)
         {
             if (update is null || update.Payload.Length > _options.MaxUpdateBytes
-                || (update.IsNoOp ? !allowNoOp || update.Timestamp != 0 : update.ClientId.Value < 0 || update.Timestamp < 1))
+                || (update.IsNoOp ? !allowNoOp || update.Timestamp != 0 : update.ClientId.Value < 0 || update.Timestamp < 1)
+                || (ClientSession.IsRegistration(update.ClientId) && (update.Timestamp != 1 || !update.Payload.IsEmpty)))
             {
                 return false;
             }

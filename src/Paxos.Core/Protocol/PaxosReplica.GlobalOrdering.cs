@@ -513,23 +513,31 @@ public sealed partial class PaxosReplica
             Log.DuplicateSuppressed(_logger, _id, update, new SequenceNumber(sequence));
             ForgetEnqueued(update);
         }
-        else if (_clientTable.IsExpired(update))
+        else if (_clientTable.IsExpired(update, executedThrough: long.MaxValue))
         {
             // The table forgot the client, so this may be a retry of an update that executed: refused on every
             // replica at this same slot, and the slot is consumed (docs/protocol-notes.md, "Client table bound and expiry").
+            // A session not in the table expired or never was: refused the same way ("Client sessions").
             Counters.ExpiredUpdatesRefused++;
             Log.ExpiredUpdateRefused(_logger, _id, update, new SequenceNumber(sequence), _clientTable.ExpiredThrough);
             ForgetEnqueued(update);
-            AnswerPendingExpired(update, sequence);
+            AnswerPendingRefused(update, sequence, ReplyStatus.Expired);
+        }
+        else if (_clientTable.IsOutOfOrder(update))
+        {
+            // A session's update that skips a timestamp: refused everywhere at this slot, the table unchanged.
+            Counters.OutOfOrderUpdatesRefused++;
+            Log.OutOfOrderUpdateRefused(_logger, _id, update, new SequenceNumber(sequence));
+            ForgetEnqueued(update);
+            AnswerPendingRefused(update, sequence, ReplyStatus.OutOfOrder);
+        }
+        else if (ClientSession.IsRegistration(update.ClientId))
+        {
+            RegisterSession(sequence, update);
         }
         else
         {
-            var ordered = new OrderedUpdate(new SequenceNumber(sequence), update.ClientId, update.Timestamp, update.Origin, update.Payload);
-            var result = _executor.Execute(in ordered);
-            _clientTable.Record(update.ClientId, update.Timestamp, sequence, result);
-            Counters.UpdatesExecuted++;
-            ForgetEnqueued(update);
-            AnswerPending(update.ClientId);
+            ExecuteClientUpdate(sequence, update);
         }
 
         // G23: only an ordering made in the installed view shows that the view works.
@@ -538,6 +546,45 @@ public sealed partial class PaxosReplica
             _progressTimer.ResetBackOff();
             _progressTimer.Start();
         }
+    }
+
+    /// <summary>Runs the executor on a client's update and records its reply — or its deterministic rejection
+    /// (<see cref="UpdateRejectedException"/>), which counts as executed. Any other exception escapes: fail-stop.</summary>
+    private void ExecuteClientUpdate(long sequence, ClientUpdate update)
+    {
+        var ordered = new OrderedUpdate(new SequenceNumber(sequence), update.ClientId, update.Timestamp, update.Origin, update.Payload);
+        ReadOnlyMemory<byte> result;
+        var rejected = false;
+        try
+        {
+            result = _executor.Execute(in ordered);
+        }
+        catch (UpdateRejectedException rejection)
+        {
+            result = rejection.Error;
+            rejected = true;
+            Counters.UpdatesRejected++;
+            Log.UpdateRejected(_logger, _id, update, new SequenceNumber(sequence), rejection.Error.Length, rejection.Message);
+        }
+
+        _clientTable.Record(update.ClientId, update.Timestamp, sequence, result, rejected);
+        Counters.UpdatesExecuted++;
+        ForgetEnqueued(update);
+        AnswerPending(update.ClientId);
+    }
+
+    /// <summary>Executes a session registration (never seen by the executor): the nonce enters the table with the new
+    /// session's id as its reply, so a retry with the same nonce is answered with the same session, and the session —
+    /// 2^62 | this slot, the same on every replica — enters it at timestamp 0, ready for its update 1.</summary>
+    private void RegisterSession(long sequence, ClientUpdate registration)
+    {
+        var session = ClientSession.SessionAt(sequence);
+        _clientTable.Record(registration.ClientId, registration.Timestamp, sequence, ClientSession.RegistrationReply(session));
+        _clientTable.Record(session, 0, sequence, ReadOnlyMemory<byte>.Empty);
+        Counters.SessionsRegistered++;
+        Log.SessionRegistered(_logger, _id, session.Value, new SequenceNumber(sequence));
+        ForgetEnqueued(registration);
+        AnswerPending(registration.ClientId);
     }
 
     /// <summary>Forgets, before slot <paramref name="sequence"/> executes, every client whose last update executed

@@ -110,7 +110,7 @@ public sealed partial class PaxosReplica
         var i = 0;
         foreach (var (client, record) in _clientTable.InExecutionOrder())
         {
-            clients[i++] = new ClientTableEntry(client, record.Timestamp, new SequenceNumber(record.Sequence), record.Result);
+            clients[i++] = new ClientTableEntry(client, record.Timestamp, new SequenceNumber(record.Sequence), record.Result) { Rejected = record.Rejected };
         }
 
         Array.Sort(clients, static (a, b) => a.Client.Value.CompareTo(b.Client.Value));
@@ -157,7 +157,7 @@ public sealed partial class PaxosReplica
         // The table takes its clients back in the order of their last executions (each at its own slot), as it lists them.
         _clientTable.Restore(
             state.ClientsExpiredThrough,
-            state.Clients.OrderBy(entry => entry.Sequence.Value).Select(entry => (entry.Client, new ClientRecord(entry.Timestamp, entry.Sequence.Value, entry.Result))));
+            state.Clients.OrderBy(entry => entry.Sequence.Value).Select(entry => (entry.Client, new ClientRecord(entry.Timestamp, entry.Sequence.Value, entry.Result, entry.Rejected))));
 
         var sequence = state.Sequence.Value;
         _localAru = sequence;

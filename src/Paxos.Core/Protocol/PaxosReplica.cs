@@ -515,7 +515,7 @@ public sealed partial class PaxosReplica
 
         foreach (var update in recovered.PendingUpdates)
         {
-            if (_clientTable.IsExecuted(update) || _clientTable.IsExpired(update))
+            if (_clientTable.IsExecuted(update) || _clientTable.IsExpired(update, _lastExecutedSequence))
             {
                 // Settled: executed, or never to execute. Whoever waited for it went with the process.
                 _pending.Remove(update.ClientId);

@@ -89,6 +89,16 @@ public sealed class ReplicaCounters
     /// <summary>Submissions refused at once because their client had expired and their timestamp could never execute.</summary>
     public long ExpiredSubmissionsRefused { get; internal set; }
 
+    /// <summary>Session registrations executed (each made a session; replicated state: equal on every replica).</summary>
+    public long SessionsRegistered { get; internal set; }
+
+    /// <summary>Session updates refused at execution because they skipped a timestamp (<see cref="ReplyStatus.OutOfOrder"/>).</summary>
+    public long OutOfOrderUpdatesRefused { get; internal set; }
+
+    /// <summary>Updates the executor rejected (<see cref="UpdateRejectedException"/>); they count in
+    /// <see cref="UpdatesExecuted"/> too.</summary>
+    public long UpdatesRejected { get; internal set; }
+
     /// <summary>Local updates forwarded to the leader, counting retransmissions.</summary>
     public long UpdatesForwarded { get; internal set; }
 

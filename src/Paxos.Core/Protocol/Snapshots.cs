@@ -25,8 +25,14 @@ public sealed class SnapshotState
 /// <param name="Client">The client.</param>
 /// <param name="Timestamp">The timestamp of its last executed update.</param>
 /// <param name="Sequence">Where that update executed.</param>
-/// <param name="Result">The executor's reply to it.</param>
-public readonly record struct ClientTableEntry(ClientId Client, long Timestamp, SequenceNumber Sequence, ReadOnlyMemory<byte> Result);
+/// <param name="Result">The executor's reply to it (its error bytes when <see cref="Rejected"/>).</param>
+/// <remarks>Rows of sessions hold timestamp 0 until the session's first update; a registration nonce's row holds the
+/// session id it created as its result (<see cref="ClientSession"/>).</remarks>
+public readonly record struct ClientTableEntry(ClientId Client, long Timestamp, SequenceNumber Sequence, ReadOnlyMemory<byte> Result)
+{
+    /// <summary>Whether the executor rejected the update (<see cref="UpdateRejectedException"/>) rather than answered it.</summary>
+    public bool Rejected { get; init; }
+}
 
 /// <summary>
 /// A snapshot the replica took (<see cref="OutputBatch.Snapshot"/>), for its host to make durable — at its own pace,

@@ -10,13 +10,13 @@ namespace Paxos.Storage;
 /// </summary>
 /// <remarks>
 /// <code>
-/// header   0 u32 magic "PXSN"   4 u16 format version (1)   6 u16 reserved (0)
+/// header   0 u32 magic "PXSN"   4 u16 format version (2; 1 is read too)   6 u16 reserved (0)
 ///          8 i64 sequence number (the last one the snapshot covers)
 ///         16 i32 cluster size   20 u32 client count C (≤ MaxClients)
 ///         24 i64 the client table's expiry mark (the highest timestamp a forgotten client had executed)
 /// clients  C times, in ascending client id order: i64 client id (positive), i64 timestamp,
 ///          i64 sequence number of that client's last executed update (≤ the snapshot's), u32 result length R
-///          (≤ MaxResultBytes), R bytes of result
+///          (≤ MaxResultBytes; from version 2 its top bit says the executor rejected the update), R bytes of result
 /// executor the executor's bytes, as IExecutorSnapshot.WriteTo wrote them (the library never reads them)
 /// trailer  i64 executor byte count, u32 CRC-32C of every byte before this field (the count included)
 /// </code>
@@ -29,7 +29,13 @@ namespace Paxos.Storage;
 public static class SnapshotFormat
 {
     /// <summary>The format version this version of Paxos.Core writes, and the newest it reads.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
+
+    /// <summary>The oldest format version this version of Paxos.Core reads (version 1 has no rejected rows).</summary>
+    internal const int OldestFormatVersion = 1;
+
+    /// <summary>The top bit of a row's result length: the executor rejected that update (version 2 and later).</summary>
+    private const uint RejectedFlag = 0x8000_0000;
 
     /// <summary>The most client table rows a snapshot may hold: a larger count can only be damage.</summary>
     public const int MaxClients = 1 << 24;
@@ -72,7 +78,7 @@ public static class SnapshotFormat
             BinaryPrimitives.WriteInt64LittleEndian(row, client.Client.Value);
             BinaryPrimitives.WriteInt64LittleEndian(row[8..], client.Timestamp);
             BinaryPrimitives.WriteInt64LittleEndian(row[16..], client.Sequence.Value);
-            BinaryPrimitives.WriteUInt32LittleEndian(row[24..], (uint)client.Result.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(row[24..], (uint)client.Result.Length | (client.Rejected ? RejectedFlag : 0));
             output.Write(row);
             output.Write(client.Result.Span);
         }
@@ -176,7 +182,7 @@ public static class SnapshotFormat
         var clusterSize = BinaryPrimitives.ReadInt32LittleEndian(fixedBytes[16..]);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(fixedBytes[20..]);
         var expiredThrough = BinaryPrimitives.ReadInt64LittleEndian(fixedBytes[24..]);
-        if (version != FormatVersion || BinaryPrimitives.ReadUInt16LittleEndian(fixedBytes[6..]) != 0)
+        if (version < OldestFormatVersion || BinaryPrimitives.ReadUInt16LittleEndian(fixedBytes[6..]) != 0)
         {
             throw Invalid($"its header has format version {version} and reserved field 0x{BinaryPrimitives.ReadUInt16LittleEndian(fixedBytes[6..]):X4}");
         }
@@ -202,6 +208,8 @@ public static class SnapshotFormat
             var timestamp = BinaryPrimitives.ReadInt64LittleEndian(row[8..]);
             var executedAt = BinaryPrimitives.ReadInt64LittleEndian(row[16..]);
             var resultBytes = BinaryPrimitives.ReadUInt32LittleEndian(row[24..]);
+            var rejected = version >= 2 && (resultBytes & RejectedFlag) != 0;
+            resultBytes &= rejected ? ~RejectedFlag : uint.MaxValue;
             if (client <= previous || executedAt < 0 || executedAt > sequence
                 || resultBytes > MaxResultBytes || resultBytes > fileBytes - TrailerBytes - input.Position)
             {
@@ -210,7 +218,7 @@ public static class SnapshotFormat
 
             var result = new byte[resultBytes];
             input.ReadExactly(result);
-            clients[i] = new ClientTableEntry(new ClientId(client), timestamp, new SequenceNumber(executedAt), result);
+            clients[i] = new ClientTableEntry(new ClientId(client), timestamp, new SequenceNumber(executedAt), result) { Rejected = rejected };
             previous = client;
         }
 

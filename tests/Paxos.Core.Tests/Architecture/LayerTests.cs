@@ -47,6 +47,7 @@ public class LayerTests
     [
         nameof(ReplicaId), nameof(ViewNumber), nameof(SequenceNumber), nameof(ClientId),
         nameof(ClientUpdate), nameof(OrderedUpdate), nameof(IExecutor), nameof(ISnapshotExecutor), nameof(IExecutorSnapshot),
+        nameof(ClientSession), nameof(UpdateRejectedException),
         nameof(ReplicaStatus), nameof(ReplicaState), nameof(ReadRequestId), nameof(ReadFailure), nameof(IReadExecutor),
         nameof(PaxosInvariantException), nameof(ReplicaFaultedException),
     ];

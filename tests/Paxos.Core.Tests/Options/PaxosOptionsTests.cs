@@ -45,6 +45,19 @@ public class PaxosOptionsTests
     }
 
     [Test]
+    public void The_submit_timeout_is_from_1_ms_to_a_day_or_infinite()
+    {
+        new PaxosOptions().SubmitTimeout.Should().Be(TimeSpan.FromSeconds(10));
+        foreach (var bad in new[] { TimeSpan.Zero, TimeSpan.FromTicks(-5), TimeSpan.FromDays(2) })
+        {
+            var act = () => PaxosOptionsValidator.ThrowIfInvalid(new PaxosOptions { SubmitTimeout = bad });
+            act.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(nameof(PaxosOptions.SubmitTimeout));
+        }
+
+        PaxosOptionsValidator.ThrowIfInvalid(new PaxosOptions { SubmitTimeout = System.Threading.Timeout.InfiniteTimeSpan });
+    }
+
+    [Test]
     public void The_protocol_defaults_are_valid_and_the_hosts_are_the_same()
     {
         new ProtocolOptionsValidator().Validate(null, new ProtocolOptions()).Succeeded.Should().BeTrue();

@@ -324,11 +324,20 @@ internal sealed class TestExecutor : ISnapshotExecutor
 
     public IEnumerable<string> ExecutedNames => Executed.Select(u => $"c{u.ClientId.Value}#{u.Timestamp}@{u.Sequence.Value}");
 
+    /// <summary>When set, <see cref="Execute"/> rejects updates it matches (<see cref="UpdateRejectedException"/>, error
+    /// bytes <c>"no" + sequence</c>) without changing its state.</summary>
+    public Func<OrderedUpdate, bool>? RejectWhen { get; set; }
+
     public ReadOnlyMemory<byte> Execute(in OrderedUpdate update)
     {
         if (FailWhen?.Invoke(update) == true)
         {
             throw new InvalidOperationException($"executor refused c{update.ClientId.Value}#{update.Timestamp}");
+        }
+
+        if (RejectWhen?.Invoke(update) == true)
+        {
+            throw new UpdateRejectedException(System.Text.Encoding.ASCII.GetBytes($"no{update.Sequence.Value}"), "rejected by the test");
         }
 
         Executed.Add(update);

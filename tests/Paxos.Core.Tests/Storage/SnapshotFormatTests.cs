@@ -84,11 +84,11 @@ public class SnapshotFormatTests
     public void A_newer_format_version_is_refused_naming_it()
     {
         var bytes = Bytes(Taken(5, 1));
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), 3);
 
         var act = () => ReadBytes(bytes);
 
-        act.Should().Throw<InvalidDataException>().WithMessage("*format version 2, newer than this version of Paxos.Core reads (up to 1)*");
+        act.Should().Throw<InvalidDataException>().WithMessage("*format version 3, newer than this version of Paxos.Core reads (up to 2)*");
     }
 
     [Test]
