@@ -33,10 +33,14 @@ public sealed partial class PaxosClientListener
                     return WireMessages.StatusReply(request.RequestId, new WireStatus(status.Id.Value, status.Leader.Value, (WireReplicaState)status.State), authenticated);
             }
         }
+        catch (PaxosSubmitException exception) when (exception.Reason == SubmitFailure.Rejected)
+        {
+            // A definite answer, not a failure: the executor rejected the update at every replica alike.
+            return WireMessages.Bytes(FrameType.Rejected, request.RequestId, exception.Error.Span, authenticated);
+        }
         catch (PaxosSubmitException exception)
         {
-            var code = Enum.IsDefined((WireErrorCode)exception.Reason) ? (WireErrorCode)exception.Reason : WireErrorCode.Unavailable;
-            return Error(request, code, exception.Message, authenticated, exception.LeaderHint?.Value ?? -1);
+            return Error(request, CodeOf(exception.Reason), exception.Message, authenticated, exception.LeaderHint?.Value ?? -1);
         }
         catch (PaxosReadException exception)
         {
@@ -58,6 +62,20 @@ public sealed partial class PaxosClientListener
             return Error(request, WireErrorCode.Unavailable, exception.Message, authenticated);
         }
     }
+
+    private static WireErrorCode CodeOf(SubmitFailure reason) => reason switch
+    {
+        SubmitFailure.Overloaded => WireErrorCode.Overloaded,
+        SubmitFailure.UpdateTooLarge => WireErrorCode.UpdateTooLarge,
+        SubmitFailure.Stale => WireErrorCode.Stale,
+        SubmitFailure.Superseded => WireErrorCode.Superseded,
+        SubmitFailure.Stopped => WireErrorCode.Stopped,
+        SubmitFailure.Faulted => WireErrorCode.Faulted,
+        SubmitFailure.SessionExpired => WireErrorCode.SessionExpired,
+        SubmitFailure.TimedOut => WireErrorCode.Timeout,
+        SubmitFailure.OutOfOrder => WireErrorCode.OutOfOrder,
+        _ => WireErrorCode.Unavailable,
+    };
 
     /// <summary>A read that failed at this replica may succeed at another (no leader known here, a leader change, a
     /// timeout), except when the application cannot serve it.</summary>

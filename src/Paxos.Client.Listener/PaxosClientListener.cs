@@ -48,6 +48,16 @@ public sealed partial class PaxosClientListener : IHostedService, IAsyncDisposab
     private long _requests;
     private long _errors;
 
+    /// <summary>Creates a listener for <paramref name="node"/>; nothing listens until <see cref="StartAsync"/>.</summary>
+    /// <param name="node">The replica whose clients this serves.</param>
+    /// <param name="options">Where to listen and the bounds; validated here.</param>
+    /// <param name="loggerFactory">Where logs go; none when null.</param>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range.</exception>
+    public PaxosClientListener(PaxosNode node, PaxosClientListenerOptions options, ILoggerFactory? loggerFactory = null)
+        : this(new NodeClientReplica(node ?? throw new ArgumentNullException(nameof(node))), options, loggerFactory)
+    {
+    }
+
     internal PaxosClientListener(IClientReplica replica, PaxosClientListenerOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
