@@ -1,25 +1,36 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Paxos.Client;
 using Paxos.Sample.Protocol;
 using Paxos.Transport.Udp;
 
 namespace Paxos.Sample;
 
 /// <summary>
-/// <c>client --replica host:port</c>: talks to a running replica's client port. By default it submits
-/// <c>--count</c> updates as one client and prints each answer; <c>--status</c> prints the replica's status;
-/// <c>--load W</c> asks the replica to run W writers inside its own process and prints the measurement.
+/// <c>client</c>: submits and reads through Paxos.Client (<c>--replicas</c>, the replicas' listener ports), or talks
+/// to one replica's sample port (<c>--replica</c>): <c>--status</c> prints its status, <c>--history</c> the updates it
+/// executed, <c>--load W</c> runs W writers inside its own process and prints the measurement.
 /// </summary>
 internal static class ClientCommand
 {
     public static readonly string[] Flags = ["status", "history"];
 
-    public static readonly string[] Options = ["replica", "count", "payload", "client-id", "first-timestamp", "load", "seconds", "warmup", "payload-bytes", "from"];
+    public static readonly string[] Options = ["replicas", "read", "client-key", "replica", "count", "payload", "load", "seconds", "warmup", "payload-bytes", "from"];
 
     public static async Task<int> RunAsync(CommandOptions line, CancellationToken cancellationToken)
     {
-        var endpoint = Endpoint(line.Text("replica") ?? throw new UsageException("client needs --replica host:port, a replica's client port."));
+        if (line.Text("replicas") is { } replicas)
+        {
+            return await PackageClientAsync(replicas, line, cancellationToken);
+        }
+
+        if (!line.Has("status") && !line.Has("history") && !line.Has("load"))
+        {
+            throw new UsageException("client submits and reads through --replicas host:port,host:port,... (the replicas' listener ports: the UDP port + 200 by default); --replica host:port (the sample's port) serves --status, --history and --load.");
+        }
+
+        var endpoint = Endpoint(line.Text("replica") ?? throw new UsageException("--status, --history and --load need --replica host:port, a replica's sample port."));
         ReplicaClient client;
         try
         {
@@ -37,8 +48,7 @@ internal static class ClientCommand
             {
                 return line.Has("status") ? await StatusAsync(client, cancellationToken)
                     : line.Has("history") ? await HistoryAsync(client, line, cancellationToken)
-                    : line.Has("load") ? await LoadAsync(client, line, cancellationToken)
-                    : await SubmitAsync(client, line, cancellationToken);
+                    : await LoadAsync(client, line, cancellationToken);
             }
             catch (IOException exception)
             {
@@ -48,42 +58,62 @@ internal static class ClientCommand
         }
     }
 
-    private static async Task<int> SubmitAsync(ReplicaClient client, CommandOptions line, CancellationToken cancellationToken)
+    /// <summary>Submits <c>--count</c> updates (or reads <c>--read KEY</c>) through Paxos.Client, which opens a session,
+    /// fails over between the replicas and retries an update under the same (session, sequence).</summary>
+    private static async Task<int> PackageClientAsync(string replicas, CommandOptions line, CancellationToken cancellationToken)
     {
-        var count = line.Int("count", 10, 1, 1_000_000);
-        var clientId = line.Long("client-id", Random.Shared.NextInt64(1, 1L << 40), 1, long.MaxValue);
-        var first = line.Long("first-timestamp", 1, 1, long.MaxValue - count);
-        var text = line.Text("payload");
-        Console.WriteLine(Say($"client {clientId}: {count} updates to {client.Endpoint}, timestamps {first} to {first + count - 1}"));
-        for (var timestamp = first; timestamp < first + count; timestamp++)
+        var options = new PaxosClientOptions { ClusterKey = line.Text("client-key") };
+        foreach (var text in replicas.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            var payload = Encoding.UTF8.GetBytes(text ?? Say($"SET key{timestamp % 10} value{timestamp}"));
-            var outcome = await client.SubmitAsync(clientId, timestamp, payload, cancellationToken);
-            Console.WriteLine(Say($"  c{clientId}#{timestamp} {Describe(outcome)}"));
-            if (outcome.Kind != SubmitOutcomeKind.Executed)
+            options.Replicas.Add(Endpoint(text));
+        }
+
+        PaxosClient client;
+        try
+        {
+            client = new PaxosClient(options);
+        }
+        catch (ArgumentException exception)
+        {
+            throw new UsageException(exception.Message, exception);
+        }
+
+        await using (client)
+        {
+            try
             {
+                if (line.Text("read") is { } key)
+                {
+                    var value = await client.ReadAsync(Encoding.UTF8.GetBytes(key), cancellationToken);
+                    Console.WriteLine(Say($"{key}: {DescribeReply(value)}"));
+                    return 0;
+                }
+
+                var count = line.Int("count", 10, 1, 1_000_000);
+                var text = line.Text("payload");
+                Console.WriteLine(Say($"{count} updates through {options.Replicas.Count} replicas' listeners"));
+                for (var i = 1; i <= count; i++)
+                {
+                    var payload = Encoding.UTF8.GetBytes(text ?? Say($"SET key{i % 10} value{i}"));
+                    var reply = await client.SubmitAsync(payload, cancellationToken);
+                    Console.WriteLine(Say($"  s{client.SessionId}#{i} {DescribeReply(reply)}"));
+                }
+
+                return 0;
+            }
+            catch (PaxosClientException exception)
+            {
+                Console.Error.WriteLine(Say($"{exception.Reason}: {exception.Message}{(exception.UpdateMayHaveExecuted ? " (the update may have executed)" : string.Empty)}"));
                 return 1;
             }
         }
-
-        return 0;
     }
 
-    private static string Describe(SubmitOutcome outcome)
+    private static string DescribeReply(ReadOnlyMemory<byte> reply)
     {
-        if (outcome.Kind == SubmitOutcomeKind.Unreachable)
+        if (!KeyValueExecutor.TryParseReply(reply.Span, out var sequence, out var kind, out var value))
         {
-            return $"no answer: {outcome.Message} (the update may have executed; re-submit the same client id and timestamp)";
-        }
-
-        if (outcome.Kind == SubmitOutcomeKind.Refused)
-        {
-            return Say($"refused: {outcome.Code}: {outcome.Message}{(outcome.LeaderHint >= 0 ? Say($" (leader: replica {outcome.LeaderHint})") : string.Empty)}");
-        }
-
-        if (!KeyValueExecutor.TryParseReply(outcome.Result.Span, out var sequence, out var kind, out var value))
-        {
-            return $"executed; reply of {outcome.Result.Length} bytes";
+            return $"a reply of {reply.Length} bytes";
         }
 
         var shown = kind switch
@@ -92,7 +122,7 @@ internal static class ClientCommand
             KeyValueExecutor.ReplyKind.None => "(none)",
             _ => Encoding.UTF8.GetString(value),
         };
-        return Say($"executed at sequence {sequence}: {shown}");
+        return Say($"at sequence {sequence}: {shown}");
     }
 
     private static async Task<int> StatusAsync(ReplicaClient client, CancellationToken cancellationToken)

@@ -66,31 +66,38 @@ internal static class HelpText
                                    behind it (default 100000; 0: never)
           --max-datagram-bytes B   the largest datagram (default 1472, or 8192 when every replica is on a
                                    loopback address, whose MTU of 65536 never fragments it; up to 65507)
+          --listener-port P        TCP port of the Paxos.Client listener (default: the UDP port + 200)
+          --client-key BASE64      the listener's key (16+ bytes): client frames are then authenticated with
+                                   HMAC-SHA256 (default: none); keep it apart from --cluster-key
           --child                  used by the demo: print a READY line and exit when standard input closes
 
-        CLIENT (talks to a running replica's client port)
-          dotnet run --project samples/Paxos.Sample.Host -- client --replica 127.0.0.1:7101 [options]
+        CLIENT
+          dotnet run --project samples/Paxos.Sample.Host -- client --replicas 127.0.0.1:7201,127.0.0.1:7202 [options]
+          dotnet run --project samples/Paxos.Sample.Host -- client --replica 127.0.0.1:7101 --status|--history|--load W
 
-          Submits updates as one client and prints each answer: the sequence number the update executed at, and
-          the previous value (SET) or the value (GET).
+          With --replicas (the replicas' Paxos.Client listener ports), submits updates through the Paxos.Client
+          package: it opens a session, fails over between the replicas, and retries an update under the same
+          (session, sequence), so it never executes twice. Prints each answer: the sequence number the update
+          executed at, and the previous value (SET) or the value (GET).
 
           --count N            updates to submit (default 10)
           --payload TEXT       the update, "SET key value" or "GET key" (default: SET key<i> value<i>)
-          --client-id N        the client id (default: random); with --first-timestamp, re-submitting an
-                               update already answered returns the same answer without executing it again
-          --first-timestamp N  the first timestamp (default 1)
-          --status             print the replica's status instead: state, view, leader, executed count,
+          --read KEY           read KEY linearizably instead, and print its value
+          --client-key BASE64  the replicas' --client-key, if they have one
+
+          With --replica (one replica's sample port, the UDP port + 100 by default):
+          --status             print the replica's status: state, view, leader, executed count,
                                state digest, peak memory, storage (fsyncs, batches, bytes written, what
                                it recovered at start)
-          --history            print the updates it executed instead: (sequence, client, timestamp), --count
+          --history            print the updates it executed: (sequence, client, timestamp), --count
                                of them (default 20, at most 2048) from sequence --from (default 1)
           --load W             run W writers inside the replica's own process and print throughput and
                                latency (with --seconds S, default 10; --warmup S, default 3;
                                --payload-bytes B, default 64)
 
-        The client protocol: 4-byte little-endian length, 1-byte type, fixed-width little-endian fields:
-        Submit(client id, timestamp, payload) -> Reply(executor reply: sequence, kind, value) or
-        Error(reason, leader hint, message); Status -> (id, state, views, leader, local aru, executed, digest,
+        Paxos.Client's wire is described in docs/clients.md. The sample's own protocol (its --replica port):
+        4-byte little-endian length, 1-byte type, fixed-width little-endian fields: Submit(client id, timestamp,
+        payload) -> Reply(executor reply: sequence, kind, value) or Error(reason, leader hint, message); Status -> (id, state, views, leader, local aru, executed, digest,
         peak memory, ..., storage figures); Load(writers, ms measured, payload bytes, ms warm-up) -> the
         measurement; History(from sequence, max count <= 2048) -> (executed in all, entries of sequence, client
         id, timestamp).

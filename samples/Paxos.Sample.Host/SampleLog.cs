@@ -5,8 +5,8 @@ namespace Paxos.Sample;
 /// <summary>The sample's own log lines (event ids 5000–5099), source-generated like the library's.</summary>
 internal static partial class SampleLog
 {
-    [LoggerMessage(5000, LogLevel.Information, "Replica {Replica} ready: UDP {Udp}, clients on TCP {Client}, cluster of {ClusterSize}, storage {Storage}")]
-    public static partial void Ready(ILogger logger, int replica, string udp, string client, int clusterSize, string storage);
+    [LoggerMessage(5000, LogLevel.Information, "Replica {Replica} ready: UDP {Udp}, the sample's client protocol on TCP {Client}, Paxos.Client on TCP {Listener}, cluster of {ClusterSize}, storage {Storage}")]
+    public static partial void Ready(ILogger logger, int replica, string udp, string client, string listener, int clusterSize, string storage);
 
     [LoggerMessage(5001, LogLevel.Warning, "Accepting a client connection failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, string error);

@@ -46,6 +46,9 @@ internal sealed class ReplicaProcess : IDisposable
     /// <summary>Where the replica takes clients; known once it is ready.</summary>
     public IPEndPoint? ClientEndpoint { get; private set; }
 
+    /// <summary>Where the replica's Paxos.Client listener takes clients; known once it is ready.</summary>
+    public IPEndPoint? ListenerEndpoint { get; private set; }
+
     public bool HasExited
     {
         get
@@ -220,6 +223,9 @@ internal sealed class ReplicaProcess : IDisposable
                     break;
                 case "client" when IPEndPoint.TryParse(value, out var client):
                     ClientEndpoint = client;
+                    break;
+                case "listener" when IPEndPoint.TryParse(value, out var listener):
+                    ListenerEndpoint = listener;
                     break;
                 case "pid" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid):
                     ProcessId = pid;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Paxos.Client.Listener;
 using Paxos.Sample.Protocol;
 using Paxos.Storage;
 using Paxos.Transport.Udp;
@@ -9,7 +10,8 @@ namespace Paxos.Sample.Replica;
 
 /// <summary>
 /// One replica process: a <see cref="PaxosNode"/> over a <see cref="UdpTransport"/>, the <see cref="KeyValueExecutor"/>,
-/// and a <see cref="ClientServer"/> for the client protocol, until it is told to stop.
+/// a <see cref="PaxosClientListener"/> for Paxos.Client (submissions and reads), and a <see cref="ClientServer"/> for
+/// the sample's own protocol (status, history, load runs, and the demo's writers), until it is told to stop.
 /// </summary>
 internal static class ReplicaHost
 {
@@ -35,6 +37,7 @@ internal static class ReplicaHost
         var transport = new UdpTransport(udpOptions, loggerFactory);
         PaxosNode? node = null;
         ClientServer? server = null;
+        PaxosClientListener? listener = null;
         try
         {
             if (settings.DataDirectory is { } directory)
@@ -49,6 +52,11 @@ internal static class ReplicaHost
 
             // The TCP port first: it is the cheaper one to give back if the UDP port turns out to be taken.
             server = new ClientServer(settings.ClientEndpoint, service, logger);
+            listener = new PaxosClientListener(node, new PaxosClientListenerOptions
+            {
+                ListenEndpoint = settings.ListenerEndpoint!.ToString(),
+                ClusterKey = settings.ClientKey,
+            }, loggerFactory);
             await node.StartAsync(stop);
             service.ReplayedUpdates = ReportRecovery(logger, settings.Id, settings.DataDirectory, settings.Rebuild, node, executor);
 
@@ -58,11 +66,12 @@ internal static class ReplicaHost
             // collection now, before the replica serves anyone, gives that memory back.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             server.Start();
-            SampleLog.Ready(logger, settings.Id, transport.LocalEndpoint!.ToString(), server.Endpoint.ToString(), settings.ClusterSize, StorageDescription(settings));
+            await listener.StartAsync(stop);
+            SampleLog.Ready(logger, settings.Id, transport.LocalEndpoint!.ToString(), server.Endpoint.ToString(), listener.LocalEndpoint!.ToString(), settings.ClusterSize, StorageDescription(settings));
             if (settings.Child)
             {
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{ReadyPrefix}id={settings.Id} udp={transport.LocalEndpoint} client={server.Endpoint} pid={Environment.ProcessId}"));
+                    $"{ReadyPrefix}id={settings.Id} udp={transport.LocalEndpoint} client={server.Endpoint} listener={listener.LocalEndpoint} pid={Environment.ProcessId}"));
                 Console.Out.Flush();
             }
 
@@ -72,7 +81,7 @@ internal static class ReplicaHost
         }
         catch (SocketException exception) when (exception.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
-            Console.Error.WriteLine($"Replica {settings.Id}: an endpoint is in use ({settings.UdpEndpoint} UDP or {settings.ClientEndpoint} TCP): {exception.Message}");
+            Console.Error.WriteLine($"Replica {settings.Id}: an endpoint is in use ({settings.UdpEndpoint} UDP, or {settings.ClientEndpoint} or {settings.ListenerEndpoint} TCP): {exception.Message}");
             return AddressInUseExitCode;
         }
         catch (Exception exception) when (settings.DataDirectory is not null && exception is IOException or UnauthorizedAccessException or StorageCorruptionException)
@@ -82,6 +91,12 @@ internal static class ReplicaHost
         }
         finally
         {
+            // The listener first, so that its clients move to other replicas while this node still runs.
+            if (listener is not null)
+            {
+                await listener.DisposeAsync();
+            }
+
             if (server is not null)
             {
                 await server.DisposeAsync();

@@ -20,7 +20,9 @@ internal sealed record ReplicaSettings(
     bool KeepHistory = true,
     bool LeaderSendsAccept = false,
     bool InlineCompletions = false,
-    long SnapshotEverySlots = 100_000)
+    long SnapshotEverySlots = 100_000,
+    IPEndPoint? ListenerEndpoint = null,
+    string? ClientKey = null)
 {
     /// <summary>The cluster id every sample replica uses; frames of other clusters are dropped.</summary>
     public const uint ClusterId = 0x5A4D_91E5;
@@ -34,9 +36,13 @@ internal sealed record ReplicaSettings(
     /// <summary>The client port is the UDP port plus this, unless <c>--client-port</c> says otherwise.</summary>
     public const int ClientPortOffset = 100;
 
+    /// <summary>The Paxos.Client listener's port is the UDP port plus this, unless <c>--listener-port</c> says otherwise
+    /// (a replica started by the demo takes any free port and says which on its READY line).</summary>
+    public const int ListenerPortOffset = 200;
+
     public static readonly string[] Flags = ["child", "rebuild", "no-history", "leader-sends-accept", "inline-completions"];
 
-    public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes", "data-dir", "snapshot-every"];
+    public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes", "data-dir", "snapshot-every", "listener-port", "client-key"];
 
     public int ClusterSize => Peers.Count;
 
@@ -61,6 +67,18 @@ internal sealed record ReplicaSettings(
             throw new UsageException($"The default client port ({udp.Port} + {ClientPortOffset}) is out of range; give --client-port.");
         }
 
+        var listenerPort = line.Int("listener-port", line.Has("child") ? 0 : udp.Port + ListenerPortOffset, 0, IPEndPoint.MaxPort);
+        if (listenerPort > IPEndPoint.MaxPort)
+        {
+            throw new UsageException($"The default listener port ({udp.Port} + {ListenerPortOffset}) is out of range; give --listener-port.");
+        }
+
+        var clientKey = line.Text("client-key");
+        if (clientKey is not null && !IsKey(clientKey))
+        {
+            throw new UsageException("--client-key must be base64 of at least 16 bytes, the same on every replica and client.");
+        }
+
         var key = line.Text("cluster-key");
         if (key is not null && !IsKey(key))
         {
@@ -81,7 +99,9 @@ internal sealed record ReplicaSettings(
             !line.Has("no-history"),
             line.Has("leader-sends-accept"),
             line.Has("inline-completions"),
-            line.Long("snapshot-every", 100_000, 0, 1_000_000_000));
+            line.Long("snapshot-every", 100_000, 0, 1_000_000_000),
+            new IPEndPoint(udp.Address, listenerPort),
+            clientKey);
     }
 
     /// <summary>The replica's protocol options: defaults, but for this replica's id, size and tick, and messages as
