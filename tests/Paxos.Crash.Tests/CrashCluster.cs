@@ -54,6 +54,10 @@ internal sealed class CrashCluster : IAsyncDisposable
 
     public int ProcessId(int replica) => _replicas[replica].ProcessId;
 
+    /// <summary>Where the replica's Paxos.Client listener takes clients.</summary>
+    public System.Net.IPEndPoint ListenerEndpoint(int replica) =>
+        _replicas[replica].ListenerEndpoint ?? throw new InvalidOperationException($"Replica {replica} reported no listener.");
+
     public bool IsRunning(int replica) => !_replicas[replica].HasExited && !_paused[replica];
 
     /// <summary>Notes an event in the replica's log, so that its own lines read in context.</summary>
