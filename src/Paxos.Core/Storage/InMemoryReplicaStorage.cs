@@ -10,10 +10,11 @@ namespace Paxos.Storage;
 /// survives no real crash of the process.
 /// </summary>
 /// <remarks>Snapshots are kept as the bytes of their files (<see cref="SnapshotFormat"/>), the two newest, so that a
-/// replica restarts from one and sends and receives them as a file storage does. Each snapshot the replica writes
-/// releases what the older of the two kept snapshots covers, as the file log does: accepted Proposals and ordered slots
-/// at or below its sequence number, and pending updates written before the batch it was taken in (that batch wrote the
-/// ones still pending again). So with snapshots its memory is bounded by the state, not by uptime.</remarks>
+/// replica restarts from one and sends and receives them as a file storage does. Unlike a file, a snapshot held here
+/// cannot be damaged, so a load always restarts from the newest, and each snapshot the replica writes releases what that
+/// snapshot covers: accepted Proposals and ordered slots at or below its sequence number at once, and pending updates
+/// written before the batch it was taken in once that batch is persisted here (that batch wrote the ones still pending
+/// again). So with snapshots its memory is bounded by the state and one snapshot interval, not by uptime.</remarks>
 public sealed class InMemoryReplicaStorage : ISnapshotStorage
 {
     private readonly Lock _lock = new();
@@ -28,6 +29,13 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
     private readonly List<(SequenceNumber Sequence, byte[] Bytes, long Incarnation, long Batch)> _snapshots = [];
     private long _incarnation;
     private (SequenceNumber Sequence, MemoryStream Bytes)? _receiving;
+
+    /// <summary>The highest sequence number whose ordered slots and accepted Proposals were released.</summary>
+    private SequenceNumber _releasedThrough;
+
+    /// <summary>The batch of this incarnation that the newest snapshot written here was taken in, while that batch is not
+    /// persisted yet: the pending updates it wrote again are released once it is.</summary>
+    private long? _releaseWhenPersisted;
 
     /// <summary>The number of the last batch persisted since the last <see cref="LoadAsync"/>.</summary>
     public long LastPersistedBatch
@@ -50,6 +58,7 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
             // A load starts a new incarnation of the replica, whose batches are numbered from 1 again.
             _lastBatch = 0;
             _incarnation++;
+            _releaseWhenPersisted = null; // Batch numbers start again; the batch awaited belonged to the last incarnation.
             var pending = new List<ClientUpdate>(_pendingOrder.Count);
             foreach (var client in _pendingOrder)
             {
@@ -105,6 +114,12 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
 
                 _pending[update.ClientId] = (update, _incarnation, batch.Number);
             }
+
+            if (_releaseWhenPersisted is { } awaited && batch.Number >= awaited)
+            {
+                _releaseWhenPersisted = null;
+                ReleasePendingBefore(_incarnation, awaited);
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -123,35 +138,55 @@ public sealed class InMemoryReplicaStorage : ISnapshotStorage
         }
 
         Keep(snapshot.State.Sequence, bytes.ToArray(), incarnation, snapshot.BatchNumber);
-        Release();
+        Release(snapshot.State.Sequence, incarnation, snapshot.BatchNumber);
     }
 
-    /// <summary>Releases what the older of the two kept snapshots covers (nothing while only one is kept, or when the
-    /// older one was received from a peer or found at a load: it says nothing about this log's batches).</summary>
-    private void Release()
+    /// <summary>Releases what the snapshot just written, <paramref name="sequence"/> taken in batch
+    /// <paramref name="batch"/> of <paramref name="incarnation"/>, covers — if it is the newest kept, which a load restarts
+    /// from.</summary>
+    private void Release(SequenceNumber sequence, long incarnation, long batch)
     {
         lock (_lock)
         {
-            if (_snapshots.Count < 2 || _snapshots[0].Batch == 0)
+            if (_snapshots[^1].Sequence != sequence || sequence <= _releasedThrough)
             {
                 return;
             }
 
-            var (sequence, _, incarnation, batch) = _snapshots[0];
+            _releasedThrough = sequence;
             _orderedSlots.RemoveAll(slot => slot.Sequence <= sequence);
             _acceptedProposals.RemoveAll(proposal => proposal.LastSequence <= sequence);
-            _pendingOrder.RemoveAll(client =>
+            if (incarnation != _incarnation)
             {
-                var (_, writtenIn, writtenAt) = _pending[client];
-                if (writtenIn > incarnation || (writtenIn == incarnation && writtenAt >= batch))
-                {
-                    return false;
-                }
+                return; // Taken before the last load: whether its batch was persisted is not known here.
+            }
 
-                _pending.Remove(client);
-                return true;
-            });
+            if (batch <= _lastBatch)
+            {
+                ReleasePendingBefore(incarnation, batch);
+            }
+            else
+            {
+                _releaseWhenPersisted = batch;
+            }
         }
+    }
+
+    /// <summary>Releases the pending updates written before batch <paramref name="batch"/> of
+    /// <paramref name="incarnation"/>, which is persisted and wrote every update still pending again.</summary>
+    private void ReleasePendingBefore(long incarnation, long batch)
+    {
+        _pendingOrder.RemoveAll(client =>
+        {
+            var (_, writtenIn, writtenAt) = _pending[client];
+            if (writtenIn > incarnation || (writtenIn == incarnation && writtenAt >= batch))
+            {
+                return false;
+            }
+
+            _pending.Remove(client);
+            return true;
+        });
     }
 
     /// <inheritdoc />
