@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using Paxos.Tests.Storage;
 using Paxos.Transport;
 
@@ -186,19 +185,7 @@ public class NodeSnapshotTests : TempDirectoryFixture
         return timestamp - 1;
     }
 
-    private static async Task WaitAsync(Func<bool> condition, string what)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (watch.Elapsed > Patience)
-            {
-                Assert.Fail($"gave up waiting for {what} after {Patience.TotalSeconds} s");
-            }
-
-            await Task.Delay(5);
-        }
-    }
+    private static Task WaitAsync(Func<bool> condition, string what) => Paxos.Testing.Eventually.UntilAsync(condition, what, Patience);
 
     /// <summary>A small state machine with snapshots: how many updates it holds and a digest of them, in order.</summary>
     private sealed class SummingExecutor : ISnapshotExecutor
