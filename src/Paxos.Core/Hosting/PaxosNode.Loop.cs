@@ -12,8 +12,6 @@ namespace Paxos;
 /// the answers).</summary>
 public sealed partial class PaxosNode
 {
-    private const int MaxTicksPerIteration = 16;
-
     /// <summary>Iterations one turn of the loop runs before it hands the rest to the thread pool, so that a
     /// transport's receive thread goes back to receiving.</summary>
     private const int MaxIterationsPerTurn = 16;
@@ -37,7 +35,14 @@ public sealed partial class PaxosNode
     /// <summary>Writes snapshots on a thread of their own when the storage keeps snapshots (null otherwise).</summary>
     private SnapshotWriterThread? _snapshotWriter;
 
+    /// <summary>Set by the tick timer to wake the loop; how many ticks are due comes from the clock.</summary>
     private int _pendingTicks;
+
+    /// <summary>The time provider's timestamp at the replica's tick 0.</summary>
+    private long _clockStart;
+
+    /// <summary>Ticks given to the replica so far; the loop's only.</summary>
+    private long _ticksDelivered;
 
     /// <summary>Batches that needed an fsync and got it on the loop's thread (<c>MaySyncHere</c>).</summary>
     private long _batchesSyncedOnLoop;
@@ -99,6 +104,13 @@ public sealed partial class PaxosNode
         }
     }
 
+
+    /// <summary>Whole tick intervals elapsed on the clock since tick 0 and not yet given to the replica.</summary>
+    private int TicksDue()
+    {
+        var elapsed = _timeProvider.GetElapsedTime(_clockStart).Ticks / _options.TickInterval.Ticks;
+        return (int)Math.Clamp(elapsed - _ticksDelivered, 0, int.MaxValue);
+    }
 
     private void OnTimer()
     {
@@ -314,16 +326,17 @@ public sealed partial class PaxosNode
                     Apply(driver, input);
                 }
 
-                var ticks = Math.Min(Interlocked.Exchange(ref _pendingTicks, 0), MaxTicksPerIteration);
+                // The replica's time follows the clock, not the count of timer callbacks: after a stall (a GC pause, a
+                // starved thread pool) it gets every tick it missed in one call, so its time never lags the clock
+                // (read leases rely on that) and no timer fires a burst of times.
+                Interlocked.Exchange(ref _pendingTicks, 0);
+                var ticks = TicksDue();
                 if (ticks > 0)
                 {
                     Volatile.Write(ref _clockTurns, _clockTurns + 1);
                     _inline?.ApplyOpenStagings(_clockTurns, _applyStaged ??= staged => ApplySubmissions(_driver!, staged));
-                }
-
-                for (var i = 0; i < ticks; i++)
-                {
-                    driver.Tick();
+                    _ticksDelivered += ticks;
+                    driver.Tick(ticks);
                 }
             }
 

@@ -197,6 +197,8 @@ public sealed partial class PaxosNode : IAsyncDisposable
             _driver = new ReplicaDriver(replica, _storage, _transport, _options.ClusterSize, _writer, new DriverObserver(this), _snapshotWriter, _stopping.Token);
         }
 
+        _clockStart = _timeProvider.GetTimestamp(); // The replica's tick 0.
+
         PublishStatus();
         try
         {

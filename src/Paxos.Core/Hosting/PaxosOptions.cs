@@ -94,6 +94,14 @@ public sealed class PaxosOptions
     /// Default 10 s.</summary>
     public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <inheritdoc cref="ProtocolOptions.ReadLeases"/>
+    public bool ReadLeases { get; set; }
+
+    /// <summary>The most any replica's clock may run fast or slow against real time, as a fraction (0.01 = 1 %): what read
+    /// leases assume (<see cref="ReadLeases"/>; turned into <see cref="ProtocolOptions.MaxClockDriftPpm"/>, rounded up).
+    /// From 0 to 0.9. Default 0.01.</summary>
+    public double MaxClockDrift { get; set; } = 0.01;
+
     /// <inheritdoc cref="ProtocolOptions.CatchUpSlotsPerRequest"/>
     public int CatchUpSlotsPerRequest { get; set; } = Defaults.CatchUpSlotsPerRequest;
 
@@ -168,6 +176,8 @@ public sealed class PaxosOptions
         MaxPendingUpdates = MaxPendingUpdates,
         MaxPendingReads = MaxPendingReads,
         ReadTimeoutTicks = ReadTimeoutTicksOf(ReadTimeout, TickInterval),
+        ReadLeases = ReadLeases,
+        MaxClockDriftPpm = DriftPpmOf(MaxClockDrift),
         CatchUpSlotsPerRequest = CatchUpSlotsPerRequest,
         SnapshotIntervalSlots = SnapshotIntervalSlots,
         RetainedSlots = RetainedSlots,
@@ -176,6 +186,11 @@ public sealed class PaxosOptions
         RebuildFromPeers = RebuildFromPeers,
         AllowSameViewRejoin = AllowSameViewRejoin,
     };
+
+    /// <summary>A drift fraction in millionths, rounded up and kept in range (<see cref="PaxosOptionsValidator"/> names a
+    /// value out of range by this option's own name).</summary>
+    private static int DriftPpmOf(double drift) =>
+        double.IsFinite(drift) ? (int)Math.Ceiling(Math.Clamp(drift, 0, 0.9) * 1_000_000) : 0;
 
     /// <summary>A read timeout in whole ticks, rounded up; at least 1, and out of range (so validation names it) when the
     /// timeout or the tick interval is not positive.</summary>

@@ -25,6 +25,11 @@ public sealed class PaxosOptionsValidator : IValidateOptions<PaxosOptions>
             failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.ReadTimeout)} is {options.ReadTimeout}; it must be from 1 ms to 1 hour."));
         }
 
+        if (!(options.MaxClockDrift >= 0 && options.MaxClockDrift <= 0.9))
+        {
+            failures.Add(ProtocolOptionsValidator.Say($"{nameof(options.MaxClockDrift)} is {options.MaxClockDrift}; it must be from 0 to 0.9 (a fraction: 0.01 is 1 %)."));
+        }
+
         if (options.SubmitTimeout != System.Threading.Timeout.InfiniteTimeSpan
             && (options.SubmitTimeout < TimeSpan.FromMilliseconds(1) || options.SubmitTimeout > TimeSpan.FromDays(1)))
         {

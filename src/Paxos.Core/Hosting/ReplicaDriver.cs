@@ -7,7 +7,7 @@ namespace Paxos.Hosting;
 
 /// <summary>
 /// Runs one <see cref="PaxosReplica"/> against its storage and its transport under the output-batch contract, on one
-/// thread: inputs go in (<see cref="Step"/>, <see cref="Tick"/>, <see cref="Submit"/>), and <see cref="Drain"/>
+/// thread: inputs go in (<see cref="Step"/>, <see cref="Tick()"/>, <see cref="Submit"/>), and <see cref="Drain"/>
 /// applies what the replica asks for — immediate messages, replies, persistence, then the batch's messages and its
 /// acknowledgement, in batch order. It is the one place that rule is written: <see cref="PaxosNode"/> runs it on its
 /// loop, and the simulator, the benchmarks and the test fixtures run the same class.
@@ -114,10 +114,15 @@ public sealed class ReplicaDriver
     }
 
     /// <summary>Gives the replica one clock tick, and a snapshot being received one more tick without progress.</summary>
-    public void Tick()
+    public void Tick() => Tick(1);
+
+    /// <summary>Gives the replica <paramref name="ticks"/> clock ticks at once (<see cref="PaxosReplica.Tick(int)"/>),
+    /// and a snapshot being received as many ticks without progress.</summary>
+    /// <param name="ticks">How many ticks passed; at least 1.</param>
+    public void Tick(int ticks)
     {
-        _replica.Tick();
-        if (_receiving is { } transfer && ++transfer.IdleTicks >= TransferRetryTicks)
+        _replica.Tick(ticks);
+        if (_receiving is { } transfer && (transfer.IdleTicks += ticks) >= TransferRetryTicks)
         {
             transfer.IdleTicks = 0;
             if (++transfer.Retries > TransferRetries)

@@ -331,7 +331,7 @@ public sealed class MessageCodec
             SnapshotChunk m => MeasureSnapshotChunk(m),
             SnapshotChunkRequest m => Int64Fields(m, 2, m.Sequence.Value, m.Offset),
             ReadConfirmRequest m => Int64Fields(m, 2, m.View.Value, m.Round),
-            ReadConfirm m => Int64Fields(m, 2, m.View.Value, m.Round),
+            ReadConfirm m => Int64Fields(m, 3, m.View.Value, m.Round, m.LeaseTicks),
             ReadIndexRequest m => Int64Fields(m, 2, m.View.Value, m.RequestId),
             ReadIndexReply m => Int64Fields(m, 3, m.View.Value, m.RequestId, m.Index.Value),
             _ => throw new ArgumentException(Text($"The codec has no encoding for {message.GetType().Name}."), nameof(message)),
@@ -480,6 +480,7 @@ public sealed class MessageCodec
             case ReadConfirm m:
                 writer.WriteInt64(m.View.Value);
                 writer.WriteInt64(m.Round);
+                writer.WriteInt64(m.LeaseTicks);
                 break;
             case ReadIndexRequest m:
                 writer.WriteInt64(m.View.Value);
@@ -585,8 +586,8 @@ public sealed class MessageCodec
                 return reader.TryReadFields(out var view, out var round) && reader.IsEmpty
                     ? new ReadConfirmRequest(sender, new ViewNumber(view), round) : null;
             case MessageType.ReadConfirm:
-                return reader.TryReadFields(out view, out round) && reader.IsEmpty
-                    ? new ReadConfirm(sender, new ViewNumber(view), round) : null;
+                return reader.TryReadFields(out view, out round) && reader.TryReadFields(out var lease) && reader.IsEmpty
+                    ? new ReadConfirm(sender, new ViewNumber(view), round, lease) : null;
             case MessageType.ReadIndexRequest:
                 return reader.TryReadFields(out view, out var id) && reader.IsEmpty
                     ? new ReadIndexRequest(sender, new ViewNumber(view), id) : null;

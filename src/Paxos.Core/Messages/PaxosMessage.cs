@@ -699,15 +699,17 @@ public sealed class ReadConfirmRequest : PaxosMessage
 }
 
 /// <summary>A peer's answer to <see cref="ReadConfirmRequest"/>: it has installed <see cref="View"/> and follows its
-/// leader, so it has not promised any later view (it sent no Prepare_OK for one).</summary>
+/// leader, so it has not promised any later view (it sent no Prepare_OK for one). With read leases on, it also promises
+/// not to vote for a later view for <see cref="LeaseTicks"/> more of its ticks.</summary>
 public sealed class ReadConfirm : PaxosMessage
 {
     /// <summary>Creates the message.</summary>
-    public ReadConfirm(ReplicaId sender, ViewNumber view, long round)
+    public ReadConfirm(ReplicaId sender, ViewNumber view, long round, long leaseTicks = 0)
         : base(sender)
     {
         View = view;
         Round = round;
+        LeaseTicks = leaseTicks;
     }
 
     /// <summary>The view the sender has installed and follows.</summary>
@@ -716,11 +718,15 @@ public sealed class ReadConfirm : PaxosMessage
     /// <summary>The round it answers.</summary>
     public long Round { get; }
 
+    /// <summary>How many of its own ticks, from when it sent this, the sender will not vote for a view after
+    /// <see cref="View"/> (0: no promise, as when it grants no leases).</summary>
+    public long LeaseTicks { get; }
+
     /// <inheritdoc />
     public override MessageType Type => MessageType.ReadConfirm;
 
     /// <inheritdoc />
-    public override string ToString() => Format($"ReadConfirm v={View} round={Round}");
+    public override string ToString() => Format($"ReadConfirm v={View} round={Round} lease={LeaseTicks}");
 }
 
 /// <summary>A non-leader asks the leader of <see cref="View"/> for a read index for its local read

@@ -52,6 +52,11 @@ public enum DropReason
     /// <summary>An answer to a rebuild query that does not echo the nonce of this start's query: it may have been
     /// sent before the disk was lost, so it says nothing about what the replica may have promised.</summary>
     StaleAnswer,
+
+    /// <summary>A Prepare for a later view reached a replica that holds its vote after starting with read leases on: it
+    /// may have promised, before it restarted, not to vote for a later view for a while (docs/protocol-notes.md,
+    /// "Read leases").</summary>
+    VoteHeld,
 }
 
 /// <summary>Bounds on numbers in messages, so that no peer can make a counter overflow.</summary>
@@ -82,7 +87,7 @@ public static class ProtocolLimits
         SnapshotChunk m => IsSequence(m.Sequence) && m.Offset >= 0 && m.Offset <= m.TotalBytes - m.Data.Length,
         SnapshotChunkRequest m => IsSequence(m.Sequence) && m.Offset >= 0,
         ReadConfirmRequest m => IsView(m.View) && m.Round >= 0,
-        ReadConfirm m => IsView(m.View) && m.Round >= 0,
+        ReadConfirm m => IsView(m.View) && m.Round >= 0 && m.LeaseTicks >= 0,
         ReadIndexRequest m => IsView(m.View) && m.RequestId >= 0,
         ReadIndexReply m => IsView(m.View) && m.RequestId >= 0 && IsSequence(m.Index),
         _ => true,

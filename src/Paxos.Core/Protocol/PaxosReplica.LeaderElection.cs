@@ -12,6 +12,9 @@ public sealed partial class PaxosReplica
 
     private Timeout _viewChangeTimer;
 
+    /// <summary>The tick before which this replica holds its vote after starting (0 when it does not).</summary>
+    private long _voteHeldUntilTick;
+
     /// <summary>TR Fig. 6 B: a View_Change arrived.</summary>
     private void OnViewChange(ViewChange message)
     {
@@ -142,12 +145,44 @@ public sealed partial class PaxosReplica
         Counters.ViewChangesStarted++;
         Log.ShiftedToLeaderElection(_logger, _id, view);
 
-        Broadcast(new ViewChange(_id, view));
-        _viewChangeVotes |= _selfBit;
+        if (!VoteHeld)
+        {
+            Broadcast(new ViewChange(_id, view));
+            _viewChangeVotes |= _selfBit;
+        }
+
         _viewChangeTimer.Start();
 
         // With N = 1 the replica's own vote is a majority.
         CheckPreinstall();
+    }
+
+    /// <summary>Whether this replica still holds its vote after starting (read leases: <see cref="ReleaseHeldVote"/>).</summary>
+    private bool VoteHeld => _tick < _voteHeldUntilTick;
+
+    /// <summary>With read leases on, a replica that starts may have promised before, in a confirmation it no longer
+    /// remembers, not to vote for a later view for up to <see cref="ProtocolOptions.ProgressTimeoutTicks"/> of its ticks.
+    /// So for that long it sends no View_Change and no Prepare_OK for a view it has not installed; once the hold ends it
+    /// casts the vote it held back.</summary>
+    /// <returns>Whether it sent its View_Change now (so the retransmission due in the same tick is not needed).</returns>
+    private bool ReleaseHeldVote()
+    {
+        if (_voteHeldUntilTick == 0 || VoteHeld)
+        {
+            return false;
+        }
+
+        _voteHeldUntilTick = 0;
+        if (_state != ReplicaState.LeaderElection)
+        {
+            return false;
+        }
+
+        Broadcast(new ViewChange(_id, _lastAttempted));
+        _viewChangeVotes |= _selfBit;
+        _viewChangeTimer.Start();
+        CheckPreinstall();
+        return true;
     }
 
     private void OnLeaderElectionTimers(bool viewChangeDue, bool vcProofDue)
@@ -157,7 +192,11 @@ public sealed partial class PaxosReplica
         {
             if (_state == ReplicaState.LeaderElection)
             {
-                Broadcast(new ViewChange(_id, _lastAttempted));
+                if (!VoteHeld)
+                {
+                    Broadcast(new ViewChange(_id, _lastAttempted));
+                }
+
                 _viewChangeTimer.Start();
             }
         }

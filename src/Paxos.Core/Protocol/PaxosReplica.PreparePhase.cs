@@ -87,6 +87,12 @@ public sealed partial class PaxosReplica
             return;
         }
 
+        if (installing && VoteHeld)
+        {
+            Drop(message, DropReason.VoteHeld); // Its Prepare_OK would be a vote for a later view; the leader sends again.
+            return;
+        }
+
         // TR §5.6: answer only a leader that is not too far behind, so that data lists stay bounded; a
         // leader further behind is told to catch up first and prepares again with a higher aru.
         // And one whose aru is below what this replica released: the slots between are no longer here to report in a

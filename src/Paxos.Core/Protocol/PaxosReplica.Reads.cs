@@ -8,6 +8,10 @@ namespace Paxos.Protocol;
 // answers a round that started after the read was registered, no later view can have ordered anything before the read
 // began, so every update acknowledged by then lies at or below the index. The read is served once the replica that
 // serves it has executed through the index. A non-leader asks the leader for the index and serves it itself.
+//
+// Read leases (off by default): a peer's confirmation also carries a promise not to vote for a later view for a number
+// of its ticks. While promises from a majority (the leader included) run, no later view can be installed, so the leader
+// serves reads, and answers peers' index requests, without a round (docs/protocol-notes.md, "Read leases").
 public sealed partial class PaxosReplica
 {
     /// <summary>The local reads not yet served or failed, oldest first.</summary>
@@ -33,6 +37,20 @@ public sealed partial class PaxosReplica
 
     /// <summary>Whether a read joined the next round while one was in flight.</summary>
     private bool _readRoundWanted;
+
+    /// <summary>When the round in flight (or the last one) was first sent: a promise in an answer to it is counted from
+    /// here, which is no later than the answer.</summary>
+    private long _readRoundStartTick;
+
+    /// <summary>At the leader with read leases, per replica: the tick before which that peer's promise surely holds, on
+    /// this replica's clock (0 for none).</summary>
+    private long[]? _leaseUntil;
+
+    /// <summary>The tick before which promises from a majority, the leader's own included, surely hold (0 for none).</summary>
+    private long _leaseEnd;
+
+    /// <summary>When a read last came that a lease could serve: the leader renews its lease only while reads come.</summary>
+    private long _lastLeaseReadTick = long.MinValue / 4;
 
     /// <summary>Whether a read was confirmed or its view left since the last look.</summary>
     private bool _readsChanged;
@@ -82,6 +100,15 @@ public sealed partial class PaxosReplica
         }
         else if (_state == ReplicaState.RegularLeader)
         {
+            _lastLeaseReadTick = _tick;
+            if (LeaseHeld)
+            {
+                Counters.ReadsUnderLease++;
+                _reads.Add(new LocalRead(read, view, ReadIndex(), 0, deadline, _tick) { ByLease = true });
+                _readsChanged = true;
+                return;
+            }
+
             var round = JoinReadRound();
             _reads.Add(new LocalRead(read, view, ReadIndex(), round, deadline, _tick));
             CheckReadRoundConfirmed();
@@ -108,6 +135,7 @@ public sealed partial class PaxosReplica
             _readRound = 0;
             _readRoundConfirmed = 0;
             _readRoundWanted = false;
+            ForgetLeases();
         }
 
         if (ReadRoundInFlight)
@@ -126,6 +154,7 @@ public sealed partial class PaxosReplica
         _readRoundWanted = false;
         _readConfirms = _selfBit;
         _readRoundSentTick = _tick;
+        _readRoundStartTick = _tick;
         Counters.ReadRoundsStarted++;
         BroadcastImmediate(new ReadConfirmRequest(_id, _lastInstalled, _readRound));
     }
@@ -146,8 +175,17 @@ public sealed partial class PaxosReplica
             return;
         }
 
-        SendImmediate(message.Sender, new ReadConfirm(_id, _lastInstalled, message.Round));
+        SendImmediate(message.Sender, new ReadConfirm(_id, _lastInstalled, message.Round, LeasePromise()));
     }
+
+    /// <summary>With read leases on, how many more of its ticks this replica will surely not vote for a view after the one
+    /// it follows: it leaves the view only when its <c>Progress_Timer</c> fires, which is no sooner than one tick less than
+    /// it has left to run (the next tick may come at once). Capped at <see cref="ProtocolOptions.ProgressTimeoutTicks"/>
+    /// less one, which the vote held after a restart covers.</summary>
+    private long LeasePromise() =>
+        _options.ReadLeases && _progressTimer.IsRunning && !VoteHeld
+            ? Math.Max(0, Math.Min(_progressTimer.Remaining, _options.ProgressTimeoutTicks) - 1)
+            : 0;
 
     private void OnReadConfirm(ReadConfirm message)
     {
@@ -157,14 +195,73 @@ public sealed partial class PaxosReplica
             return;
         }
 
+        var extended = NoteLease(message);
         if (!ReadRoundInFlight || message.Round != _readRound)
         {
-            Drop(message, DropReason.StaleAnswer); // An answer to a round already confirmed, or a duplicate.
+            if (!extended)
+            {
+                Drop(message, DropReason.StaleAnswer); // An answer to a round already confirmed, or a duplicate.
+            }
+
             return;
         }
 
         _readConfirms |= Bit(message.Sender);
         CheckReadRoundConfirmed();
+    }
+
+    /// <summary>A promise in an answer to the latest round: the peer will not vote for a later view for
+    /// <see cref="ReadConfirm.LeaseTicks"/> of its ticks from its answer, which came after the round started. On this
+    /// replica's clock that is surely still so before the round's start plus the promise shortened by the drift bound —
+    /// its ticks may be slow and the peer's fast by <see cref="ProtocolOptions.MaxClockDriftPpm"/> each — less two ticks:
+    /// one because this replica's tick may be nearly over, one for the time between its tick and a read it serves.
+    /// Returns whether the peer's lease grew.</summary>
+    private bool NoteLease(ReadConfirm message)
+    {
+        if (!_options.ReadLeases || message.LeaseTicks <= 0 || message.Round != _readRound || _readRound == 0)
+        {
+            return false;
+        }
+
+        var drift = (long)_options.MaxClockDriftPpm;
+        var promise = Math.Min(message.LeaseTicks, int.MaxValue);
+        var until = _readRoundStartTick + (promise * (1_000_000 - drift) / (1_000_000 + drift)) - 2;
+        var leases = _leaseUntil ??= new long[_clusterSize];
+        if (until <= leases[message.Sender.Value])
+        {
+            return false;
+        }
+
+        leases[message.Sender.Value] = until;
+        _leaseEnd = LeaseEndOf(leases);
+        return true;
+    }
+
+    /// <summary>The tick before which a majority's promises hold: the leader's own (it serves only while it leads) and
+    /// those of the peers with the longest leases, as many as a majority needs beside the leader.</summary>
+    private long LeaseEndOf(long[] leases)
+    {
+        Span<long> peers = stackalloc long[_clusterSize];
+        leases.CopyTo(peers);
+        peers[_id.Value] = long.MinValue;
+        peers.Sort();
+        var needed = _quorum - 1;
+        return needed == 0 ? long.MaxValue : peers[_clusterSize - needed];
+    }
+
+    /// <summary>Whether this replica, as the view's regular leader, holds a lease now: no later view can be installed
+    /// before its end, so it may serve a read at its read index without a confirmation round.</summary>
+    private bool LeaseHeld =>
+        _options.ReadLeases && _state == ReplicaState.RegularLeader && !_rebuilding
+        && _readRoundView == _lastInstalled.Value && _tick < _leaseEnd;
+
+    private void ForgetLeases()
+    {
+        _leaseEnd = 0;
+        if (_leaseUntil is { } leases)
+        {
+            Array.Clear(leases);
+        }
     }
 
     /// <summary>When a majority answered the round in flight: confirms every read registered in it or before, answers the
@@ -220,6 +317,16 @@ public sealed partial class PaxosReplica
             return;
         }
 
+        _lastLeaseReadTick = _tick;
+        if (LeaseHeld)
+        {
+            // No later view can be installed before the lease ends, so the index holds without a round.
+            Counters.ReadsUnderLease++;
+            Counters.ReadIndexRepliesSent++;
+            SendImmediate(message.Sender, new ReadIndexReply(_id, _lastInstalled, message.RequestId, new SequenceNumber(ReadIndex())));
+            return;
+        }
+
         if (PendingReadCount >= _options.MaxPendingReads)
         {
             Drop(message, DropReason.QueueFull); // The requester asks again, or times out.
@@ -258,6 +365,7 @@ public sealed partial class PaxosReplica
     /// confirmation round or a read-index request that went unanswered for a retransmission period.</summary>
     private void OnReadTimers()
     {
+        RenewLease();
         if (PendingReadCount == 0)
         {
             return;
@@ -271,6 +379,13 @@ public sealed partial class PaxosReplica
             {
                 FailRead(read.Id, ReadFailure.Timeout);
                 continue;
+            }
+
+            if (read.ByLease && !LeaseHeld && _state == ReplicaState.RegularLeader && read.View == _lastInstalled.Value)
+            {
+                // The lease ran out before the read could be served: it waits for a round instead.
+                read = read with { ByLease = false, Round = JoinReadRound() };
+                CheckReadRoundConfirmed();
             }
 
             if (read.Index < 0 && _tick - read.SentTick >= _options.ProposalRetransmitTicks && _state == ReplicaState.RegularNonLeader)
@@ -301,6 +416,23 @@ public sealed partial class PaxosReplica
         }
     }
 
+    /// <summary>At the leader with read leases, while reads come: starts a round when the lease has half a progress timeout
+    /// or less to run, so that it is renewed before it ends.</summary>
+    private void RenewLease()
+    {
+        if (_options.ReadLeases
+            && _state == ReplicaState.RegularLeader
+            && !_rebuilding
+            && !ReadRoundInFlight
+            && _tick - _lastLeaseReadTick <= _options.ProgressTimeoutTicks
+            && (_readRoundView != _lastInstalled.Value || _leaseEnd - _tick <= _options.ProgressTimeoutTicks / 2))
+        {
+            Counters.LeaseRenewals++;
+            JoinReadRound();
+            CheckReadRoundConfirmed();
+        }
+    }
+
     /// <summary>Called as the batch is taken: lists the reads that may be served now, and fails those whose view this
     /// replica left (their leader's confirmation no longer holds, or never came).</summary>
     private void ServeReads()
@@ -321,7 +453,7 @@ public sealed partial class PaxosReplica
             {
                 FailRead(read.Id, ReadFailure.NotLeader);
             }
-            else if (read.Confirmed && read.Index <= _localAru)
+            else if ((read.Confirmed || (read.ByLease && LeaseHeld)) && read.Index <= _localAru)
             {
                 Counters.ReadsServed++;
                 _output.AddReadReady(read.Id);
@@ -346,6 +478,7 @@ public sealed partial class PaxosReplica
         _readConfirms = 0;
         _readRoundWanted = false;
         _readsChanged = true;
+        ForgetLeases();
     }
 
     private void FailRead(ReadRequestId read, ReadFailure reason)
@@ -362,6 +495,9 @@ public sealed partial class PaxosReplica
     private readonly record struct LocalRead(ReadRequestId Id, long View, long Index, long Round, long DeadlineTick, long SentTick)
     {
         public bool Confirmed { get; init; }
+
+        /// <summary>Taken under the leader's lease: served while the lease holds, else it joins a round.</summary>
+        public bool ByLease { get; init; }
     }
 
     /// <summary>A peer's read-index request at the leader.</summary>

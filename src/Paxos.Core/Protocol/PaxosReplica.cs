@@ -11,7 +11,7 @@ namespace Paxos.Protocol;
 /// </summary>
 /// <remarks>
 /// <para>A replica consumes three inputs — a message from a peer (<see cref="Step"/>), one tick of logical
-/// time (<see cref="Tick"/>) and an update from a local client (<see cref="Submit"/>) — and produces
+/// time (<see cref="Tick()"/>) and an update from a local client (<see cref="Submit"/>) — and produces
 /// <see cref="OutputBatch"/>es (<see cref="TakeOutput"/>) that its host persists, acknowledges
 /// (<see cref="AcknowledgePersisted"/>) and sends, in that order. It calls the <see cref="IExecutor"/> for
 /// each update as <c>Local_Aru</c> advances. It never touches a clock, a socket, a file, a thread or
@@ -106,6 +106,12 @@ public sealed partial class PaxosReplica
         _aliveTimer.Start();
         _updateTimer.Start();
 
+        // Read leases: a promise made before a restart is forgotten with it, so the vote waits it out.
+        if (options.ReadLeases && options.ClusterSize > 1)
+        {
+            _voteHeldUntilTick = options.ProgressTimeoutTicks;
+        }
+
         // TR Fig. 14 A16: every replica starts in leader election for the view after the
         // last one it installed; on first boot that is view 1.
         ShiftToLeaderElection(_lastInstalled.Next);
@@ -182,13 +188,24 @@ public sealed partial class PaxosReplica
 
     /// <summary>Advances logical time by one tick: timers count down and fire.</summary>
     /// <exception cref="ReplicaFaultedException">The replica stopped earlier.</exception>
-    public void Tick()
+    public void Tick() => Tick(1);
+
+    /// <summary>
+    /// Advances logical time by <paramref name="ticks"/> ticks at once: every timer counts them down and fires at most
+    /// once. A host whose clock ran on while it could not tick (a stall) passes the ticks it owes in one call, so the
+    /// replica's time never falls behind its clock (read leases depend on it) and no timer fires a burst of times.
+    /// </summary>
+    /// <param name="ticks">How many ticks passed; at least 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ticks"/> is below 1.</exception>
+    /// <exception cref="ReplicaFaultedException">The replica stopped earlier.</exception>
+    public void Tick(int ticks)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ticks, 1);
         ThrowIfFaulted();
         try
         {
-            _tick++;
-            OnTick();
+            _tick += ticks;
+            OnTick(ticks);
             CheckRebuildComplete();
             CheckInvariants();
         }
@@ -388,23 +405,28 @@ public sealed partial class PaxosReplica
     /// <summary>One tick: first every timer counts down, then the handlers of those that fired run. A timer
     /// (re)started by a handler is therefore not counted down in the tick that started it, so every period
     /// is exactly its number of ticks.</summary>
-    private void OnTick()
+    private void OnTick(int ticks)
     {
-        var progressExpired = _progressTimer.Tick();
-        var viewChangeDue = _viewChangeTimer.Tick();
-        var vcProofDue = _vcProofTimer.Tick();
-        var prepareDue = _prepareTimer.Tick();
-        var proposalDue = _proposalTimer.Tick();
-        var heartbeatDue = _heartbeatTimer.Tick();
-        var updateDue = _updateTimer.Tick();
-        var aliveDue = _aliveTimer.Tick();
-        var catchUpDelayDue = _catchUpDelayTimer.Tick();
-        var catchUpTimeoutDue = _catchUpTimeoutTimer.Tick();
+        var progressExpired = _progressTimer.Tick(ticks);
+        var viewChangeDue = _viewChangeTimer.Tick(ticks);
+        var vcProofDue = _vcProofTimer.Tick(ticks);
+        var prepareDue = _prepareTimer.Tick(ticks);
+        var proposalDue = _proposalTimer.Tick(ticks);
+        var heartbeatDue = _heartbeatTimer.Tick(ticks);
+        var updateDue = _updateTimer.Tick(ticks);
+        var aliveDue = _aliveTimer.Tick(ticks);
+        var catchUpDelayDue = _catchUpDelayTimer.Tick(ticks);
+        var catchUpTimeoutDue = _catchUpTimeoutTimer.Tick(ticks);
 
         // TR Fig. 6 A: the Progress_Timer expired, so the leader is suspected.
         if (progressExpired)
         {
             ShiftToLeaderElection(_lastAttempted.Next);
+        }
+
+        if (ReleaseHeldVote())
+        {
+            viewChangeDue = false;
         }
 
         OnLeaderElectionTimers(viewChangeDue, vcProofDue);

@@ -4,7 +4,7 @@ namespace Paxos.Protocol;
 
 /// <summary>
 /// What the protocol itself needs to know: which replica this is in a cluster of how many, its timeouts in
-/// ticks of the protocol clock (one <see cref="PaxosReplica.Tick"/> each), its window and its limits on batches,
+/// ticks of the protocol clock (one <see cref="PaxosReplica.Tick()"/> each), its window and its limits on batches,
 /// messages and queues. <see cref="PaxosReplica"/> takes these and validates them when it is built
 /// (<see cref="ProtocolOptionsValidator"/>); an invalid value fails with a message naming it. How a host runs the
 /// replica (wall-clock tick length, data directory, inbox bound, cluster id) is not here but in
@@ -97,6 +97,23 @@ public sealed class ProtocolOptions
     /// <summary>How long a read may wait, in ticks, before it fails with <see cref="ReadFailure.Timeout"/>. A read waits
     /// for a majority to confirm the leader and for execution through its read index. From 1 to 100,000,000. Default 1000.</summary>
     public int ReadTimeoutTicks { get; init; } = 1000;
+
+    /// <summary>
+    /// Whether replicas grant, and a regular leader uses, read leases: a peer that confirms the leader for a read also
+    /// promises not to vote for a later view for as long as its <c>Progress_Timer</c> still has to run (at most
+    /// <see cref="ProgressTimeoutTicks"/>), and the leader, holding such promises from a majority, serves reads for a
+    /// while without a confirmation round (docs/protocol-notes.md, "Read leases"). A lease is only as safe as its
+    /// clocks: no replica's tick may run faster or slower than nominal by more than <see cref="MaxClockDriftPpm"/>, and
+    /// a host must tick the replica as its clock runs (<see cref="PaxosReplica.Tick(int)"/> after a stall). A replica
+    /// with leases on holds its vote for <see cref="ProgressTimeoutTicks"/> after it starts, because a restart forgets the
+    /// promises it made. Every replica should use the same setting: one with leases off grants none. Default false.
+    /// </summary>
+    public bool ReadLeases { get; init; }
+
+    /// <summary>The most any replica's ticks may run fast or slow against real time, in millionths (10,000 = 1 %). A
+    /// lease lasts a peer's promise shortened by the factor (1 − drift) / (1 + drift), and two ticks less. From 0 to
+    /// 900,000. Default 10,000.</summary>
+    public int MaxClockDriftPpm { get; init; } = 10_000;
 
     /// <summary>How long the client table remembers a client, in slots: a client whose last update executed at slot
     /// <c>l</c> is forgotten when slot <c>l</c> + this executes, so the table holds at most this many clients (one

@@ -52,6 +52,7 @@ public sealed class ProtocolOptionsValidator : IValidateOptions<ProtocolOptions>
         Range(failures, nameof(options.MaxPendingUpdates), options.MaxPendingUpdates, 1, 10_000_000);
         Range(failures, nameof(options.MaxPendingReads), options.MaxPendingReads, 1, 1_000_000);
         Range(failures, nameof(options.ReadTimeoutTicks), options.ReadTimeoutTicks, 1, 100_000_000);
+        Range(failures, nameof(options.MaxClockDriftPpm), options.MaxClockDriftPpm, 0, 900_000);
         Range(failures, nameof(options.CatchUpSlotsPerRequest), options.CatchUpSlotsPerRequest, 1, 65_536);
         Range(failures, nameof(options.SnapshotIntervalSlots), options.SnapshotIntervalSlots, 0, 1_000_000_000);
         Range(failures, nameof(options.RetainedSlots), options.RetainedSlots, 0, 1_000_000_000);

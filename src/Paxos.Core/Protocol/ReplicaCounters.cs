@@ -144,6 +144,12 @@ public sealed class ReplicaCounters
     /// <summary>Confirmation rounds this replica started as leader.</summary>
     public long ReadRoundsStarted { get; internal set; }
 
+    /// <summary>Reads, local or a peer's index request, the leader took under its lease, without a round.</summary>
+    public long ReadsUnderLease { get; internal set; }
+
+    /// <summary>Confirmation rounds the leader started only to renew its lease.</summary>
+    public long LeaseRenewals { get; internal set; }
+
     /// <summary>Read-index requests sent to the leader (retransmissions included).</summary>
     public long ReadIndexRequestsSent { get; internal set; }
 

@@ -26,10 +26,20 @@ internal struct Timeout
     /// <summary>Stops the timeout; it will not fire until started again.</summary>
     public void Stop() => IsRunning = false;
 
-    /// <summary>Counts one tick; returns true exactly when the timeout fires (and stops it).</summary>
-    public bool Tick()
+    /// <summary>The ticks left before it fires (0 when stopped): it fires at the tick that brings this to 0.</summary>
+    public readonly long Remaining => IsRunning ? _remaining : 0;
+
+    /// <summary>Counts <paramref name="ticks"/> ticks; returns true exactly when the timeout fires (and stops it). A
+    /// timeout fires at most once however many ticks pass at a time.</summary>
+    public bool Tick(int ticks = 1)
     {
-        if (!IsRunning || --_remaining > 0)
+        if (!IsRunning)
+        {
+            return false;
+        }
+
+        _remaining -= ticks;
+        if (_remaining > 0)
         {
             return false;
         }
@@ -65,7 +75,10 @@ internal struct ProgressTimer
 
     public void Stop() => _timeout.Stop();
 
-    public bool Tick() => _timeout.Tick();
+    /// <inheritdoc cref="Timeout.Remaining"/>
+    public readonly long Remaining => _timeout.Remaining;
+
+    public bool Tick(int ticks) => _timeout.Tick(ticks);
 
     /// <summary>Doubles the duration, up to the cap (TR Fig. 6 B8).</summary>
     public void BackOff() => _timeout.DurationTicks = (int)Math.Min((long)_timeout.DurationTicks * 2, _maxTicks);

@@ -68,6 +68,7 @@ internal static class MessageSamples
         yield return ("SnapshotChunkRequest", new SnapshotChunkRequest(Last, new SequenceNumber(ProtocolLimits.MaxSequence), long.MaxValue));
         yield return ("ReadConfirmRequest", new ReadConfirmRequest(Last, new ViewNumber(ProtocolLimits.MaxView), long.MaxValue));
         yield return ("ReadConfirm at zero", new ReadConfirm(First, ViewNumber.None, 0));
+        yield return ("ReadConfirm with a lease", new ReadConfirm(Last, new ViewNumber(ProtocolLimits.MaxView), long.MaxValue, long.MaxValue));
         yield return ("ReadIndexRequest", new ReadIndexRequest(First, new ViewNumber(12), 77));
         yield return ("ReadIndexReply", new ReadIndexReply(Last, new ViewNumber(12), long.MaxValue, new SequenceNumber(ProtocolLimits.MaxSequence)));
         yield return ("Accept one slot", new Accept(First, new ViewNumber(3), new SequenceNumber(17), new SequenceNumber(17)));
@@ -131,7 +132,7 @@ internal static class MessageSamples
                 return new SnapshotChunk(sender, Sequence(random), offset + data.Length + random.Below(1000), offset, data);
             case 14: return new SnapshotChunkRequest(sender, Sequence(random), Value(random));
             case 15: return new ReadConfirmRequest(sender, View(random), Value(random));
-            case 16: return new ReadConfirm(sender, View(random), Value(random));
+            case 16: return new ReadConfirm(sender, View(random), Value(random), Value(random));
             case 17: return new ReadIndexRequest(sender, View(random), Value(random));
             case 18: return new ReadIndexReply(sender, View(random), Value(random), Sequence(random));
             default:

@@ -71,7 +71,7 @@ internal static class MessageText
                 text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} round={m.Round}");
                 break;
             case ReadConfirm m:
-                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} round={m.Round}");
+                text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} round={m.Round} lease={m.LeaseTicks}");
                 break;
             case ReadIndexRequest m:
                 text.Append(CultureInfo.InvariantCulture, $" view={m.View.Value} read={m.RequestId}");

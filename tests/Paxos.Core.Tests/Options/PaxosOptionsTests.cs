@@ -70,9 +70,9 @@ public class PaxosOptionsTests
         var options = new PaxosOptions();
         foreach (var property in typeof(ProtocolOptions).GetProperties())
         {
-            if (property.Name == nameof(ProtocolOptions.ReadTimeoutTicks))
+            if (property.Name is nameof(ProtocolOptions.ReadTimeoutTicks) or nameof(ProtocolOptions.MaxClockDriftPpm))
             {
-                continue; // Derived from the host's ReadTimeout and TickInterval: see the test below.
+                continue; // Derived from the host's ReadTimeout and TickInterval, and MaxClockDrift: see the tests below.
             }
 
             var bound = typeof(PaxosOptions).GetProperty(property.Name);
@@ -88,7 +88,7 @@ public class PaxosOptionsTests
 
         var protocol = options.ToProtocolOptions();
 
-        foreach (var property in typeof(ProtocolOptions).GetProperties().Where(p => p.Name != nameof(ProtocolOptions.ReadTimeoutTicks)))
+        foreach (var property in typeof(ProtocolOptions).GetProperties().Where(p => p.Name is not (nameof(ProtocolOptions.ReadTimeoutTicks) or nameof(ProtocolOptions.MaxClockDriftPpm))))
         {
             property.GetValue(protocol).Should().Be(typeof(PaxosOptions).GetProperty(property.Name)!.GetValue(options), property.Name);
         }
@@ -101,6 +101,24 @@ public class PaxosOptionsTests
     {
         var options = new PaxosOptions { ReadTimeout = TimeSpan.FromMilliseconds(timeoutMs), TickInterval = TimeSpan.FromMilliseconds(tickMs) };
         options.ToProtocolOptions().ReadTimeoutTicks.Should().Be(expectedTicks);
+    }
+
+    [TestCase(0.01, 10_000)]
+    [TestCase(0.0, 0)]
+    [TestCase(0.0000011, 2)]
+    [TestCase(0.9, 900_000)]
+    public void The_clock_drift_becomes_millionths_rounded_up(double drift, int expectedPpm) =>
+        new PaxosOptions { MaxClockDrift = drift }.ToProtocolOptions().MaxClockDriftPpm.Should().Be(expectedPpm);
+
+    [TestCase(-0.001)]
+    [TestCase(0.91)]
+    [TestCase(double.NaN)]
+    [TestCase(double.PositiveInfinity)]
+    public void A_clock_drift_out_of_range_is_named(double drift)
+    {
+        var result = new PaxosOptionsValidator().Validate(null, new PaxosOptions { MaxClockDrift = drift });
+        result.Failed.Should().BeTrue();
+        result.Failures.Should().ContainSingle().Which.Should().Contain(nameof(PaxosOptions.MaxClockDrift));
     }
 
     [Test]

@@ -377,4 +377,25 @@ public class LeaderElectionTests
         fixture.Counters.SameViewRejoins.Should().Be(0);
         fixture.Counters.Dropped(DropReason.StaleView).Should().Be(1);
     }
+
+    [Test]
+    public void Many_ticks_at_once_fire_each_timer_once()
+    {
+        // A host that ticks by its clock gives a stalled replica every missed tick in one call: the Progress_Timer
+        // fires once (one election, for the next view), not once per elapsed period.
+        var follower = NonLeaderOfView1(id: 0);
+        follower.Replica.Tick(follower.Options.ProgressTimeoutTicks * 5);
+        follower.Flush();
+        follower.Status.State.Should().Be(ReplicaState.LeaderElection);
+        follower.Status.LastAttempted.Should().Be(V(2));
+        follower.Counters.ViewChangesStarted.Should().Be(2, "one at start, one now");
+        follower.MessagesOf<ViewChange>().Should().ContainSingle();
+    }
+
+    [Test]
+    public void Ticks_come_in_positive_counts()
+    {
+        var fixture = new ReplicaFixture(0);
+        fixture.Invoking(f => f.Replica.Tick(0)).Should().Throw<ArgumentOutOfRangeException>();
+    }
 }
