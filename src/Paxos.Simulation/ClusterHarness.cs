@@ -186,6 +186,10 @@ public sealed partial class ClusterHarness
         RetainedSlots = _template.RetainedSlots,
         ClientExpirySlots = _template.ClientExpirySlots,
         AllowSameViewRejoin = _template.AllowSameViewRejoin,
+        MaxPendingReads = _template.MaxPendingReads,
+        ReadTimeout = _template.ReadTimeout,
+        ReadLeases = _template.ReadLeases,
+        MaxClockDrift = _template.MaxClockDrift,
     };
 
     /// <summary>Crashes a replica: everything volatile is lost, and so may be its unsynced writes.</summary>
@@ -339,12 +343,16 @@ public sealed partial class ClusterHarness
     /// <summary>One tick for a running replica: the fsyncs due by now complete (each batch's messages leave and it is
     /// acknowledged, oldest first, as <see cref="PaxosNode"/> does once its writer reports them durable), then the
     /// replica's clock turns.</summary>
-    public void Tick(ReplicaId id)
+    public void Tick(ReplicaId id) => Tick(id, 1);
+
+    /// <summary><paramref name="ticks"/> ticks at once, as a host that ticks by its clock gives after a stall: the fsyncs
+    /// due by then complete, and the replica's clock turns that far in one step (<see cref="PaxosReplica.Tick(int)"/>).</summary>
+    public void Tick(ReplicaId id, int ticks)
     {
         var replica = _replicas[id.Value];
         if (replica.Driver is { } driver)
         {
-            replica.Ticks++;
+            replica.Ticks += ticks;
             replica.Writer!.CompleteDue(replica.Ticks);
             Run(replica, () =>
             {
@@ -353,7 +361,7 @@ public sealed partial class ClusterHarness
             });
             if (replica.Driver is not null)
             {
-                driver.Tick();
+                driver.Tick(ticks);
             }
         }
 

@@ -27,6 +27,13 @@ public enum SimulationProfile
     /// seeds run small flow-control windows (1–3 slots) with the leader's explicit Accept.
     /// </summary>
     LostDisk,
+
+    /// <summary>
+    /// The default profile's faults with read leases on at every replica (<see cref="PaxosOptions.ReadLeases"/>), the
+    /// drift bound set to what the seed's skewed tick periods really are (0 when every replica ticks at the same rate), and
+    /// hosts that tick by the clock: a paused replica gets the ticks it missed when it resumes, before anything else.
+    /// </summary>
+    ReadLeases,
 }
 
 /// <summary>The faults of one simulation run.</summary>
@@ -187,6 +194,14 @@ public sealed record SimulationConfig
         if (profile == SimulationProfile.LostDisk)
         {
             return LostDiskFromSeed(seed, longRun);
+        }
+
+        if (profile == SimulationProfile.ReadLeases)
+        {
+            var drawn = FromSeed(seed ^ 0x1EA5E5UL, longRun, SimulationProfile.Default);
+            drawn.Options.ReadLeases = true;
+            drawn.Options.MaxClockDrift = DriftOf(drawn.TickPeriodMicros);
+            return drawn with { Seed = seed, Profile = SimulationProfile.ReadLeases };
         }
 
         var random = new SimulationRandom(seed);
@@ -383,6 +398,16 @@ public sealed record SimulationConfig
         };
     }
 
+    /// <summary>The drift bound that tick periods from <c>min</c> to <c>max</c> meet exactly: every period lies within
+    /// (1 ± ρ) of their midpoint when ρ = (max − min) / (max + min). Rounded up to whole millionths, as the option is.</summary>
+    public static double DriftOf(IReadOnlyList<long> tickPeriods)
+    {
+        ArgumentNullException.ThrowIfNull(tickPeriods);
+        var min = tickPeriods.Min();
+        var max = tickPeriods.Max();
+        return Math.Ceiling((max - min) * 1_000_000.0 / (max + min)) / 1_000_000.0;
+    }
+
     /// <summary>Each replica's tick period: all 1 ms, or each skewed within 0.5–2 ms.</summary>
     private static long[] DrawTickPeriods(SimulationRandom random, int clusterSize)
     {
@@ -405,6 +430,11 @@ public sealed record SimulationConfig
         text.Append(CultureInfo.InvariantCulture, $"seed {Seed}{(Profile == SimulationProfile.Default ? string.Empty : $" ({Profile} profile)")}: N={ClusterSize}, clients={ClientCount}, safety {SafetyPhaseMicros / 1000} ms then {Liveness}\n");
         text.Append(CultureInfo.InvariantCulture, $"  options: progress {o.ProgressTimeoutTicks}..{o.MaxProgressTimeoutTicks} ticks, heartbeat {o.LeaderHeartbeatTicks}, batch {o.MaxBatchUpdates}, window {o.WindowSlots}, message {o.MaxMessageBytes} B, pending {o.MaxPendingUpdates}, queue {o.MaxUpdateQueueLength}, catch-up {o.CatchUpSlotsPerRequest}/request, rejoin {o.AllowSameViewRejoin}, client expiry {o.ClientExpirySlots} slots\n");
         text.Append(CultureInfo.InvariantCulture, $"  faults: loss {f.LossRate:P0}, dup {f.DuplicateRate:P0}, delay {f.MinDelayMicros}..{f.MaxDelayMicros} us (tail {f.TailRate:P1} up to {f.TailMaxMicros} us), partition/{f.PartitionEveryMicros / 1000} ms, crash/{f.CrashEveryMicros / 1000} ms, pause/{f.PauseEveryMicros / 1000} ms, lost disk/{f.WipeEveryMicros / 1000} ms, damaged disk/{f.DamageEveryMicros / 1000} ms, crash mid-fsync {f.CrashBeforeSyncRate:P2}/batch, crash after an acknowledgement {f.CrashAfterAcknowledgementRate:P1}/batch (gap {f.CrashAfterAcknowledgementGapMicros / 1000} ms), fsync within {f.SyncDelayTicks} ticks, lose unsynced {f.LoseUnsyncedWrites}\n");
+        if (Profile == SimulationProfile.ReadLeases)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  read leases on, drift bound {o.MaxClockDrift:P4}\n");
+        }
+
         if (Profile == SimulationProfile.LostDisk)
         {
             text.Append(CultureInfo.InvariantCulture, $"  aimed lost disks: after a Prepare_OK {f.WipeAfterPrepareOkRate:P0} (late ones within {f.LateWipeMaxMicros / 1000} ms, a second promiser {f.SecondWipeRate:P0}), in an election {f.WipeInElectionRate:P0}/view, restart within {f.TargetedRestartMaxMicros / 1000} ms; hold a preparing leader's other links {f.HoldPrepareRate:P0}, up to {f.HoldMaxMicros / 1000} ms; a leader's minority {f.MinoritySlowdown}x slower\n");

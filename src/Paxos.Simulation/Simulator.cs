@@ -33,6 +33,9 @@ public sealed class SimulationResult
     /// <summary>Linearizable reads served and checked against the acknowledged history.</summary>
     public long ReadsChecked { get; init; }
 
+    /// <summary>Reads, local or a peer's index request, that leaders took under a lease.</summary>
+    public long ReadsUnderLease { get; init; }
+
     /// <summary>The highest slot executed.</summary>
     public long HighestSlot { get; init; }
 
@@ -202,7 +205,15 @@ public sealed partial class Simulator : IClusterObserver
 
     private SessionCounts _sessions;
     private readonly bool[,] _cut;
+    /// <summary>Reads taken under a lease, summed over every replica instance (a restart makes a new one).</summary>
+    private long _leaseReads;
+
+    private readonly Dictionary<PaxosReplica, long> _leaseReadsSeen = new(ReferenceEqualityComparer.Instance);
+
     private readonly bool[] _paused;
+
+    /// <summary>Ticks a paused replica missed (read-lease seeds only), given when it resumes.</summary>
+    private readonly int[] _missedTicks;
     private readonly List<Event>[] _deferred;
     private readonly Event[] _ring = new Event[TraceRing];
     private readonly TextWriter? _log;
@@ -300,6 +311,7 @@ public sealed partial class Simulator : IClusterObserver
         _executedBeforeWipe = new long[config.ClusterSize];
         _wasRebuilding = new bool[config.ClusterSize];
         _paused = new bool[config.ClusterSize];
+        _missedTicks = new int[config.ClusterSize];
         _deferred = new List<Event>[config.ClusterSize];
         for (var i = 0; i < config.ClusterSize; i++)
         {
@@ -314,6 +326,7 @@ public sealed partial class Simulator : IClusterObserver
     public static string ReplayCommand(ulong seed, SimulationProfile profile) => profile switch
     {
         SimulationProfile.LostDisk => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed {seed} --profile lost-disk"),
+        SimulationProfile.ReadLeases => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed {seed} --profile read-leases"),
         _ => string.Create(CultureInfo.InvariantCulture, $"dotnet run -c Release --project src/Paxos.Simulation.Runner -- --seed {seed}"),
     };
 
@@ -356,6 +369,7 @@ public sealed partial class Simulator : IClusterObserver
             VirtualMicros = _now,
             Acknowledged = _harness.Checker.AcknowledgedCount,
             ReadsChecked = _harness.Checker.ReadsChecked,
+            ReadsUnderLease = _leaseReads,
             HighestSlot = _harness.Checker.HighestExecuted,
             Probes = _probes,
             Profile = _config.Profile,
@@ -1307,6 +1321,10 @@ public sealed partial class Simulator : IClusterObserver
         {
             _harness.Tick(replica);
         }
+        else if (_config.Options.ReadLeases)
+        {
+            _missedTicks[replica.Value]++; // A host that ticks by the clock owes them (Resume).
+        }
     }
 
     private void OnDeliver(Event delivery)
@@ -1632,6 +1650,7 @@ public sealed partial class Simulator : IClusterObserver
     {
         _deferred[id.Value].Clear();
         _paused[id.Value] = false;
+        _missedTicks[id.Value] = 0;
         var min = Math.Min(10_000, maxMicros / 2);
         var at = _now + _random.NextInt64(Math.Max(1_000, min), Math.Max(1_001, maxMicros + 1));
         Push(at, new Event(EventKind.Restart, id, ReplicaId.None, null, 0));
@@ -1818,6 +1837,14 @@ public sealed partial class Simulator : IClusterObserver
         }
 
         _paused[replica.Value] = false;
+        if (_missedTicks[replica.Value] > 0)
+        {
+            // Its clock ran on while it stood still: the ticks first, so its time is right when it next reads or serves.
+            var missed = _missedTicks[replica.Value];
+            _missedTicks[replica.Value] = 0;
+            _harness.Tick(replica, missed);
+        }
+
         var deferred = _deferred[replica.Value].ToArray();
         _deferred[replica.Value].Clear();
         foreach (var delivery in deferred)
@@ -1840,6 +1867,9 @@ public sealed partial class Simulator : IClusterObserver
     private void CollectProbes(PaxosReplica paxos)
     {
         var c = paxos.Counters;
+        _leaseReadsSeen.TryGetValue(paxos, out var seen);
+        _leaseReads += c.ReadsUnderLease - seen;
+        _leaseReadsSeen[paxos] = c.ReadsUnderLease;
         if (c.ConstrainedSlotsReproposed > 0)
         {
             _probes |= CoverageProbes.ConstrainedReproposal;
