@@ -10,16 +10,17 @@ using static System.FormattableString;
 namespace Paxos.Benchmarks;
 
 /// <summary>What the UDP load generator runs: <c>--writers 1,64 --runs 3 --seconds 10 --warmup 3 --payload-bytes 64
-/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept] [--inline-completions] [--floor]</c>.</summary>
+/// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept] [--inline-completions] [--floor]
+/// [--readers N] [--read-leases]</c>.</summary>
 /// <param name="DataRoot">Where durable runs put their replicas' data directories (a fresh directory per run,
 /// deleted after it); null for runs in memory.</param>
 /// <param name="Floor">Durable runs only: after each run, measure <see cref="DurableFloor"/> with as many bytes per
 /// round as the run wrote per update times its writers, so that the run can be set against the disk of that
 /// minute.</param>
 internal sealed record UdpLoadOptions(
-    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept, bool InlineCompletions, bool Floor, int Readers = 0)
+    int[] Writers, int Runs, int Seconds, int WarmupSeconds, int PayloadBytes, int Replicas, string? HostDll, int? MaxDatagramBytes, int? TickMillis, string? DataRoot, bool LeaderSendsAccept, bool InlineCompletions, bool Floor, int Readers = 0, bool ReadLeases = false)
 {
-    public static readonly string[] Flags = ["durable", "leader-sends-accept", "inline-completions", "floor"];
+    public static readonly string[] Flags = ["durable", "leader-sends-accept", "inline-completions", "floor", "read-leases"];
 
     public static readonly string[] Names = ["writers", "runs", "seconds", "warmup", "payload-bytes", "replicas", "host-dll", "max-datagram-bytes", "tick-ms", "data-dir", "readers"];
 
@@ -52,7 +53,8 @@ internal sealed record UdpLoadOptions(
             line.Has("leader-sends-accept"),
             line.Has("inline-completions"),
             line.Has("floor"),
-            line.Int("readers", 0, 0, LoadRequest.MaxWriters));
+            line.Int("readers", 0, 0, LoadRequest.MaxWriters),
+            line.Has("read-leases"));
     }
 
     /// <summary>Arguments replica <paramref name="replica"/> gets after its own: its data directory under
@@ -69,6 +71,11 @@ internal sealed record UdpLoadOptions(
         if (InlineCompletions)
         {
             arguments.Add("--inline-completions");
+        }
+
+        if (ReadLeases)
+        {
+            arguments.Add("--read-leases");
         }
 
         if (runDirectory is not null)
@@ -107,6 +114,7 @@ internal static class UdpLoadBenchmark
         var storage = options.DataRoot is { } root ? $"durable: a write-ahead log per replica under {root} (a fresh directory per run, deleted after), fsync before every acknowledgement" : "storage in memory (no fsync)";
         storage += options.LeaderSendsAccept ? "; LeaderSendsAccept on" : string.Empty;
         storage += options.InlineCompletions ? "; UnsafePreferInlineCompletions on" : string.Empty;
+        storage += options.ReadLeases ? "; ReadLeases on" : string.Empty;
         storage += options.Readers > 0 ? Invariant($"; {options.Readers} readers at the leader (ReadAsync, one read outstanding each)") : string.Empty;
         Console.WriteLine(Invariant($"UDP load generator: {options.Replicas} replica processes ({command}) on 127.0.0.1, {Environment.ProcessorCount} cores; {options.PayloadBytes}-byte updates, {options.WarmupSeconds} s warm-up + {options.Seconds} s measured in the leader's process, {options.Runs} runs per writer count; {storage}"));
         WarnIfDebug(command);

@@ -55,6 +55,9 @@ internal static class HelpText
           --leader-sends-accept    the leader writes its own Proposal in parallel with its peers and counts
                                    its acceptance by an explicit Accept once durable (PfSB's variant: one
                                    fsync less on the commit path; helps when the disk is slow)
+          --read-leases            PaxosOptions.ReadLeases: the leader serves linearizable reads without a
+                                   round trip while a majority's promises run (assumes clocks within 1 %
+                                   of each other; give it to every replica)
           --inline-completions     PaxosOptions.UnsafePreferInlineCompletions: answers complete on the thread
                                    that ran the loop (one thread wake-up less per answer); used by the load
                                    generator, whose writers' continuations are short and never block

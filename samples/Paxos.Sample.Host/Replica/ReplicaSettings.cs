@@ -22,7 +22,8 @@ internal sealed record ReplicaSettings(
     bool InlineCompletions = false,
     long SnapshotEverySlots = 100_000,
     IPEndPoint? ListenerEndpoint = null,
-    string? ClientKey = null)
+    string? ClientKey = null,
+    bool ReadLeases = false)
 {
     /// <summary>The cluster id every sample replica uses; frames of other clusters are dropped.</summary>
     public const uint ClusterId = 0x5A4D_91E5;
@@ -40,7 +41,7 @@ internal sealed record ReplicaSettings(
     /// (a replica started by the demo takes any free port and says which on its READY line).</summary>
     public const int ListenerPortOffset = 200;
 
-    public static readonly string[] Flags = ["child", "rebuild", "no-history", "leader-sends-accept", "inline-completions"];
+    public static readonly string[] Flags = ["child", "rebuild", "no-history", "leader-sends-accept", "inline-completions", "read-leases"];
 
     public static readonly string[] Options = ["id", "peers", "client-port", "cluster-key", "tick-ms", "max-datagram-bytes", "data-dir", "snapshot-every", "listener-port", "client-key"];
 
@@ -48,7 +49,7 @@ internal sealed record ReplicaSettings(
 
     /// <summary>Reads <c>--id 2 --peers 0=host:port,1=host:port,2=host:port [--client-port P] [--cluster-key K]
     /// [--tick-ms T] [--max-datagram-bytes B] [--data-dir DIR] [--snapshot-every N] [--rebuild] [--no-history] [--leader-sends-accept]
-    /// [--inline-completions]</c>.</summary>
+    /// [--inline-completions] [--read-leases]</c>.</summary>
     /// <exception cref="UsageException">Something is missing or out of range.</exception>
     public static ReplicaSettings From(CommandOptions line)
     {
@@ -101,7 +102,8 @@ internal sealed record ReplicaSettings(
             line.Has("inline-completions"),
             line.Long("snapshot-every", 100_000, 0, 1_000_000_000),
             new IPEndPoint(udp.Address, listenerPort),
-            clientKey);
+            clientKey,
+            line.Has("read-leases"));
     }
 
     /// <summary>The replica's protocol options: defaults, but for this replica's id, size and tick, and messages as
@@ -116,6 +118,7 @@ internal sealed record ReplicaSettings(
         DataDirectory = DataDirectory,
         RebuildFromPeers = Rebuild,
         LeaderSendsAccept = LeaderSendsAccept,
+        ReadLeases = ReadLeases,
         UnsafePreferInlineCompletions = InlineCompletions,
         SnapshotIntervalSlots = SnapshotEverySlots,
         RetainedSlots = Math.Min(10_000, SnapshotEverySlots / 2),
