@@ -19,6 +19,7 @@ public sealed partial class PaxosReplica
         Invariant(_updateQueue.Count <= _options.MaxUpdateQueueLength, "Update_Queue within its bound");
         Invariant(_pending.Count <= _pendingLimit, "Pending_Updates within its bound");
         Invariant(_inFlight.Count <= _window, "in-flight Proposals within the window");
+        Invariant(_leaseEnd == 0 || (_state == ReplicaState.RegularLeader && _readRoundView == _lastInstalled.Value), "only the regular leader of its view holds a read lease");
 
         switch (_state)
         {
