@@ -438,7 +438,11 @@ public sealed partial class PaxosNode
     {
         foreach (var completion in completions)
         {
-            if (completion.Source is TimedCompletion { Task.IsCompleted: false } timed) // Not if cancelled meanwhile.
+            if (completion.Source is PendingRead read)
+            {
+                read.ReleaseCancellation(); // First, so that the caller's next read can reuse the token's registration.
+            }
+            else if (completion.Source is TimedCompletion { Task.IsCompleted: false } timed) // Not if cancelled meanwhile.
             {
                 _metrics?.SubmitAnswered(timed.StartedAt, completion.Error);
             }
@@ -478,7 +482,7 @@ public sealed partial class PaxosNode
             Fail(input.Completion);
             if (input.Read is { } read)
             {
-                _completions.Add(new(read.Completion, default, ReadError(reason == SubmitFailure.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped, message, cause)));
+                _completions.Add(new(read, default, ReadError(reason == SubmitFailure.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped, message, cause)));
             }
 
             foreach (var staged in input.Staged ?? [])

@@ -45,22 +45,27 @@ public sealed partial class PaxosNode
         }
 
         var read = new PendingRead(query);
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Registered before the post, so that the loop's answer finds the registration to release. The replica may
+            // still answer a read cancelled later; its answer then finds the task completed and is dropped.
+            read.CancelWith(cancellationToken);
+            if (read.Task.IsCompleted)
+            {
+                return read.Task; // Cancelled already: never posted.
+            }
+        }
+
         if (!_inbox.Writer.TryWrite(new NodeInput(null, null, null, Read: read)))
         {
+            read.ReleaseCancellation();
             return Task.FromException<ReadOnlyMemory<byte>>(_nodeState == NodeState.Running
                 ? ReadError(ReadFailure.Overloaded, "The node's inbox is full.")
                 : ReadError(ReadFailure.Stopped, "The node is not running."));
         }
 
         Wake(runHere: false);
-        if (cancellationToken.CanBeCanceled)
-        {
-            // The replica still answers the read later; its answer then finds the task completed and is dropped.
-            var registration = cancellationToken.Register(static state => ((PendingRead)state!).Completion.TrySetCanceled(), read);
-            _ = read.Completion.Task.ContinueWith(static (_, state) => ((CancellationTokenRegistration)state!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-
-        return read.Completion.Task;
+        return read.Task;
     }
 
     /// <summary>Hands a read to the replica (on the loop).</summary>
@@ -78,7 +83,7 @@ public sealed partial class PaxosNode
         var reader = (IReadExecutor)_executor;
         foreach (var id in batch.ReadsReady)
         {
-            if (!_pendingReads.Remove(id.Value, out var read) || read.Completion.Task.IsCompleted)
+            if (!_pendingReads.Remove(id.Value, out var read) || read.Task.IsCompleted)
             {
                 continue;
             }
@@ -86,11 +91,11 @@ public sealed partial class PaxosNode
             try
             {
                 var answer = reader.Read(read.Query.Span);
-                _completions.Add(new(read.Completion, answer, null));
+                _completions.Add(new(read, answer, null));
             }
             catch (Exception exception)
             {
-                _completions.Add(new(read.Completion, default, ReadError(ReadFailure.ReadFailed, "The executor's Read threw.", exception)));
+                _completions.Add(new(read, default, ReadError(ReadFailure.ReadFailed, "The executor's Read threw.", exception)));
             }
         }
 
@@ -98,7 +103,7 @@ public sealed partial class PaxosNode
         {
             if (_pendingReads.Remove(failed.Id.Value, out var read))
             {
-                _completions.Add(new(read.Completion, default, ReadError(failed.Reason, Describe(failed.Reason))));
+                _completions.Add(new(read, default, ReadError(failed.Reason, Describe(failed.Reason))));
             }
         }
     }
@@ -108,7 +113,7 @@ public sealed partial class PaxosNode
     {
         foreach (var read in _pendingReads.Values)
         {
-            _completions.Add(new(read.Completion, default, ReadError(reason, message, cause)));
+            _completions.Add(new(read, default, ReadError(reason, message, cause)));
         }
 
         _pendingReads.Clear();
