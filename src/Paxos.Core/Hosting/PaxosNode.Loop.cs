@@ -25,7 +25,15 @@ public sealed partial class PaxosNode
     private static readonly Action<PaxosNode> RunTurnOnPool = static node => node.RunTurn();
 
     private static readonly Action<(PaxosNode Node, List<Completion> Completions)> DeliverOnPool =
-        static work => work.Node.DeliverHere(work.Completions);
+        static work =>
+        {
+            work.Node.DeliverHere(work.Completions);
+            work.Node.Recycle(work.Completions);
+        };
+
+    /// <summary>The largest list of answers kept for reuse once delivered: a burst (a stop failing every waiting
+    /// submission) leaves a list that is not worth its memory afterwards.</summary>
+    private const int MaxRecycledCompletions = 4096;
 
     /// <summary>Steps the replica and applies its output; the loop's, created by <see cref="StartAsync"/>.</summary>
     private ReplicaDriver? _driver;
@@ -44,6 +52,10 @@ public sealed partial class PaxosNode
 
     /// <summary>Answers decided in the current iteration, handed to the thread pool together at its end.</summary>
     private List<Completion> _completions = [];
+
+    /// <summary>A delivered list of answers, empty, kept for the loop's next batch of answers (one list is handed off
+    /// with every batch, so without it each one cost an array); null when none is kept. Any thread.</summary>
+    private List<Completion>? _spareCompletions;
 
     /// <summary>Whether the turn that owns the loop keeps its answers to deliver on its own thread.</summary>
     private bool _collectCompletions;
@@ -262,6 +274,7 @@ public sealed partial class PaxosNode
             if (collected is not null)
             {
                 _inline!.Deliver(collected);
+                Recycle(collected);
             }
         }
     }
@@ -279,7 +292,7 @@ public sealed partial class PaxosNode
         if (collected is null)
         {
             collected = _completions;
-            _completions = new List<Completion>(Math.Min(collected.Count, 1024));
+            _completions = FreshCompletions(collected.Count);
         }
         else
         {
@@ -470,8 +483,23 @@ public sealed partial class PaxosNode
         }
 
         var completions = _completions;
-        _completions = new List<Completion>(Math.Min(completions.Count, 1024));
+        _completions = FreshCompletions(completions.Count);
         ThreadPool.UnsafeQueueUserWorkItem(DeliverOnPool, (this, completions), preferLocal: false);
+    }
+
+    /// <summary>An empty list for the loop's next answers, in place of one handed off with
+    /// <paramref name="handedOff"/> answers: the spare one if there is one.</summary>
+    private List<Completion> FreshCompletions(int handedOff) =>
+        Interlocked.Exchange(ref _spareCompletions, null) ?? new List<Completion>(Math.Min(handedOff, 1024));
+
+    /// <summary>Keeps a delivered list of answers for reuse, emptied so that it holds on to no task or answer.</summary>
+    private void Recycle(List<Completion> delivered)
+    {
+        if (delivered.Capacity <= MaxRecycledCompletions)
+        {
+            delivered.Clear();
+            Interlocked.CompareExchange(ref _spareCompletions, delivered, null);
+        }
     }
 
     private void FailAll(SubmitFailure reason, string message, Exception? cause)

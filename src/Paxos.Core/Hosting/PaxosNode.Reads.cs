@@ -81,9 +81,10 @@ public sealed partial class PaxosNode
     private void OnReads(OutputBatch batch)
     {
         var reader = (IReadExecutor)_executor;
-        foreach (var id in batch.ReadsReady)
+        var ready = batch.ReadsReady;
+        for (var i = 0; i < ready.Count; i++) // Not foreach: that boxes the list's enumerator on every batch.
         {
-            if (!_pendingReads.Remove(id.Value, out var read) || read.Task.IsCompleted)
+            if (!_pendingReads.Remove(ready[i].Value, out var read) || read.Task.IsCompleted)
             {
                 continue;
             }
@@ -99,8 +100,10 @@ public sealed partial class PaxosNode
             }
         }
 
-        foreach (var failed in batch.ReadsFailed)
+        var failures = batch.ReadsFailed;
+        for (var i = 0; i < failures.Count; i++)
         {
+            var failed = failures[i];
             if (_pendingReads.Remove(failed.Id.Value, out var read))
             {
                 _completions.Add(new(read, default, ReadError(failed.Reason, Describe(failed.Reason))));
