@@ -8,11 +8,9 @@ namespace Paxos;
 // loop runs the query against the executor right then, on its own thread, between two executions.
 public sealed partial class PaxosNode
 {
-    /// <summary>The reads handed to the replica and not yet answered, by id; the loop's only.</summary>
-    private readonly Dictionary<long, PendingRead> _pendingReads = [];
-
-    /// <summary>The last read id given out; the loop's only.</summary>
-    private long _lastReadId;
+    /// <summary>The reads handed to the replica and not yet answered, by the id the table gave each; the loop's only.
+    /// Made by the constructor.</summary>
+    private readonly PendingReadTable _pendingReads;
 
     /// <summary>
     /// Answers a query against the executor's state without ordering it, linearizably: the answer reflects every update
@@ -71,9 +69,7 @@ public sealed partial class PaxosNode
     /// <summary>Hands a read to the replica (on the loop).</summary>
     private void OnRead(ReplicaDriver driver, PendingRead read)
     {
-        var id = ++_lastReadId;
-        _pendingReads.Add(id, read);
-        driver.RequestRead(new ReadRequestId(id));
+        driver.RequestRead(new ReadRequestId(_pendingReads.Add(read)));
     }
 
     /// <summary>Runs the queries of the reads the replica made ready, and fails those it gave up on (on the loop, as the
@@ -114,12 +110,10 @@ public sealed partial class PaxosNode
     /// <summary>Fails every read waiting in the inbox's inputs or in the replica (the node stops or faulted).</summary>
     private void FailAllReads(ReadFailure reason, string message, Exception? cause)
     {
-        foreach (var read in _pendingReads.Values)
+        foreach (var read in _pendingReads.TakeAll())
         {
             _completions.Add(new(read, default, ReadError(reason, message, cause)));
         }
-
-        _pendingReads.Clear();
     }
 
     private string Describe(ReadFailure reason) => reason switch

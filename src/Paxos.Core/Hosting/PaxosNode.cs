@@ -143,6 +143,7 @@ public sealed partial class PaxosNode : IAsyncDisposable
         _status = new StatusBox(new ReplicaStatus { Id = Id, Leader = ReplicaId.None });
         _metrics = meterFactory is null ? null : new PaxosMetrics(this, (_storage as IGroupCommitStorage)?.Counters, meterFactory);
         _inline = options.UnsafePreferInlineCompletions ? new InlineCompletions(this, options.MaxInboxMessages) : null;
+        _pendingReads = new PendingReadTable(options.MaxPendingReads);
     }
 
     private enum NodeState
