@@ -327,6 +327,18 @@ public sealed partial class PaxosNode
                     Apply(driver, input);
                 }
 
+                var reads = 0;
+                while (reads < _options.MaxInboxMessages && _readInbox.TryTake(out var read))
+                {
+                    reads++;
+                    OnRead(driver, read);
+                }
+
+                if (reads > 0)
+                {
+                    _readInbox.Taken(reads);
+                }
+
                 var ticks = Math.Min(Interlocked.Exchange(ref _pendingTicks, 0), MaxTicksPerIteration);
                 if (ticks > 0)
                 {
@@ -364,7 +376,7 @@ public sealed partial class PaxosNode
     private bool HasWork(ChannelReader<NodeInput> reader) =>
         !_stopping.IsCancellationRequested
         && _driver is { } driver
-        && (driver.HasDurable || (!driver.AtWriteCap && (reader.TryPeek(out _) || Volatile.Read(ref _pendingTicks) > 0)));
+        && (driver.HasDurable || (!driver.AtWriteCap && (reader.TryPeek(out _) || !_readInbox.IsEmpty || Volatile.Read(ref _pendingTicks) > 0)));
 
     private void Apply(ReplicaDriver driver, NodeInput input)
     {
@@ -379,10 +391,6 @@ public sealed partial class PaxosNode
         else if (input.Staged is { } staged)
         {
             ApplySubmissions(driver, staged);
-        }
-        else if (input.Read is { } read)
-        {
-            OnRead(driver, read);
         }
     }
 
@@ -508,10 +516,6 @@ public sealed partial class PaxosNode
         while (_inbox.Reader.TryRead(out var input))
         {
             Fail(input.Completion);
-            if (input.Read is { } read)
-            {
-                _completions.Add(new(read, default, ReadError(reason == SubmitFailure.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped, message, cause)));
-            }
 
             foreach (var staged in input.Staged ?? [])
             {

@@ -12,6 +12,10 @@ public sealed partial class PaxosNode
     /// Made by the constructor.</summary>
     private readonly PendingReadTable _pendingReads;
 
+    /// <summary>Reads posted and not yet taken by the loop (beside <see cref="_inbox"/>, which holds everything else).
+    /// Made by the constructor.</summary>
+    private readonly ReadInbox _readInbox;
+
     /// <summary>
     /// Answers a query against the executor's state without ordering it, linearizably: the answer reflects every update
     /// whose reply reached any client before this call (and possibly later ones). At the leader, the read waits for a
@@ -54,16 +58,43 @@ public sealed partial class PaxosNode
             }
         }
 
-        if (!_inbox.Writer.TryWrite(new NodeInput(null, null, null, Read: read)))
+        switch (_readInbox.TryPost(read))
         {
-            read.ReleaseCancellation();
-            return Task.FromException<ReadOnlyMemory<byte>>(_nodeState == NodeState.Running
-                ? ReadError(ReadFailure.Overloaded, "The node's inbox is full.")
-                : ReadError(ReadFailure.Stopped, "The node is not running."));
+            case ReadPost.Posted:
+                Wake(runHere: false);
+                break;
+            case ReadPost.Full:
+                read.ReleaseCancellation();
+                return Task.FromException<ReadOnlyMemory<byte>>(_nodeState == NodeState.Running
+                    ? ReadError(ReadFailure.Overloaded, "The node's inbox is full.")
+                    : ReadError(ReadFailure.Stopped, "The node is not running."));
+            default:
+                FailReadsPostedAfterStop();
+                break;
         }
 
-        Wake(runHere: false);
         return read.Task;
+    }
+
+    /// <summary>Fails the reads left in the read inbox by posts that raced with the node's stop (which fails those it
+    /// finds), this one's among them. On the thread pool: their callers' continuations must not run inside a
+    /// <see cref="ReadAsync"/> call.</summary>
+    private void FailReadsPostedAfterStop()
+    {
+        var left = _readInbox.TakeAll();
+        if (left.Count == 0)
+        {
+            return;
+        }
+
+        var reason = _nodeState == NodeState.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped;
+        var completions = new List<Completion>(left.Count);
+        foreach (var read in left)
+        {
+            completions.Add(new(read, default, ReadError(reason, reason == ReadFailure.Faulted ? "The node stopped after a failure." : "The node stopped.")));
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static work => work.Node.Complete(work.Completions), (Node: this, Completions: completions), preferLocal: false);
     }
 
     /// <summary>Hands a read to the replica (on the loop).</summary>
@@ -107,9 +138,16 @@ public sealed partial class PaxosNode
         }
     }
 
-    /// <summary>Fails every read waiting in the inbox's inputs or in the replica (the node stops or faulted).</summary>
+    /// <summary>Fails every read waiting in the read inbox or in the replica (the node stops or faulted). Readers that
+    /// post from now on find the read inbox closed, and fail what they find left in it themselves.</summary>
     private void FailAllReads(ReadFailure reason, string message, Exception? cause)
     {
+        _readInbox.Close();
+        foreach (var read in _readInbox.TakeAll())
+        {
+            _completions.Add(new(read, default, ReadError(reason, message, cause)));
+        }
+
         foreach (var read in _pendingReads.TakeAll())
         {
             _completions.Add(new(read, default, ReadError(reason, message, cause)));

@@ -200,6 +200,37 @@ public sealed class NodeReadTests
     }
 
     [Test]
+    public async Task Readers_racing_a_stop_all_get_an_answer_or_Stopped()
+    {
+        // Readers keep posting while the leader stops: a read posted as the stop empties the read inbox must still be
+        // answered (served before the stop, or failed with Stopped), never left waiting.
+        await using var cluster = new NodeCluster(3);
+        await cluster.StartAsync();
+        var leader = await cluster.LeaderAsync();
+        var served = 0L;
+        var readers = Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 100_000; i++)
+            {
+                try
+                {
+                    await leader.ReadAsync("k"u8.ToArray());
+                    Interlocked.Increment(ref served);
+                }
+                catch (PaxosReadException exception) when (exception.Reason == ReadFailure.Stopped)
+                {
+                    return;
+                }
+            }
+        })).ToArray();
+
+        await NodeCluster.WaitAsync(() => Interlocked.Read(ref served) > 1_000 || readers.Any(t => t.IsCompleted), "reads to be served");
+        await leader.StopAsync();
+        await NodeCluster.WaitAsync(() => readers.All(t => t.IsCompleted), "every reader to get an answer or Stopped");
+        await Task.WhenAll(readers);
+    }
+
+    [Test]
     public async Task An_executor_without_reads_says_so()
     {
         var options = NodeCluster.Options(0, 1);
