@@ -61,7 +61,11 @@ public sealed partial class PaxosNode
         switch (_readInbox.TryPost(read))
         {
             case ReadPost.Posted:
-                Wake(runHere: false);
+                if (_inline?.TryWakeAfterDelivery() != true)
+                {
+                    Wake(runHere: false);
+                }
+
                 break;
             case ReadPost.Full:
                 read.ReleaseCancellation();
