@@ -63,12 +63,12 @@ if (args.Length > 0 && args[0] == "--soak")
     }
 }
 
-// `--fsync`, `--floor`, `--recovery` and `--cluster` take plain numbers after the command; BenchmarkDotNet takes anything else.
-if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster" or "--recovery")
+// `--fsync`, `--floor`, `--recovery`, `--cluster` and `--read-path` take plain numbers after the command; BenchmarkDotNet takes anything else.
+if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster" or "--recovery" or "--read-path")
 {
     try
     {
-        Positional.RejectBeyond(args, 3);
+        Positional.RejectBeyond(args, args[0] == "--read-path" ? 4 : 3);
         return args[0] switch
         {
             // What a durable batch costs the file log on this disk, alone and with two and three logs at once.
@@ -79,6 +79,9 @@ if (args.Length > 0 && args[0] is "--fsync" or "--floor" or "--cluster" or "--re
 
             // How long a restart takes with a log of that many updates (the log is not garbage-collected yet).
             "--recovery" => RecoveryBenchmark.Run(Positional.Long(args, 1, "updates", 1_000_000, 1_000, 100_000_000), Positional.Int(args, 2, "runs", 3, 1, 50)),
+
+            // The host's cost of a read with no round trip: one node alone, readers in this process.
+            "--read-path" => ReadPathBenchmark.Run(Positional.Int(args, 1, "readers", 64, 1, 4096), Positional.Int(args, 2, "seconds", 5, 1, 600), Positional.Int(args, 3, "runs", 3, 1, 50)),
 
             // The in-process 3-replica cluster (median of runs).
             _ => ClusterBenchmark(Positional.Int(args, 1, "runs", 5, 1, 50), Positional.Long(args, 2, "updates", 2_000_000, 1_000, 1_000_000_000)),

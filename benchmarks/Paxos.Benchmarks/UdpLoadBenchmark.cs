@@ -9,9 +9,9 @@ using static System.FormattableString;
 
 namespace Paxos.Benchmarks;
 
-/// <summary>What the UDP load generator runs: <c>--writers 1,64 --runs 3 --seconds 10 --warmup 3 --payload-bytes 64
+/// <summary>What the UDP load generator runs: <c>--writers 1,64 [--readers N] --runs 3 --seconds 10 --warmup 3 --payload-bytes 64
 /// --replicas 3 [--host-dll PATH] [--max-datagram-bytes B] [--tick-ms T] [--durable | --data-dir ROOT] [--leader-sends-accept] [--inline-completions] [--floor]
-/// [--readers N] [--read-leases]</c>.</summary>
+/// [--read-leases]</c>.</summary>
 /// <param name="DataRoot">Where durable runs put their replicas' data directories (a fresh directory per run,
 /// deleted after it); null for runs in memory.</param>
 /// <param name="Floor">Durable runs only: after each run, measure <see cref="DurableFloor"/> with as many bytes per
@@ -29,9 +29,12 @@ internal sealed record UdpLoadOptions(
 
     public static UdpLoadOptions From(CommandOptions line)
     {
+        // Zero writers is a read-only run, so it needs readers.
+        var readers = line.Int("readers", 0, 0, LoadRequest.MaxWriters);
+        var fewest = readers > 0 ? 0 : 1;
         var writers = (line.Text("writers") ?? "1,64").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(w => int.TryParse(w, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= LoadRequest.MaxWriters
-                ? n : throw new UsageException($"--writers takes a list of counts from 1 to {LoadRequest.MaxWriters}, such as 1,64; got '{w}'."))
+            .Select(w => int.TryParse(w, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= fewest && n <= LoadRequest.MaxWriters
+                ? n : throw new UsageException($"--writers takes a list of counts from {fewest} to {LoadRequest.MaxWriters}, such as 1,64 (0, a read-only run, with --readers); got '{w}'."))
             .ToArray();
         var dataRoot = line.Text("data-dir") is { } root ? Path.GetFullPath(root) : line.Has("durable") ? Path.GetTempPath() : null;
         if (line.Has("floor") && dataRoot is null)
@@ -53,7 +56,7 @@ internal sealed record UdpLoadOptions(
             line.Has("leader-sends-accept"),
             line.Has("inline-completions"),
             line.Has("floor"),
-            line.Int("readers", 0, 0, LoadRequest.MaxWriters),
+            readers,
             line.Has("read-leases"));
     }
 
@@ -125,7 +128,7 @@ internal static class UdpLoadBenchmark
             for (var run = 1; run <= options.Runs; run++)
             {
                 var result = await RunOnceAsync(command, options, writers, cancellationToken);
-                if (options.Floor && result.Storage is { } figures)
+                if (options.Floor && writers > 0 && result.Storage is { } figures) // The floor is a ceiling for updates.
                 {
                     result = result with { Floor = MeasureFloor(figures, writers, options.Seconds) };
                 }
@@ -330,6 +333,11 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
     public string Describe()
     {
         var l = Load;
+        if (l.Writers == 0)
+        {
+            return DescribeReadOnly();
+        }
+
         var perUpdate = Math.Max(l.Updates, 1);
         var followers = string.Join(", ", PeakMemoryBytes.Where((_, i) => i != Leader).Select(p => Invariant($"{p / (1024.0 * 1024):N0}")));
         return Invariant($"{l.UpdatesPerSecond,9:N0}/s  p50 {l.P50Nanos / 1e3,6:N0} µs  p99 {l.P99Nanos / 1e3,6:N0} µs  p99.9 {l.P999Nanos / 1e3,6:N0} µs  max {l.MaxNanos / 1e3:N0} µs  ")
@@ -342,5 +350,18 @@ internal sealed record RunResult(LoadResult Load, int Leader, long[] PeakMemoryB
             + (Storage is null ? string.Empty : Environment.NewLine + "             storage: " + string.Join("; ", Storage.Select((f, i) => Invariant($"r{i}{(i == Leader ? " (leader)" : string.Empty)} {f.Describe()}"))))
             + (Floor is null ? string.Empty : Environment.NewLine + "             floor right after: " + Floor.Describe()
                 + Invariant($"; this run did {ShareOfFloor:P0} of its ceiling, {Floor.RoundsPerSecond * Load.Writers:N0} updates/s (one update per writer per round)"));
+    }
+
+    /// <summary>A run without writers: the reads' figures, and the leader's costs per thousand reads.</summary>
+    private string DescribeReadOnly()
+    {
+        var l = Load;
+        var perRead = Math.Max(l.Reads, 1);
+        var followers = string.Join(", ", PeakMemoryBytes.Where((_, i) => i != Leader).Select(p => Invariant($"{p / (1024.0 * 1024):N0}")));
+        return Invariant($"reads {l.ReadsPerSecond,9:N0}/s  p50 {l.ReadP50Nanos / 1e3,6:N0} µs  p99 {l.ReadP99Nanos / 1e3,6:N0} µs  {l.ReadFailures} failures  ")
+            + Invariant($"peak MiB leader r{Leader} {PeakMemoryBytes[Leader] / (1024.0 * 1024):N0}, others {followers}  ")
+            + Invariant($"| leader per 1k reads: {1000.0 * l.DatagramsSent / perRead:0.#} datagrams out, {1000.0 * l.DatagramsReceived / perRead:0.#} in, ")
+            + Invariant($"{1000.0 * l.ThreadPoolWorkItems / perRead:0} thread-pool items; CPU {(l.UserCpuSeconds + l.SystemCpuSeconds) / l.Seconds:0.00} cores ({l.SystemCpuSeconds / l.Seconds:0.00} system); ")
+            + Invariant($"GC {l.Gen0Collections}/{l.Gen1Collections}/{l.Gen2Collections}, paused {1000 * l.GcPauseSeconds:N0} ms");
     }
 }

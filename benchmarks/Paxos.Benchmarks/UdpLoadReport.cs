@@ -14,6 +14,13 @@ internal static class UdpLoadReport
         Console.WriteLine("|--------:|----------:|-------:|-------:|---------:|----------------:|----------------------:|");
         foreach (var (writers, runs) in table)
         {
+            if (writers == 0)
+            {
+                Console.WriteLine("| 0 | — (reads only) | — | — | — | " + Invariant($"{Figure(runs, r => r.PeakMemoryBytes[r.Leader] / (1024.0 * 1024), "N0")} | ")
+                    + Invariant($"{Figure(runs, r => r.PeakMemoryBytes.Where((_, i) => i != r.Leader).DefaultIfEmpty(0).Max() / (1024.0 * 1024), "N0")} |"));
+                continue;
+            }
+
             Console.WriteLine(Invariant($"| {writers} | {Figure(runs, r => r.Load.UpdatesPerSecond, "N0")} | {Figure(runs, r => r.Load.P50Nanos / 1e3, "N0")} | ")
                 + Invariant($"{Figure(runs, r => r.Load.P99Nanos / 1e3, "N0")} | {Figure(runs, r => r.Load.P999Nanos / 1e3, "N0")} | ")
                 + Invariant($"{Figure(runs, r => r.PeakMemoryBytes[r.Leader] / (1024.0 * 1024), "N0")} | ")
@@ -28,8 +35,10 @@ internal static class UdpLoadReport
             Console.WriteLine("|--------:|--------:|------------:|------------:|-----------------:|");
             foreach (var (writers, runs) in table)
             {
+                // Without writers there are no updates to set the reads against.
+                var perUpdate = writers == 0 ? "— (reads only)" : Figure(runs, r => r.Load.ReadsPerSecond / Math.Max(1, r.Load.UpdatesPerSecond), "0.0");
                 Console.WriteLine(Invariant($"| {writers} | {Figure(runs, r => r.Load.ReadsPerSecond, "N0")} | {Figure(runs, r => r.Load.ReadP50Nanos / 1e3, "N0")} | ")
-                    + Invariant($"{Figure(runs, r => r.Load.ReadP99Nanos / 1e3, "N0")} | {Figure(runs, r => r.Load.ReadsPerSecond / Math.Max(1, r.Load.UpdatesPerSecond), "0.0")} |"));
+                    + Invariant($"{Figure(runs, r => r.Load.ReadP99Nanos / 1e3, "N0")} | {perUpdate} |"));
             }
         }
 
@@ -52,7 +61,7 @@ internal static class UdpLoadReport
         Console.WriteLine(Invariant($"Against the floor (leader + first follower flushing, no protocol) measured right after each run, median of {options.Runs} runs (min-max)"));
         Console.WriteLine("| writers | floor rounds/s | floor p50 µs | ceiling updates/s (rounds × writers) | share of the ceiling |");
         Console.WriteLine("|--------:|---------------:|-------------:|-------------------------------------:|---------------------:|");
-        foreach (var (writers, runs) in table)
+        foreach (var (writers, runs) in table.Where(row => row.Writers > 0))
         {
             Console.WriteLine(Invariant($"| {writers} | {Figure(runs, r => r.Floor!.RoundsPerSecond, "N0")} | {Figure(runs, r => r.Floor!.P50Micros, "N0")} | ")
                 + Invariant($"{Figure(runs, r => r.Floor!.RoundsPerSecond * writers, "N0")} | {Figure(runs, r => r.ShareOfFloor!.Value, "P0")} |"));

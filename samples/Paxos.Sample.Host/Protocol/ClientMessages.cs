@@ -110,8 +110,9 @@ internal readonly record struct StorageStatus(
 internal sealed record HistoryPage(long Executed, ExecutedEntry[] Entries);
 
 /// <summary>What a <see cref="FrameType.Load"/> request asks: <paramref name="Writers"/> writers, each with one update
-/// outstanding, for <paramref name="WarmupMillis"/> unmeasured then <paramref name="MeasureMillis"/> measured.</summary>
-/// <paramref name="Readers"/> readers beside them each keep one linearizable read (<see cref="PaxosNode.ReadAsync"/>) outstanding.
+/// outstanding, for <paramref name="WarmupMillis"/> unmeasured then <paramref name="MeasureMillis"/> measured.
+/// <paramref name="Readers"/> readers beside them each keep one linearizable read (<see cref="PaxosNode.ReadAsync"/>)
+/// outstanding. A run without writers reads only; a run needs a writer or a reader.</summary>
 internal readonly record struct LoadRequest(int Writers, int MeasureMillis, int PayloadBytes, int WarmupMillis, int Readers = 0)
 {
     public const int MaxWriters = 1024;
@@ -120,8 +121,9 @@ internal readonly record struct LoadRequest(int Writers, int MeasureMillis, int 
 
     /// <summary>Why the request is out of range, or null.</summary>
     public string? Validate(int maxPayloadBytes) =>
-        Writers is < 1 or > MaxWriters ? $"writers must be 1 to {MaxWriters}"
+        Writers is < 0 or > MaxWriters ? $"writers must be 0 to {MaxWriters}"
         : Readers is < 0 or > MaxWriters ? $"readers must be 0 to {MaxWriters}"
+        : Writers + Readers == 0 ? "a load run needs a writer or a reader"
         : MeasureMillis is < 100 or > MaxMillis ? $"the measured time must be 100 ms to {MaxMillis / 1000} s"
         : WarmupMillis is < 0 or > MaxMillis ? $"the warm-up must be 0 to {MaxMillis / 1000} s"
         : PayloadBytes < MinPayloadBytes || PayloadBytes > maxPayloadBytes ? $"the payload must be {MinPayloadBytes} to {maxPayloadBytes} bytes"

@@ -48,8 +48,10 @@ internal sealed class LoadGenerator(PaxosNode node, Func<TrafficCounts> traffic)
         var readers = new Reader[request.Readers];
         for (var i = 0; i < readers.Length; i++)
         {
-            // Each reader reads the keys one writer sets (SET w{writer}/{k}), in turn.
-            readers[i] = new Reader(Array.ConvertAll(Enumerable.Range(0, PayloadsPerWriter).ToArray(), k => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"w{i % request.Writers}/{k}")));
+            // Each reader reads the keys one writer sets (SET w{writer}/{k}), in turn. Without writers (a read-only run)
+            // reader i reads the keys writer i would set: whether they exist does not change the read's path.
+            var writer = request.Writers > 0 ? i % request.Writers : i;
+            readers[i] = new Reader(Array.ConvertAll(Enumerable.Range(0, PayloadsPerWriter).ToArray(), k => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"w{writer}/{k}")));
         }
 
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -129,6 +129,21 @@ internal sealed class InlineCompletions(PaxosNode node, int maxStaged)
         return null;
     }
 
+    /// <summary>During a delivery of this node's answers on this thread, leaves waking the loop for an input just posted
+    /// (a read) to the end of the delivery, so that one turn takes what all its continuations posted; false when this
+    /// thread is not delivering, and the caller wakes the loop itself. A continuation that blocks does not hang the
+    /// input: it is in the inbox already, where any turn takes it (the clock's next one at the latest).</summary>
+    public bool TryWakeAfterDelivery()
+    {
+        if (!IsDeliveringHere)
+        {
+            return false;
+        }
+
+        t_wakeAfterDelivery = true;
+        return true;
+    }
+
     /// <summary>Counts submissions handed to the replica (they are no longer held back).</summary>
     public void Applied(int count) => Interlocked.Add(ref _staged, -count);
 

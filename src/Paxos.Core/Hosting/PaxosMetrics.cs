@@ -81,7 +81,7 @@ internal sealed class PaxosMetrics
         meter.CreateObservableCounter("paxos.inbox.dropped", () => Observe(node.MessagesDroppedInboxFull), "{message}",
             "Peer messages dropped because the node's inbox was full (the protocol retransmits them).");
         meter.CreateObservableGauge("paxos.inbox.depth", () => Observe(node.InboxDepth), "{input}",
-            "Peer messages and submissions waiting in the node's inbox.");
+            "Peer messages, submissions and reads waiting in the node's inbox.");
 
         _submitDuration = meter.CreateHistogram("paxos.submit.duration", "s",
             "From SubmitAsync to its answer, for submissions the node answered (executed, or failed with error.type set).",

@@ -23,7 +23,15 @@ public sealed partial class PaxosNode
     private static readonly Action<PaxosNode> RunTurnOnPool = static node => node.RunTurn();
 
     private static readonly Action<(PaxosNode Node, List<Completion> Completions)> DeliverOnPool =
-        static work => work.Node.DeliverHere(work.Completions);
+        static work =>
+        {
+            work.Node.DeliverHere(work.Completions);
+            work.Node.Recycle(work.Completions);
+        };
+
+    /// <summary>The largest list of answers kept for reuse once delivered: a burst (a stop failing every waiting
+    /// submission) leaves a list that is not worth its memory afterwards.</summary>
+    private const int MaxRecycledCompletions = 4096;
 
     /// <summary>Steps the replica and applies its output; the loop's, created by <see cref="StartAsync"/>.</summary>
     private ReplicaDriver? _driver;
@@ -49,6 +57,10 @@ public sealed partial class PaxosNode
 
     /// <summary>Answers decided in the current iteration, handed to the thread pool together at its end.</summary>
     private List<Completion> _completions = [];
+
+    /// <summary>A delivered list of answers, empty, kept for the loop's next batch of answers (one list is handed off
+    /// with every batch, so without it each one cost an array); null when none is kept. Any thread.</summary>
+    private List<Completion>? _spareCompletions;
 
     /// <summary>Whether the turn that owns the loop keeps its answers to deliver on its own thread.</summary>
     private bool _collectCompletions;
@@ -274,6 +286,7 @@ public sealed partial class PaxosNode
             if (collected is not null)
             {
                 _inline!.Deliver(collected);
+                Recycle(collected);
             }
         }
     }
@@ -291,7 +304,7 @@ public sealed partial class PaxosNode
         if (collected is null)
         {
             collected = _completions;
-            _completions = new List<Completion>(Math.Min(collected.Count, 1024));
+            _completions = FreshCompletions(collected.Count);
         }
         else
         {
@@ -324,6 +337,18 @@ public sealed partial class PaxosNode
                 while (drained++ < _options.MaxInboxMessages && reader.TryRead(out var input))
                 {
                     Apply(driver, input);
+                }
+
+                var reads = 0;
+                while (reads < _options.MaxInboxMessages && _readInbox.TryTake(out var read))
+                {
+                    reads++;
+                    OnRead(driver, read);
+                }
+
+                if (reads > 0)
+                {
+                    _readInbox.Taken(reads);
                 }
 
                 // The replica's time follows the clock, not the count of timer callbacks: after a stall (a GC pause, a
@@ -364,7 +389,7 @@ public sealed partial class PaxosNode
     private bool HasWork(ChannelReader<NodeInput> reader) =>
         !_stopping.IsCancellationRequested
         && _driver is { } driver
-        && (driver.HasDurable || (!driver.AtWriteCap && (reader.TryPeek(out _) || Volatile.Read(ref _pendingTicks) > 0)));
+        && (driver.HasDurable || (!driver.AtWriteCap && (reader.TryPeek(out _) || !_readInbox.IsEmpty || Volatile.Read(ref _pendingTicks) > 0)));
 
     private void Apply(ReplicaDriver driver, NodeInput input)
     {
@@ -379,10 +404,6 @@ public sealed partial class PaxosNode
         else if (input.Staged is { } staged)
         {
             ApplySubmissions(driver, staged);
-        }
-        else if (input.Read is { } read)
-        {
-            OnRead(driver, read);
         }
     }
 
@@ -451,7 +472,11 @@ public sealed partial class PaxosNode
     {
         foreach (var completion in completions)
         {
-            if (completion.Source is TimedCompletion { Task.IsCompleted: false } timed) // Not if cancelled meanwhile.
+            if (completion.Source is PendingRead read)
+            {
+                read.ReleaseCancellation(); // First, so that the caller's next read can reuse the token's registration.
+            }
+            else if (completion.Source is TimedCompletion { Task.IsCompleted: false } timed) // Not if cancelled meanwhile.
             {
                 _metrics?.SubmitAnswered(timed.StartedAt, completion.Error);
             }
@@ -479,8 +504,23 @@ public sealed partial class PaxosNode
         }
 
         var completions = _completions;
-        _completions = new List<Completion>(Math.Min(completions.Count, 1024));
+        _completions = FreshCompletions(completions.Count);
         ThreadPool.UnsafeQueueUserWorkItem(DeliverOnPool, (this, completions), preferLocal: false);
+    }
+
+    /// <summary>An empty list for the loop's next answers, in place of one handed off with
+    /// <paramref name="handedOff"/> answers: the spare one if there is one.</summary>
+    private List<Completion> FreshCompletions(int handedOff) =>
+        Interlocked.Exchange(ref _spareCompletions, null) ?? new List<Completion>(Math.Min(handedOff, 1024));
+
+    /// <summary>Keeps a delivered list of answers for reuse, emptied so that it holds on to no task or answer.</summary>
+    private void Recycle(List<Completion> delivered)
+    {
+        if (delivered.Capacity <= MaxRecycledCompletions)
+        {
+            delivered.Clear();
+            Interlocked.CompareExchange(ref _spareCompletions, delivered, null);
+        }
     }
 
     private void FailAll(SubmitFailure reason, string message, Exception? cause)
@@ -489,10 +529,6 @@ public sealed partial class PaxosNode
         while (_inbox.Reader.TryRead(out var input))
         {
             Fail(input.Completion);
-            if (input.Read is { } read)
-            {
-                _completions.Add(new(read.Completion, default, ReadError(reason == SubmitFailure.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped, message, cause)));
-            }
 
             foreach (var staged in input.Staged ?? [])
             {

@@ -8,11 +8,13 @@ namespace Paxos;
 // loop runs the query against the executor right then, on its own thread, between two executions.
 public sealed partial class PaxosNode
 {
-    /// <summary>The reads handed to the replica and not yet answered, by id; the loop's only.</summary>
-    private readonly Dictionary<long, PendingRead> _pendingReads = [];
+    /// <summary>The reads handed to the replica and not yet answered, by the id the table gave each; the loop's only.
+    /// Made by the constructor.</summary>
+    private readonly PendingReadTable _pendingReads;
 
-    /// <summary>The last read id given out; the loop's only.</summary>
-    private long _lastReadId;
+    /// <summary>Reads posted and not yet taken by the loop (beside <see cref="_inbox"/>, which holds everything else).
+    /// Made by the constructor.</summary>
+    private readonly ReadInbox _readInbox;
 
     /// <summary>
     /// Answers a query against the executor's state without ordering it, linearizably: the answer reflects every update
@@ -45,30 +47,64 @@ public sealed partial class PaxosNode
         }
 
         var read = new PendingRead(query);
-        if (!_inbox.Writer.TryWrite(new NodeInput(null, null, null, Read: read)))
-        {
-            return Task.FromException<ReadOnlyMemory<byte>>(_nodeState == NodeState.Running
-                ? ReadError(ReadFailure.Overloaded, "The node's inbox is full.")
-                : ReadError(ReadFailure.Stopped, "The node is not running."));
-        }
-
-        Wake(runHere: false);
         if (cancellationToken.CanBeCanceled)
         {
-            // The replica still answers the read later; its answer then finds the task completed and is dropped.
-            var registration = cancellationToken.Register(static state => ((PendingRead)state!).Completion.TrySetCanceled(), read);
-            _ = read.Completion.Task.ContinueWith(static (_, state) => ((CancellationTokenRegistration)state!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            // Registered before the post, so that the loop's answer finds the registration to release. The replica may
+            // still answer a read cancelled later; its answer then finds the task completed and is dropped.
+            read.CancelWith(cancellationToken);
+            if (read.Task.IsCompleted)
+            {
+                return read.Task; // Cancelled already: never posted.
+            }
         }
 
-        return read.Completion.Task;
+        switch (_readInbox.TryPost(read))
+        {
+            case ReadPost.Posted:
+                if (_inline?.TryWakeAfterDelivery() != true)
+                {
+                    Wake(runHere: false);
+                }
+
+                break;
+            case ReadPost.Full:
+                read.ReleaseCancellation();
+                return Task.FromException<ReadOnlyMemory<byte>>(_nodeState == NodeState.Running
+                    ? ReadError(ReadFailure.Overloaded, "The node's inbox is full.")
+                    : ReadError(ReadFailure.Stopped, "The node is not running."));
+            default:
+                FailReadsPostedAfterStop();
+                break;
+        }
+
+        return read.Task;
+    }
+
+    /// <summary>Fails the reads left in the read inbox by posts that raced with the node's stop (which fails those it
+    /// finds), this one's among them. On the thread pool: their callers' continuations must not run inside a
+    /// <see cref="ReadAsync"/> call.</summary>
+    private void FailReadsPostedAfterStop()
+    {
+        var left = _readInbox.TakeAll();
+        if (left.Count == 0)
+        {
+            return;
+        }
+
+        var reason = _nodeState == NodeState.Faulted ? ReadFailure.Faulted : ReadFailure.Stopped;
+        var completions = new List<Completion>(left.Count);
+        foreach (var read in left)
+        {
+            completions.Add(new(read, default, ReadError(reason, reason == ReadFailure.Faulted ? "The node stopped after a failure." : "The node stopped.")));
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static work => work.Node.Complete(work.Completions), (Node: this, Completions: completions), preferLocal: false);
     }
 
     /// <summary>Hands a read to the replica (on the loop).</summary>
     private void OnRead(ReplicaDriver driver, PendingRead read)
     {
-        var id = ++_lastReadId;
-        _pendingReads.Add(id, read);
-        driver.RequestRead(new ReadRequestId(id));
+        driver.RequestRead(new ReadRequestId(_pendingReads.Add(read)));
     }
 
     /// <summary>Runs the queries of the reads the replica made ready, and fails those it gave up on (on the loop, as the
@@ -76,9 +112,10 @@ public sealed partial class PaxosNode
     private void OnReads(OutputBatch batch)
     {
         var reader = (IReadExecutor)_executor;
-        foreach (var id in batch.ReadsReady)
+        var ready = batch.ReadsReady;
+        for (var i = 0; i < ready.Count; i++) // Not foreach: that boxes the list's enumerator on every batch.
         {
-            if (!_pendingReads.Remove(id.Value, out var read) || read.Completion.Task.IsCompleted)
+            if (!_pendingReads.Remove(ready[i].Value, out var read) || read.Task.IsCompleted)
             {
                 continue;
             }
@@ -86,32 +123,39 @@ public sealed partial class PaxosNode
             try
             {
                 var answer = reader.Read(read.Query.Span);
-                _completions.Add(new(read.Completion, answer, null));
+                _completions.Add(new(read, answer, null));
             }
             catch (Exception exception)
             {
-                _completions.Add(new(read.Completion, default, ReadError(ReadFailure.ReadFailed, "The executor's Read threw.", exception)));
+                _completions.Add(new(read, default, ReadError(ReadFailure.ReadFailed, "The executor's Read threw.", exception)));
             }
         }
 
-        foreach (var failed in batch.ReadsFailed)
+        var failures = batch.ReadsFailed;
+        for (var i = 0; i < failures.Count; i++)
         {
+            var failed = failures[i];
             if (_pendingReads.Remove(failed.Id.Value, out var read))
             {
-                _completions.Add(new(read.Completion, default, ReadError(failed.Reason, Describe(failed.Reason))));
+                _completions.Add(new(read, default, ReadError(failed.Reason, Describe(failed.Reason))));
             }
         }
     }
 
-    /// <summary>Fails every read waiting in the inbox's inputs or in the replica (the node stops or faulted).</summary>
+    /// <summary>Fails every read waiting in the read inbox or in the replica (the node stops or faulted). Readers that
+    /// post from now on find the read inbox closed, and fail what they find left in it themselves.</summary>
     private void FailAllReads(ReadFailure reason, string message, Exception? cause)
     {
-        foreach (var read in _pendingReads.Values)
+        _readInbox.Close();
+        foreach (var read in _readInbox.TakeAll())
         {
-            _completions.Add(new(read.Completion, default, ReadError(reason, message, cause)));
+            _completions.Add(new(read, default, ReadError(reason, message, cause)));
         }
 
-        _pendingReads.Clear();
+        foreach (var read in _pendingReads.TakeAll())
+        {
+            _completions.Add(new(read, default, ReadError(reason, message, cause)));
+        }
     }
 
     private string Describe(ReadFailure reason) => reason switch

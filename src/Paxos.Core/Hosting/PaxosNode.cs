@@ -143,6 +143,8 @@ public sealed partial class PaxosNode : IAsyncDisposable
         _status = new StatusBox(new ReplicaStatus { Id = Id, Leader = ReplicaId.None });
         _metrics = meterFactory is null ? null : new PaxosMetrics(this, (_storage as IGroupCommitStorage)?.Counters, meterFactory);
         _inline = options.UnsafePreferInlineCompletions ? new InlineCompletions(this, options.MaxInboxMessages) : null;
+        _pendingReads = new PendingReadTable(options.MaxPendingReads);
+        _readInbox = new ReadInbox(options.MaxInboxMessages);
     }
 
     private enum NodeState
@@ -505,8 +507,8 @@ public sealed partial class PaxosNode : IAsyncDisposable
                 loggerFactory.CreateLogger<FileReplicaStorage>())
             : new InMemoryReplicaStorage();
 
-    /// <summary>Peer messages and submissions waiting in the inbox; for metrics.</summary>
-    internal int InboxDepth => _inbox.Reader.Count;
+    /// <summary>Peer messages, submissions and reads waiting for the loop to take them; for metrics.</summary>
+    internal int InboxDepth => _inbox.Reader.Count + _readInbox.Count;
 
     /// <summary>
     /// A copy of the replica's counters (what it did and ignored), safe to call from any thread while the node runs.

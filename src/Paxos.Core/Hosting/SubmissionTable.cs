@@ -145,5 +145,5 @@ internal sealed class SubmissionTable
 internal readonly record struct Completion(TaskCompletionSource<ReadOnlyMemory<byte>> Source, ReadOnlyMemory<byte> Result, Exception? Error);
 
 /// <summary>One input of a node's loop: a peer's message, a submission (its update and its task), or the
-/// submissions one delivery held back (<c>Staged</c>, each a submission).</summary>
-internal readonly record struct NodeInput(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion, List<NodeInput>? Staged = null, PendingRead? Read = null);
+/// submissions one delivery held back (<c>Staged</c>, each a submission). Reads have an inbox of their own (<see cref="ReadInbox"/>).</summary>
+internal readonly record struct NodeInput(PaxosMessage? Message, ClientUpdate? Update, TaskCompletionSource<ReadOnlyMemory<byte>>? Completion, List<NodeInput>? Staged = null);
