@@ -128,13 +128,15 @@ public sealed class PaxosOptions
     /// <inheritdoc cref="ProtocolOptions.LeaderSendsAccept"/>
     public bool LeaderSendsAccept { get; set; } = Defaults.LeaderSendsAccept;
 
-    /// <summary>Whether <see cref="PaxosNode"/> completes the tasks <see cref="PaxosNode.SubmitAsync"/> returns on the
-    /// thread that ran the loop — often the transport's receive thread — once the loop is let go, instead of on the
+    /// <summary>Whether <see cref="PaxosNode"/> completes the tasks <see cref="PaxosNode.SubmitAsync"/> and
+    /// <see cref="PaxosNode.ReadAsync"/> return on the thread that ran the loop — often the transport's receive thread — once the loop is let go, instead of on the
     /// thread pool. That saves a thread wake-up per answer (on a small or virtualised machine a large part of a
     /// round trip), but the callers' continuations then run on that thread: if one blocks, the node stops
     /// receiving until it returns, and a submission made from a continuation is taken up only once the whole
     /// batch of answers is delivered (one Proposal for them all; a continuation that blocks waiting for its own
-    /// next submission waits two turns of the clock). Turn it on only when every continuation after
+    /// next submission waits two turns of the clock; a read made from a continuation is likewise taken up once the
+    /// delivery ends, so one confirmation round covers them all, and one that blocks waiting for its own read waits
+    /// for the next tick). Turn it on only when every continuation after
     /// <c>await SubmitAsync</c> is short and never blocks (as ASP.NET Core's <c>UnsafePreferInlineScheduling</c>
     /// asks of its callers). Default false.</summary>
     public bool UnsafePreferInlineCompletions { get; set; }
