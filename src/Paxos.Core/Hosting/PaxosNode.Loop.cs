@@ -117,6 +117,21 @@ public sealed partial class PaxosNode
     }
 
 
+    /// <summary>Gives the replica the ticks its clock has passed since the last (none when under a tick has).</summary>
+    private void DeliverDueTicks(ReplicaDriver driver)
+    {
+        var ticks = TicksDue();
+        if (ticks == 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _clockTurns, _clockTurns + 1);
+        _inline?.ApplyOpenStagings(_clockTurns, _applyStaged ??= staged => ApplySubmissions(_driver!, staged));
+        _ticksDelivered += ticks;
+        driver.Tick(ticks);
+    }
+
     /// <summary>Whole tick intervals elapsed on the clock since tick 0 and not yet given to the replica.</summary>
     private int TicksDue()
     {
@@ -328,6 +343,16 @@ public sealed partial class PaxosNode
             // With the storage writer, first hand back what it made durable: that may lift the cap below.
             driver.AcknowledgeDurable();
 
+            // The replica's time follows the clock, not the count of timer callbacks: after a stall (a GC pause, a
+            // starved thread pool, a slow disk) it gets every tick it missed in one call, and before it takes any input,
+            // so that what it promises or serves is judged by the time now (read leases rely on that) and no timer fires
+            // a burst of times. At the writer's cap it ticks only with leases on, whose reads must not outlive them.
+            if (takeInputs && (!driver.AtWriteCap || _options.ReadLeases))
+            {
+                Interlocked.Exchange(ref _pendingTicks, 0);
+                DeliverDueTicks(driver);
+            }
+
             // Drain what is ready, so that one batch (one Proposal, one fsync) covers it all. At the writer's cap the
             // inputs stay in the bounded inbox (which then drops peer messages and refuses submissions) rather than
             // piling up as output in the replica while the disk catches up.
@@ -339,6 +364,7 @@ public sealed partial class PaxosNode
                     Apply(driver, input);
                 }
 
+                DeliverDueTicks(driver); // A long drain ages the clock; reads are judged by the time they are taken.
                 var reads = 0;
                 while (reads < _options.MaxInboxMessages && _readInbox.TryTake(out var read))
                 {
@@ -351,18 +377,7 @@ public sealed partial class PaxosNode
                     _readInbox.Taken(reads);
                 }
 
-                // The replica's time follows the clock, not the count of timer callbacks: after a stall (a GC pause, a
-                // starved thread pool) it gets every tick it missed in one call, so its time never lags the clock
-                // (read leases rely on that) and no timer fires a burst of times.
-                Interlocked.Exchange(ref _pendingTicks, 0);
-                var ticks = TicksDue();
-                if (ticks > 0)
-                {
-                    Volatile.Write(ref _clockTurns, _clockTurns + 1);
-                    _inline?.ApplyOpenStagings(_clockTurns, _applyStaged ??= staged => ApplySubmissions(_driver!, staged));
-                    _ticksDelivered += ticks;
-                    driver.Tick(ticks);
-                }
+                DeliverDueTicks(driver);
             }
 
             driver.ProcessOutput();

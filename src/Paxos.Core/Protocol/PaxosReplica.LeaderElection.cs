@@ -45,7 +45,9 @@ public sealed partial class PaxosReplica
     /// the Progress_Timer, and the view's leader starts its Prepare phase.</summary>
     private void CheckPreinstall()
     {
-        if (_progressTimer.IsRunning || !IsQuorum(_viewChangeVotes))
+        // A replica holding its vote does not preinstall either: as the view's leader it would count its own
+        // Prepare_OK. Once the hold ends, ReleaseHeldVote looks again.
+        if (_progressTimer.IsRunning || !IsQuorum(_viewChangeVotes) || VoteHeld)
         {
             return;
         }

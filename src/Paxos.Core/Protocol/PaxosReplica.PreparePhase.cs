@@ -87,9 +87,12 @@ public sealed partial class PaxosReplica
             return;
         }
 
-        if (installing && VoteHeld)
+        if (VoteHeld)
         {
-            Drop(message, DropReason.VoteHeld); // Its Prepare_OK would be a vote for a later view; the leader sends again.
+            // Its Prepare_OK would be a vote for a view it may have promised not to help install; the leader sends again.
+            // That holds for a retransmission too: a held replica may have joined the view by a follower's VC_Proof,
+            // without a Prepare_OK of its own.
+            Drop(message, DropReason.VoteHeld);
             return;
         }
 

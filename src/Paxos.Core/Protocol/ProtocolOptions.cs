@@ -104,7 +104,8 @@ public sealed class ProtocolOptions
     /// <see cref="ProgressTimeoutTicks"/>), and the leader, holding such promises from a majority, serves reads for a
     /// while without a confirmation round (docs/protocol-notes.md, "Read leases"). A lease is only as safe as its
     /// clocks: no replica's tick may run faster or slower than nominal by more than <see cref="MaxClockDriftPpm"/>, and
-    /// a host must tick the replica as its clock runs (<see cref="PaxosReplica.Tick(int)"/> after a stall). A replica
+    /// a host must tick the replica as its clock runs, before it hands it anything after a stall
+    /// (<see cref="PaxosReplica.Tick(int)"/>), and every replica must use the same tick length. A replica
     /// with leases on holds its vote for <see cref="ProgressTimeoutTicks"/> after it starts, because a restart forgets the
     /// promises it made. Every replica should use the same setting: one with leases off grants none. Default false.
     /// </summary>

@@ -279,4 +279,36 @@ public sealed class ReadLeaseTests
         Ready(leader).Should().BeEmpty();
         leader.MessagesOf<ReadConfirmRequest>().Should().ContainSingle();
     }
+
+    /// <summary>Replica 1 of 5 restarted with view 5 installed (led by replica 0), holding its vote; view 6 is its own.</summary>
+    private static ReplicaFixture RestartedHolding() =>
+        new(1, 5, o => o.ReadLeases = true, new PersistentState { LastInstalled = V(5), LastAttempted = V(5) });
+
+    [Test]
+    public void A_held_replica_does_not_preinstall_a_view_it_would_lead()
+    {
+        // Found in review: others' votes (one of them a late, stale vote of a peer that promised since) made it
+        // preinstall view 6 and count its own Prepare_OK towards installing it.
+        var fixture = RestartedHolding();
+        fixture.Status.LastAttempted.Should().Be(V(6));
+        fixture.Deliver(new ViewChange(R(2), V(6)), new ViewChange(R(3), V(6)), new ViewChange(R(4), V(6)));
+        fixture.Deliver(new PrepareOk(R(3), V(6), 0, 1, []), new PrepareOk(R(4), V(6), 0, 1, []));
+        fixture.Status.State.Should().Be(ReplicaState.LeaderElection, "its vote is held");
+        fixture.MessagesOf<Prepare>().Should().BeEmpty();
+
+        fixture.Tick(fixture.Options.ProgressTimeoutTicks);
+        fixture.MessagesOf<Prepare>().Should().ContainSingle("once the hold ends it counts the votes it has");
+    }
+
+    [Test]
+    public void A_held_replica_that_joined_by_a_followers_proof_sends_no_prepare_ok()
+    {
+        // Found in review: it jumped to view 8 on replica 4's VC_Proof (a follower of a view not yet installed by a
+        // majority) and then answered the leader's Prepare as a retransmission.
+        var fixture = RestartedHolding();
+        fixture.Deliver(new VcProof(R(4), V(8)));
+        fixture.Deliver(new Prepare(R(3), V(8), S(0)));
+        fixture.MessagesOf<PrepareOk>().Should().BeEmpty("its vote is held");
+        fixture.Counters.Dropped(DropReason.VoteHeld).Should().Be(1);
+    }
 }
