@@ -13,6 +13,36 @@ public sealed class NodeReadTests
     private static long Slot(ReadOnlyMemory<byte> reply) => long.Parse(Encoding.UTF8.GetString(reply.Span).Split(':')[0], CultureInfo.InvariantCulture);
 
     /// <summary>Completes <paramref name="task"/> by ticking the cluster's clock.</summary>
+    /// <summary>A cluster of three whose followers stopped, so its leader can never confirm a read; its Progress_Timer
+    /// is long enough that it keeps leading through the test.</summary>
+    private static async Task<(NodeCluster Cluster, PaxosNode Leader)> LeaderAloneAsync(Action<PaxosOptions>? configure = null)
+    {
+        var cluster = new NodeCluster(3, i =>
+        {
+            var options = NodeCluster.Options(i, 3);
+            options.ProgressTimeoutTicks = 5_000;
+            options.MaxProgressTimeoutTicks = 10_000;
+            configure?.Invoke(options);
+            return options;
+        });
+        try
+        {
+            await cluster.StartAsync();
+            var leader = await cluster.LeaderAsync();
+            foreach (var node in cluster.Nodes.Where(n => n != leader))
+            {
+                await node.StopAsync();
+            }
+
+            return (cluster, leader);
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
     private static async Task<T> Ticked<T>(NodeCluster cluster, Task<T> task)
     {
         await cluster.TickUntilAsync(() => task.IsCompleted, "the read or submission to complete");
@@ -59,20 +89,8 @@ public sealed class NodeReadTests
     public async Task A_read_without_a_majority_times_out()
     {
         // Two of three nodes stop: the leader can never confirm it still leads, so the read fails after ReadTimeout.
-        await using var cluster = new NodeCluster(3, i =>
-        {
-            var options = NodeCluster.Options(i, 3);
-            options.ReadTimeout = TimeSpan.FromMilliseconds(40);
-            options.ProgressTimeoutTicks = 5_000;
-            options.MaxProgressTimeoutTicks = 10_000;
-            return options;
-        });
-        await cluster.StartAsync();
-        var leader = await cluster.LeaderAsync();
-        foreach (var node in cluster.Nodes.Where(n => n != leader))
-        {
-            await node.StopAsync();
-        }
+        var (cluster, leader) = await LeaderAloneAsync(o => o.ReadTimeout = TimeSpan.FromMilliseconds(40));
+        await using var _ = cluster;
 
         var thrown = await FluentActions.Awaiting(() => Ticked(cluster, leader.ReadAsync("k"u8.ToArray())))
             .Should().ThrowAsync<PaxosReadException>();
@@ -83,19 +101,8 @@ public sealed class NodeReadTests
     public async Task A_cancelled_read_stops_waiting_and_the_node_goes_on()
     {
         // The followers stop: the leader cannot confirm the read, so only the cancellation ends it.
-        await using var cluster = new NodeCluster(3, i =>
-        {
-            var options = NodeCluster.Options(i, 3);
-            options.ProgressTimeoutTicks = 5_000;
-            options.MaxProgressTimeoutTicks = 10_000;
-            return options;
-        });
-        await cluster.StartAsync();
-        var leader = await cluster.LeaderAsync();
-        foreach (var node in cluster.Nodes.Where(n => n != leader))
-        {
-            await node.StopAsync();
-        }
+        var (cluster, leader) = await LeaderAloneAsync();
+        await using var _ = cluster;
 
         using var cancel = new CancellationTokenSource();
         var read = leader.ReadAsync("k"u8.ToArray(), cancel.Token);
@@ -115,19 +122,8 @@ public sealed class NodeReadTests
     [Test]
     public async Task Reads_waiting_when_the_node_stops_fail_as_stopped()
     {
-        await using var cluster = new NodeCluster(3, i =>
-        {
-            var options = NodeCluster.Options(i, 3);
-            options.ProgressTimeoutTicks = 5_000;
-            options.MaxProgressTimeoutTicks = 10_000;
-            return options;
-        });
-        await cluster.StartAsync();
-        var leader = await cluster.LeaderAsync();
-        foreach (var node in cluster.Nodes.Where(n => n != leader))
-        {
-            await node.StopAsync();
-        }
+        var (cluster, leader) = await LeaderAloneAsync();
+        await using var _ = cluster;
 
         using var cancel = new CancellationTokenSource();
         var reads = Enumerable.Range(0, 3).Select(i => leader.ReadAsync("k"u8.ToArray(), i == 0 ? cancel.Token : default)).ToArray();
@@ -144,20 +140,8 @@ public sealed class NodeReadTests
     [Test]
     public async Task Reads_beyond_MaxPendingReads_fail_as_overloaded()
     {
-        await using var cluster = new NodeCluster(3, i =>
-        {
-            var options = NodeCluster.Options(i, 3);
-            options.MaxPendingReads = 2;
-            options.ProgressTimeoutTicks = 5_000;
-            options.MaxProgressTimeoutTicks = 10_000;
-            return options;
-        });
-        await cluster.StartAsync();
-        var leader = await cluster.LeaderAsync();
-        foreach (var node in cluster.Nodes.Where(n => n != leader))
-        {
-            await node.StopAsync();
-        }
+        var (cluster, leader) = await LeaderAloneAsync(o => o.MaxPendingReads = 2);
+        await using var _ = cluster;
 
         var waiting = new[] { leader.ReadAsync("k"u8.ToArray()), leader.ReadAsync("k"u8.ToArray()) };
         await cluster.TickUntilAsync(() => leader.GetCounters().ReadsRequested == 2, "the replica to take the reads");
