@@ -245,8 +245,8 @@ public sealed partial class PaxosReplica
         leases.CopyTo(peers);
         peers[_id.Value] = long.MinValue;
         peers.Sort();
-        var needed = _quorum - 1;
-        return needed == 0 ? long.MaxValue : peers[_clusterSize - needed];
+        // Called for a peer's answer, so there are peers, and a majority needs at least one of them beside the leader.
+        return peers[_clusterSize - (_quorum - 1)];
     }
 
     /// <summary>Whether this replica, as the view's regular leader, holds a lease now: no later view can be installed
